@@ -1,0 +1,163 @@
+//! CSV source: a file with a header row, read with the `csv` crate into text columns.
+//!
+//! Why not polars' CSV reader: a rejected row must name its line as an editor shows it
+//! (a quoted field may span lines, and blank lines count), and a row with the wrong number
+//! of fields must become one reject, not an error for the whole file (polars' reader
+//! fails on extra fields and silently pads short rows). The `csv` crate gives each
+//! record's starting line and its field count, so every row is accounted for.
+//!
+//! Output: one `String` column per column of the table spec found in the header, plus the
+//! internal `__line` column. Values are trimmed; an empty field is null. A UTF-8 byte-order
+//! mark (as Excel writes) is dropped from the first header name.
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{RawFrame, Reject};
+use crate::error::{Error, Result};
+use crate::schema::{col, TableSpec};
+
+/// A record longer than this is refused: it is almost surely a quote left open, which
+/// would otherwise swallow the rest of the file into one field.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// How often (in rows) the progress callback is called.
+const PROGRESS_EVERY: u64 = 65_536;
+
+pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+
+    let header = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(Error::input(path, "empty file: expected a header row"));
+    }
+    let mut names = Vec::with_capacity(header.len());
+    for (i, raw) in header.iter().enumerate() {
+        let raw = if i == 0 {
+            raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
+        } else {
+            raw
+        };
+        let name = std::str::from_utf8(raw)
+            .map_err(|_| {
+                Error::input(path, format!("line 1: header field {} is not UTF-8", i + 1))
+            })?
+            .to_string();
+        if names.contains(&name) {
+            return Err(Error::input(
+                path,
+                format!("line 1: duplicate column `{name}` in the header"),
+            ));
+        }
+        names.push(name);
+    }
+    let (wanted, extra) = super::match_header(path, spec, &names)?;
+
+    let mut builders: Vec<StringChunkedBuilder> = wanted
+        .iter()
+        .map(|(c, _)| StringChunkedBuilder::new(PlSmallStr::from_static(c.name), 1024))
+        .collect();
+    let mut lines: Vec<i64> = Vec::with_capacity(1024);
+    let mut rejects = Vec::new();
+    let mut read: u64 = 0;
+    let mut record = csv::ByteRecord::new();
+    let file_name = path.display().to_string();
+
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, e)),
+        }
+        let line = record.position().map_or(0, |p| p.line()) as i64;
+        if record.as_slice().len() > MAX_RECORD_BYTES {
+            return Err(Error::input(
+                path,
+                format!(
+                    "line {line}: a record of more than {} MiB; is a quote left open?",
+                    MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
+        // A fully blank line is not a row: editors and spreadsheets leave them at the end.
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        read += 1;
+        if read % PROGRESS_EVERY == 0 {
+            on_rows(read);
+        }
+        if record.len() != names.len() {
+            rejects.push(Reject {
+                table: spec.name,
+                file: file_name.clone(),
+                line,
+                column: String::new(),
+                found: format!("{} fields", record.len()),
+                expected: format!("{} fields, as in the header", names.len()),
+            });
+            continue;
+        }
+        // Check UTF-8 of the wanted fields first, so a bad row adds nothing to any column.
+        let mut bad = None;
+        for (c, idx) in &wanted {
+            if std::str::from_utf8(&record[*idx]).is_err() {
+                bad = Some((c.name, String::from_utf8_lossy(&record[*idx]).into_owned()));
+                break;
+            }
+        }
+        if let Some((column, found)) = bad {
+            rejects.push(Reject {
+                table: spec.name,
+                file: file_name.clone(),
+                line,
+                column: column.to_string(),
+                found,
+                expected: "UTF-8 text".to_string(),
+            });
+            continue;
+        }
+        for (b, (_, idx)) in builders.iter_mut().zip(&wanted) {
+            let v = std::str::from_utf8(&record[*idx]).expect("checked above");
+            b.append_option(if v.is_empty() { None } else { Some(v) });
+        }
+        lines.push(line);
+    }
+    on_rows(read);
+
+    let mut columns: Vec<Column> = builders
+        .into_iter()
+        .map(|b| b.finish().into_series().into_column())
+        .collect();
+    columns.push(Column::new(PlSmallStr::from_static(col::LINE), lines));
+    let df = DataFrame::new_infer_height(columns).map_err(|e| Error::Polars {
+        context: format!("{}: building the table", path.display()),
+        source: e,
+    })?;
+    Ok(RawFrame {
+        df,
+        read,
+        rejects,
+        extra_columns: extra,
+    })
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line());
+    let msg = match e.into_kind() {
+        csv::ErrorKind::Io(io) => return Error::io(path, io),
+        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8: {err}"),
+        other => format!("{other:?}"),
+    };
+    match line {
+        Some(l) => Error::input(path, format!("line {l}: {msg}")),
+        None => Error::input(path, msg),
+    }
+}

@@ -1,0 +1,672 @@
+//! Stage 1, ingest: load and check the input tables, keep the latest version of each case,
+//! and account for every row read.
+//!
+//! All input I/O lives here. Each table is a CSV or Parquet file (by extension), loaded
+//! concurrently on tokio's blocking pool and checked as it loads (`validate`). Then:
+//!
+//! - duplicate keys are rejected (a report_id, product_id, (region, year) or event seen on
+//!   an earlier line), naming the line where the key was first seen;
+//! - report_products and report_events rows whose report_id is not a valid report are
+//!   rejected;
+//! - of each case (case_id, default report_id), only the latest version is used: highest
+//!   `version` (default 1), then latest received_date, then highest report_id. Older
+//!   versions, and their products and events, are *superseded*.
+//!
+//! Invariant, for every table: `read = used + superseded + rejected`. A rejected row is one
+//! row in the count and one line per bad cell in `rejects.csv`.
+//!
+//! Outputs ([`Dataset`]): `cases` (one row per case: the latest version, plus
+//! `__first_received`, the earliest received_date among its versions), `case_products`
+//! and `case_events` (rows of latest versions, with `case_id`), `products`, `populations`,
+//! `event_terms`. Optional columns missing from a file are present as nulls.
+
+pub mod csv;
+pub mod parquet;
+pub mod validate;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::config::Pipeline;
+use crate::error::{Error, PolarsContext, Result, TooManyRejects};
+use crate::period::from_epoch_days;
+use crate::progress::{RowCounter, Stage};
+use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
+
+/// One bad cell (or a bad row, with an empty `column`) of an input table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reject {
+    pub table: &'static str,
+    pub file: String,
+    /// CSV: the line the record starts on (header = 1). Parquet: the 1-based row.
+    pub line: i64,
+    pub column: String,
+    pub found: String,
+    pub expected: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: line {}", self.file, self.line)?;
+        if !self.column.is_empty() {
+            write!(f, ", column `{}`", self.column)?;
+        }
+        write!(f, ": expected {}, found `{}`", self.expected, self.found)
+    }
+}
+
+/// A table as read from its file, before cell checks: text (CSV) or typed (Parquet)
+/// columns of the spec, plus `__line`.
+pub struct RawFrame {
+    pub df: DataFrame,
+    pub read: u64,
+    /// Rows refused while reading (wrong field count, bad UTF-8).
+    pub rejects: Vec<Reject>,
+    pub extra_columns: Vec<String>,
+}
+
+/// Row accounting and provenance of one input file, as written to the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableAccount {
+    pub table: &'static str,
+    pub path: String,
+    pub format: &'static str,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub read: u64,
+    pub used: u64,
+    pub superseded: u64,
+    pub rejected: u64,
+    pub extra_columns: Vec<String>,
+}
+
+/// Everything later stages need, checked and de-duplicated.
+pub struct Dataset {
+    pub cases: DataFrame,
+    pub case_products: DataFrame,
+    pub case_events: DataFrame,
+    pub products: DataFrame,
+    pub populations: DataFrame,
+    pub event_terms: Option<DataFrame>,
+    pub rejects: Vec<Reject>,
+    pub tables: Vec<TableAccount>,
+    /// Latest received_date among valid reports: the data cut-off.
+    pub data_cutoff: Option<NaiveDate>,
+}
+
+impl Dataset {
+    pub fn rows_read(&self) -> u64 {
+        self.tables.iter().map(|t| t.read).sum()
+    }
+}
+
+/// Split a header into the spec's columns (with their positions) and the extra columns;
+/// a missing required column is an error naming the file and what was found.
+pub fn match_header(
+    path: &Path,
+    spec: &TableSpec,
+    names: &[String],
+) -> Result<(Vec<(&'static ColumnSpec, usize)>, Vec<String>)> {
+    let missing: Vec<&str> = spec
+        .columns
+        .iter()
+        .filter(|c| c.required && !names.iter().any(|n| n == c.name))
+        .map(|c| c.name)
+        .collect();
+    if !missing.is_empty() {
+        let quote = |v: &[&str]| {
+            v.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let found: Vec<&str> = names.iter().map(String::as_str).collect();
+        let what = if missing.len() == 1 {
+            "column"
+        } else {
+            "columns"
+        };
+        return Err(Error::input(
+            path,
+            format!(
+                "missing required {what} {} (found: {})",
+                quote(&missing),
+                quote(&found)
+            ),
+        ));
+    }
+    let wanted = spec
+        .columns
+        .iter()
+        .filter_map(|c| names.iter().position(|n| n == c.name).map(|i| (c, i)))
+        .collect();
+    let extra = names
+        .iter()
+        .filter(|n| spec.column(n).is_none())
+        .cloned()
+        .collect();
+    Ok((wanted, extra))
+}
+
+/// A table after its own checks: good rows typed, with every spec column present.
+struct Loaded {
+    spec: &'static TableSpec,
+    path: PathBuf,
+    df: DataFrame,
+    read: u64,
+    rejected: u64,
+    rejects: Vec<Reject>,
+    /// Keys of rejected rows (reports only: report_id), to explain cascaded rejects.
+    rejected_keys: HashSet<String>,
+    extra_columns: Vec<String>,
+    size_bytes: u64,
+    sha256: String,
+    format: &'static str,
+}
+
+/// The polars type a column of this kind is stored as.
+fn dtype_of(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text | Kind::Enum(_) | Kind::Region => DataType::String,
+        Kind::Date => DataType::Date,
+        Kind::Bool => DataType::Boolean,
+        Kind::Int { .. } => DataType::Int64,
+        Kind::Float { .. } => DataType::Float64,
+    }
+}
+
+/// The key columns of a table whose values must be unique.
+fn unique_key(spec: &TableSpec) -> &'static [&'static str] {
+    match spec.name {
+        "reports" => &[col::REPORT_ID],
+        "products" => &[col::PRODUCT_ID],
+        "populations" => &[col::REGION, col::YEAR],
+        "event_terms" => &[col::EVENT],
+        _ => &[],
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<(u64, String)> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, crate::config::hex(&hasher.finalize())))
+}
+
+/// Read one table and check its cells and keys.
+fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Result<Loaded> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let on_rows = {
+        let last = std::sync::atomic::AtomicU64::new(0);
+        move |n: u64| {
+            let prev = last.swap(n, std::sync::atomic::Ordering::Relaxed);
+            counter.add(n.saturating_sub(prev));
+        }
+    };
+    let (raw, format) = if ext == "parquet" {
+        (parquet::read_parquet(path, spec, &on_rows)?, "parquet")
+    } else {
+        (csv::read_csv(path, spec, &on_rows)?, "csv")
+    };
+    let (size_bytes, sha256) = sha256_file(path)?;
+    let file = path.display().to_string();
+    let context = || format!("{}: checking {}", path.display(), spec.name);
+
+    let (mut columns, problems) = validate::type_columns(spec, &raw.df, &context)?;
+    let lines: Vec<i64> = raw
+        .df
+        .column(col::LINE)
+        .and_then(|c| c.i64().map(|ca| ca.into_no_null_iter().collect()))
+        .context(context)?;
+    let height = raw.df.height();
+    for c in spec.columns {
+        if !columns.iter().any(|x| x.name() == c.name) {
+            columns.push(Column::full_null(c.name.into(), height, &dtype_of(c.kind)));
+        }
+    }
+    columns.push(Column::new(col::LINE.into(), lines.clone()));
+    let df = DataFrame::new(height, columns).context(context)?;
+
+    let mut good = vec![true; height];
+    let mut rejects = raw.rejects;
+    for p in &problems {
+        good[p.row] = false;
+        rejects.push(Reject {
+            table: spec.name,
+            file: file.clone(),
+            line: lines[p.row],
+            column: p.column.to_string(),
+            found: p.found.clone(),
+            expected: p.expected.clone(),
+        });
+    }
+
+    // Duplicate keys among otherwise good rows: the first line wins.
+    let key = unique_key(spec);
+    if !key.is_empty() {
+        let key_cols: Vec<Vec<Option<String>>> = key
+            .iter()
+            .map(|k| {
+                let c = df.column(k).context(context)?;
+                let s = c.cast(&DataType::String).context(context)?;
+                Ok(s.str()
+                    .context(context)?
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect())
+            })
+            .collect::<Result<_>>()?;
+        let mut seen: HashMap<Vec<&str>, i64> = HashMap::new();
+        for row in 0..height {
+            if !good[row] {
+                continue;
+            }
+            let k: Vec<&str> = key_cols
+                .iter()
+                .map(|c| c[row].as_deref().unwrap_or(""))
+                .collect();
+            if let Some(first) = seen.get(&k) {
+                good[row] = false;
+                rejects.push(Reject {
+                    table: spec.name,
+                    file: file.clone(),
+                    line: lines[row],
+                    column: key.join("+"),
+                    found: k.join("+"),
+                    expected: format!(
+                        "a unique {} (first seen on line {first})",
+                        key.join(" and ")
+                    ),
+                });
+            } else {
+                seen.insert(k, lines[row]);
+            }
+        }
+    }
+
+    let mut rejected_keys = HashSet::new();
+    if spec.name == schema::REPORTS.name {
+        let ids = df
+            .column(col::REPORT_ID)
+            .context(context)?
+            .str()
+            .context(context)?
+            .clone();
+        for (row, ok) in good.iter().enumerate() {
+            if !ok {
+                if let Some(id) = ids.get(row) {
+                    rejected_keys.insert(id.to_string());
+                }
+            }
+        }
+    }
+
+    let rejected = raw.read - good.iter().filter(|g| **g).count() as u64;
+    let mask = BooleanChunked::from_slice("good".into(), &good);
+    let df = df.filter(&mask).context(context)?;
+    rejects.sort_by_key(|r| r.line);
+    Ok(Loaded {
+        spec,
+        path: path.to_path_buf(),
+        df,
+        read: raw.read,
+        rejected,
+        rejects,
+        rejected_keys,
+        extra_columns: raw.extra_columns,
+        size_bytes,
+        sha256,
+        format,
+    })
+}
+
+/// Load every input of the pipeline concurrently, then link and de-duplicate them.
+pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
+    let counter = stage.counter();
+    let specs: Vec<(&'static TableSpec, PathBuf)> = pipeline
+        .input_paths()
+        .into_iter()
+        .map(|(name, path)| (spec_by_name(name), path.to_path_buf()))
+        .collect();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .map_err(|e| Error::io(&pipeline.file, e))?;
+    let loaded: Vec<Result<Loaded>> = runtime.block_on(async {
+        let handles: Vec<_> = specs
+            .into_iter()
+            .map(|(spec, path)| {
+                let counter = counter.clone();
+                tokio::task::spawn_blocking(move || load_table(spec, &path, &counter))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(match h.await {
+                Ok(r) => r,
+                Err(e) => Err(Error::io(&pipeline.file, std::io::Error::other(e))),
+            });
+        }
+        out
+    });
+    // Report the first error in table order, so that the message is deterministic.
+    let mut tables = Vec::with_capacity(loaded.len());
+    for l in loaded {
+        tables.push(l?);
+    }
+    link(tables, pipeline.max_rejected_fraction)
+}
+
+fn spec_by_name(name: &str) -> &'static TableSpec {
+    match name {
+        "reports" => &schema::REPORTS,
+        "report_products" => &schema::REPORT_PRODUCTS,
+        "report_events" => &schema::REPORT_EVENTS,
+        "products" => &schema::PRODUCTS,
+        "populations" => &schema::POPULATIONS,
+        "event_terms" => &schema::EVENT_TERMS,
+        other => unreachable!("no table spec named {other}"),
+    }
+}
+
+/// Per-report status after supersession: `report_id`, `case_id`, `__latest`.
+const LATEST: &str = "__latest";
+
+/// Supersession and cross-table checks; then the tolerance check.
+fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> {
+    let take = |tables: &mut Vec<Loaded>, name: &str| -> Option<Loaded> {
+        let i = tables.iter().position(|t| t.spec.name == name)?;
+        Some(tables.remove(i))
+    };
+    let mut reports = take(&mut tables, "reports").expect("reports is required");
+    let mut products_of = take(&mut tables, "report_products").expect("required");
+    let mut events_of = take(&mut tables, "report_events").expect("required");
+    let products = take(&mut tables, "products").expect("required");
+    let populations = take(&mut tables, "populations").expect("required");
+    let event_terms = take(&mut tables, "event_terms");
+    let ctx = |what: &'static str| move || format!("ingest: {what}");
+
+    // Latest version of each case.
+    let ranked = reports
+        .df
+        .clone()
+        .lazy()
+        .with_columns([
+            coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID),
+            col(col::VERSION).fill_null(lit(1i64)),
+        ])
+        .with_column(
+            col(col::RECEIVED_DATE)
+                .min()
+                .over([col(col::CASE_ID)])
+                .context(ctx("ranking case versions"))?
+                .alias(col::FIRST_RECEIVED),
+        )
+        .sort(
+            [
+                col::CASE_ID,
+                col::VERSION,
+                col::RECEIVED_DATE,
+                col::REPORT_ID,
+            ],
+            SortMultipleOptions::default().with_order_descending_multi([false, true, true, true]),
+        )
+        .with_column(
+            col(col::CASE_ID)
+                .neq(col(col::CASE_ID).shift(lit(1)))
+                .fill_null(lit(true))
+                .alias(LATEST),
+        )
+        .collect()
+        .context(ctx("ranking case versions"))?;
+    let status = ranked
+        .select([col::REPORT_ID, col::CASE_ID, LATEST])
+        .context(ctx("ranking case versions"))?;
+    let latest_mask = ranked
+        .column(LATEST)
+        .and_then(|c| c.bool().cloned())
+        .context(ctx("latest"))?;
+    let n_latest = latest_mask.sum().unwrap_or(0) as u64;
+    let cases = ranked
+        .filter(&latest_mask)
+        .and_then(|df| df.drop(LATEST))
+        .and_then(|df| df.sort([col::LINE], SortMultipleOptions::default()))
+        .context(ctx("selecting latest versions"))?;
+    let data_cutoff = cases
+        .column(col::RECEIVED_DATE)
+        .ok()
+        .and_then(|c| c.as_materialized_series().max::<i32>().ok().flatten())
+        .map(from_epoch_days);
+
+    let mut accounts = Vec::new();
+    let reports_superseded = reports.df.height() as u64 - n_latest;
+    let file_of_reports = reports.path.display().to_string();
+    accounts.push(account(&reports, n_latest, reports_superseded));
+
+    let child = |t: &mut Loaded| -> Result<(DataFrame, TableAccount)> {
+        let joined =
+            t.df.clone()
+                .lazy()
+                .join(
+                    status.clone().lazy(),
+                    [col(col::REPORT_ID)],
+                    [col(col::REPORT_ID)],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .sort([col::LINE], SortMultipleOptions::default())
+                .collect()
+                .context(|| format!("{}: linking to reports", t.path.display()))?;
+        let latest = joined
+            .column(LATEST)
+            .and_then(|c| c.bool().cloned())
+            .context(ctx("link"))?;
+        let ids = joined
+            .column(col::REPORT_ID)
+            .and_then(|c| c.str().cloned())
+            .context(ctx("link"))?;
+        let lines = joined
+            .column(col::LINE)
+            .and_then(|c| c.i64().cloned())
+            .context(ctx("link"))?;
+        let file = t.path.display().to_string();
+        let mut orphans = 0u64;
+        for row in 0..joined.height() {
+            if latest.get(row).is_none() {
+                orphans += 1;
+                let id = ids.get(row).unwrap_or("");
+                let expected = if reports.rejected_keys.contains(id) {
+                    format!("a report_id of a valid row in {file_of_reports} (that report was rejected)")
+                } else {
+                    format!("a report_id present in {file_of_reports}")
+                };
+                t.rejects.push(Reject {
+                    table: t.spec.name,
+                    file: file.clone(),
+                    line: lines.get(row).unwrap_or(0),
+                    column: col::REPORT_ID.to_string(),
+                    found: id.to_string(),
+                    expected,
+                });
+            }
+        }
+        t.rejects.sort_by_key(|r| r.line);
+        t.rejected += orphans;
+        let used_mask = latest.fill_null_with_values(false).context(ctx("link"))?;
+        let used = used_mask.sum().unwrap_or(0) as u64;
+        let superseded = joined.height() as u64 - orphans - used;
+        let df = joined
+            .filter(&used_mask)
+            .and_then(|df| df.drop(LATEST))
+            .context(ctx("link"))?;
+        Ok((df, account(t, used, superseded)))
+    };
+    let (case_products, acc) = child(&mut products_of)?;
+    accounts.push(acc);
+    let (case_events, acc) = child(&mut events_of)?;
+    accounts.push(acc);
+    let case_products = case_products
+        .lazy()
+        .with_column(col(col::ROLE).fill_null(lit("suspect")))
+        .collect()
+        .context(ctx("default roles"))?;
+
+    for t in [&products, &populations] {
+        let used = t.df.height() as u64;
+        accounts.push(account(t, used, 0));
+    }
+    if let Some(t) = &event_terms {
+        accounts.push(account(t, t.df.height() as u64, 0));
+    }
+
+    let mut rejects = Vec::new();
+    for t in [&reports, &products_of, &events_of, &products, &populations] {
+        rejects.extend(t.rejects.iter().cloned());
+    }
+    if let Some(t) = &event_terms {
+        rejects.extend(t.rejects.iter().cloned());
+    }
+
+    check_tolerance(&accounts, &rejects, max_rejected_fraction)?;
+    // The per-table reject lists are no longer needed; free them.
+    reports.rejects.clear();
+
+    let strip = |df: DataFrame| -> Result<DataFrame> {
+        df.drop(col::LINE).context(ctx("dropping line numbers"))
+    };
+    Ok(Dataset {
+        cases: strip(cases)?,
+        case_products: strip(case_products)?,
+        case_events: strip(case_events)?,
+        products: strip(products.df)?,
+        populations: strip(populations.df)?,
+        event_terms: event_terms.map(|t| strip(t.df)).transpose()?,
+        rejects,
+        tables: accounts,
+        data_cutoff,
+    })
+}
+
+fn account(t: &Loaded, used: u64, superseded: u64) -> TableAccount {
+    TableAccount {
+        table: t.spec.name,
+        path: t.path.display().to_string(),
+        format: t.format,
+        size_bytes: t.size_bytes,
+        sha256: t.sha256.clone(),
+        read: t.read,
+        used,
+        superseded,
+        rejected: t.rejected,
+        extra_columns: t.extra_columns.clone(),
+    }
+}
+
+/// Stop the run (exit 3) when any table's rejected fraction is above the tolerance.
+fn check_tolerance(accounts: &[TableAccount], rejects: &[Reject], max: f64) -> Result<()> {
+    let over: Vec<&TableAccount> = accounts
+        .iter()
+        .filter(|a| a.read > 0 && (a.rejected as f64 / a.read as f64) > max)
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    const EXAMPLES: usize = 5;
+    let examples = over
+        .iter()
+        .flat_map(|a| {
+            rejects
+                .iter()
+                .filter(move |r| r.table == a.table)
+                .take(EXAMPLES)
+        })
+        .map(|r| r.to_string())
+        .collect();
+    Err(Error::TooManyRejects(TooManyRejects {
+        max_fraction: max,
+        tables: over
+            .iter()
+            .map(|a| (PathBuf::from(&a.path), a.rejected, a.read))
+            .collect(),
+        examples,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn header_lists_missing_and_extra_columns() {
+        let err = match_header(
+            Path::new("r.csv"),
+            &schema::REPORTS,
+            &names(&["id", "date", "class"]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "r.csv: missing required columns `report_id`, `received_date`, `region` (found: `id`, `date`, `class`)"
+        );
+        let (wanted, extra) = match_header(
+            Path::new("p.csv"),
+            &schema::REPORT_PRODUCTS,
+            &names(&["note", "product_id", "report_id"]),
+        )
+        .unwrap();
+        assert_eq!(
+            wanted.iter().map(|(c, i)| (c.name, *i)).collect::<Vec<_>>(),
+            vec![("report_id", 2), ("product_id", 1)]
+        );
+        assert_eq!(extra, vec!["note"]);
+    }
+
+    #[test]
+    fn tolerance_names_each_table_over_it() {
+        let acc = |table, read, rejected| TableAccount {
+            table,
+            path: format!("{table}.csv"),
+            format: "csv",
+            size_bytes: 0,
+            sha256: String::new(),
+            read,
+            used: read - rejected,
+            superseded: 0,
+            rejected,
+            extra_columns: vec![],
+        };
+        let accounts = [acc("reports", 100, 1), acc("products", 10, 1)];
+        assert!(
+            check_tolerance(&accounts, &[], 0.1).is_ok(),
+            "10% is not above 10%"
+        );
+        let err = check_tolerance(&accounts, &[], 0.05).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::EXIT_REJECTS);
+        assert_eq!(
+            err.to_string(),
+            "products.csv: 1 of 10 rows rejected (10.00%), above ingest.max_rejected_fraction = 0.05; nothing was written"
+        );
+    }
+}

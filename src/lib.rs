@@ -1,0 +1,275 @@
+//! pvwatch: a batch pipeline for pharmacovigilance signal monitoring.
+//!
+//! A run reads a pipeline file ([`config`]) and goes through its stages in order:
+//!
+//! 1. [`ingest`]: load and check the input tables, keep the latest version of each case,
+//!    account for every row read (`read = used + superseded + rejected`);
+//! 2. [`rates`]: reporting rates per million population against the regulators' targets;
+//! 3. [`output`]: write the period's tables into a staging folder and publish it atomically.
+//!
+//! Disproportionality signals and alerts are stages of their own that come between rates
+//! and output as they are built; every stage takes frames and returns frames, and only
+//! `ingest` reads files and only `output` writes them.
+
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod output;
+pub mod period;
+pub mod progress;
+pub mod rates;
+pub mod schema;
+pub mod summary;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use polars::prelude::DataFrame;
+
+pub use config::{Lang, Pipeline};
+pub use error::{Error, Result};
+pub use period::Period;
+pub use progress::Progress;
+
+use ingest::{Dataset, TableAccount};
+use output::OutputFile;
+
+/// Options of one run: what the command line may change.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub period: Option<Period>,
+    pub out: Option<PathBuf>,
+    pub lang: Option<Lang>,
+    pub progress: Progress,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            period: None,
+            out: None,
+            lang: None,
+            progress: Progress::hidden(),
+        }
+    }
+}
+
+/// Time spent in each stage.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timings {
+    pub ingest_ms: u64,
+    pub rates_ms: u64,
+    pub write_ms: u64,
+    pub total_ms: u64,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// Totals of the row accounting over every input table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RowTotals {
+    pub read: u64,
+    pub used: u64,
+    pub superseded: u64,
+    pub rejected: u64,
+}
+
+impl RowTotals {
+    pub fn of(tables: &[TableAccount]) -> RowTotals {
+        tables.iter().fold(RowTotals::default(), |t, a| RowTotals {
+            read: t.read + a.read,
+            used: t.used + a.used,
+            superseded: t.superseded + a.superseded,
+            rejected: t.rejected + a.rejected,
+        })
+    }
+}
+
+/// Headline figures of the rates table, for the summary.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RatesHeadline {
+    pub rows: u64,
+    pub cases_in_period: u64,
+    pub with_target: u64,
+    pub on_track: u64,
+}
+
+impl RatesHeadline {
+    fn of(rates: &DataFrame, levels: &[config::Level]) -> RatesHeadline {
+        let get = |name: &str| rates.column(name).ok();
+        let level = get(schema::col::LEVEL).and_then(|c| c.str().ok().cloned());
+        let reports = get(schema::col::REPORTS).and_then(|c| c.i64().ok().cloned());
+        let on_track = get(schema::col::ON_TRACK).and_then(|c| c.bool().ok().cloned());
+        let mut h = RatesHeadline {
+            rows: rates.height() as u64,
+            ..Default::default()
+        };
+        // Count cases once, at the coarsest level of the table.
+        let top = levels.first().map(|l| l.as_str());
+        for row in 0..rates.height() {
+            let at_top = level.as_ref().and_then(|l| l.get(row)) == top;
+            if at_top {
+                h.cases_in_period += reports.as_ref().and_then(|r| r.get(row)).unwrap_or(0) as u64;
+            }
+            match on_track.as_ref().and_then(|o| o.get(row)) {
+                Some(true) => {
+                    h.with_target += 1;
+                    h.on_track += 1;
+                }
+                Some(false) => h.with_target += 1,
+                None => {}
+            }
+        }
+        h
+    }
+}
+
+/// What a run did, for the summary paragraph and the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub pipeline: String,
+    pub period: String,
+    pub lang: &'static str,
+    pub output: PathBuf,
+    pub rows: RowTotals,
+    pub inputs: Vec<TableAccount>,
+    pub rates: RatesHeadline,
+    pub outputs: Vec<OutputFile>,
+    pub timings: Timings,
+}
+
+/// The manifest written beside the outputs.
+#[derive(Debug, serde::Serialize)]
+struct Manifest<'a> {
+    pvwatch_version: &'static str,
+    pipeline: ManifestPipeline<'a>,
+    period: String,
+    period_start: String,
+    period_end: String,
+    data_cutoff: Option<String>,
+    lang: &'static str,
+    started_at: String,
+    rows: RowTotals,
+    inputs: &'a [TableAccount],
+    timings_ms: &'a Timings,
+    outputs: &'a [OutputFile],
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ManifestPipeline<'a> {
+    name: &'a str,
+    file: String,
+    sha256: &'a str,
+}
+
+/// Run a pipeline end to end and publish its outputs under `<out>/<period>/`.
+pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let period = opts.period.unwrap_or(pipeline.period);
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| pipeline.output_dir.clone());
+    let lang = opts.lang.unwrap_or(pipeline.lang);
+    let mut timings = Timings::default();
+
+    let data = load(pipeline, &opts.progress, &mut timings)?;
+
+    let stage = opts.progress.stage("rates");
+    let rates = rates::compute_rates(
+        &data.cases,
+        &data.populations,
+        pipeline,
+        &period,
+        data.data_cutoff,
+    )?;
+    timings.rates_ms = ms(stage.finish(rates.height() as u64, "region × class rows"));
+
+    let stage = opts.progress.stage("write");
+    let mut staging = output::Staging::create(&out_dir, &period.to_string())?;
+    staging.write_parquet("rates.parquet", &rates)?;
+    staging.write_rejects("rejects.csv", &data.rejects)?;
+    let write_elapsed = stage.finish(staging.written.len() as u64, "files");
+    timings.write_ms = ms(write_elapsed);
+    timings.total_ms = ms(started.elapsed());
+
+    let rows = RowTotals::of(&data.tables);
+    let outputs = staging.written.clone();
+    let manifest = Manifest {
+        pvwatch_version: env!("CARGO_PKG_VERSION"),
+        pipeline: ManifestPipeline {
+            name: &pipeline.name,
+            file: pipeline.file.display().to_string(),
+            sha256: &pipeline.sha256,
+        },
+        period: period.to_string(),
+        period_start: period.start().to_string(),
+        period_end: period.end().to_string(),
+        data_cutoff: data.data_cutoff.map(|d| d.to_string()),
+        lang: lang.code(),
+        started_at,
+        rows,
+        inputs: &data.tables,
+        timings_ms: &timings,
+        outputs: &outputs,
+    };
+    staging.write_json("manifest.json", &manifest)?;
+    let output = staging.publish()?;
+
+    Ok(RunSummary {
+        pipeline: pipeline.name.clone(),
+        period: period.to_string(),
+        lang: lang.code(),
+        output,
+        rows,
+        inputs: data.tables,
+        rates: RatesHeadline::of(&rates, &pipeline.rates.levels),
+        outputs,
+        timings,
+    })
+}
+
+fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Result<Dataset> {
+    let stage = progress.stage("ingest");
+    let data = ingest::load_inputs(pipeline, &stage)?;
+    let rows = RowTotals::of(&data.tables);
+    let detail = format!(
+        "used {}, superseded {}, rejected {}",
+        rows.used, rows.superseded, rows.rejected
+    );
+    timings.ingest_ms = ms(stage.finish(rows.read, &detail));
+    for t in &data.tables {
+        tracing::debug!(
+            table = t.table,
+            path = %t.path,
+            read = t.read,
+            used = t.used,
+            superseded = t.superseded,
+            rejected = t.rejected,
+            "table loaded"
+        );
+    }
+    Ok(data)
+}
+
+/// What `pvwatch validate` found.
+#[derive(Debug, Clone)]
+pub struct ValidateSummary {
+    pub pipeline: String,
+    pub inputs: Vec<TableAccount>,
+    pub rejects: Vec<ingest::Reject>,
+}
+
+/// Check the pipeline and every input as a run would, and write nothing.
+pub fn validate(pipeline: &Pipeline, progress: &Progress) -> Result<ValidateSummary> {
+    let mut timings = Timings::default();
+    let data = load(pipeline, progress, &mut timings)?;
+    Ok(ValidateSummary {
+        pipeline: pipeline.name.clone(),
+        inputs: data.tables,
+        rejects: data.rejects,
+    })
+}

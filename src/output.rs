@@ -1,0 +1,251 @@
+//! Stage 4, output: Parquet, CSV and JSON writers, and the atomic publish of a period.
+//!
+//! All output I/O lives here. A run writes into a staging folder beside the target
+//! (`<out>/.<period>.tmp-<pid>-<nanos>`) and renames it into place only when every file
+//! is written; a failed run removes its staging folder and leaves the previous outputs of
+//! that period untouched.
+//!
+//! Parquet is written for BI readers (DESIGN.md, Outputs): polars' lazy sink with the
+//! oldest Arrow compatibility level, so strings are `LargeUtf8`, never `Utf8View`; Snappy
+//! compression; and a check that no column is unsigned, categorical, nested or null-typed.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::error::{Error, PolarsContext, Result};
+use crate::ingest::Reject;
+use crate::schema::REJECTS_HEADER;
+
+/// Name of the environment variable that injects a failure (tests of the atomic publish).
+pub const FAULT_ENV: &str = "PVWATCH_FAULT";
+
+/// A file written by the run, as listed in the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutputFile {
+    pub file: String,
+    pub rows: u64,
+    pub size_bytes: u64,
+}
+
+/// A staging folder for one period's outputs.
+pub struct Staging {
+    target: PathBuf,
+    tmp: PathBuf,
+    published: bool,
+    pub written: Vec<OutputFile>,
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+impl Staging {
+    /// Create `<out_dir>/.<period>.tmp-…` (and `out_dir` itself if needed).
+    pub fn create(out_dir: &Path, period: &str) -> Result<Staging> {
+        fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+        let tmp = out_dir.join(format!(".{period}.tmp-{}", unique_suffix()));
+        fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(Staging {
+            target: out_dir.join(period),
+            tmp,
+            published: false,
+            written: Vec::new(),
+        })
+    }
+
+    /// Where the outputs will be once published.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    fn record(&mut self, file: &str, rows: u64) -> Result<()> {
+        let path = self.tmp.join(file);
+        let size_bytes = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        self.written.push(OutputFile {
+            file: file.to_string(),
+            rows,
+            size_bytes,
+        });
+        Ok(())
+    }
+
+    /// Write a table as Parquet that every BI reader takes without a cast.
+    pub fn write_parquet(&mut self, file: &str, df: &DataFrame) -> Result<()> {
+        let path = self.tmp.join(file);
+        check_bi_types(df).map_err(|m| Error::Polars {
+            context: format!("{}: refusing to write", self.target.join(file).display()),
+            source: PolarsError::ComputeError(m.into()),
+        })?;
+        let options = ParquetWriteOptions {
+            compression: ParquetCompression::Snappy,
+            compat_level: None, // oldest: LargeUtf8 strings, no view types
+            ..Default::default()
+        };
+        let target =
+            PlRefPath::try_from_path(&path).context(|| format!("{}: path", path.display()))?;
+        df.clone()
+            .lazy()
+            .sink(
+                SinkDestination::File {
+                    target: SinkTarget::Path(target),
+                },
+                FileWriteFormat::Parquet(Arc::new(options)),
+                UnifiedSinkArgs::default(),
+            )
+            .and_then(|lf| lf.collect())
+            .context(|| format!("{}: writing Parquet", self.target.join(file).display()))?;
+        self.record(file, df.height() as u64)
+    }
+
+    /// Write `rejects.csv`: UTF-8 with a byte-order mark (so Excel shows Chinese), a header
+    /// even when there is no reject.
+    pub fn write_rejects(&mut self, file: &str, rejects: &[Reject]) -> Result<()> {
+        let path = self.tmp.join(file);
+        let io = |e: std::io::Error| Error::io(&path, e);
+        let mut f = std::io::BufWriter::new(fs::File::create(&path).map_err(io)?);
+        f.write_all("\u{feff}".as_bytes()).map_err(io)?;
+        let mut w = csv::Writer::from_writer(f);
+        let csv_err = |e: csv::Error| Error::io(&path, std::io::Error::other(e));
+        w.write_record(REJECTS_HEADER).map_err(csv_err)?;
+        for r in rejects {
+            w.write_record([
+                r.table,
+                &r.file,
+                &r.line.to_string(),
+                &r.column,
+                &r.found,
+                &r.expected,
+            ])
+            .map_err(csv_err)?;
+        }
+        w.flush().map_err(io)?;
+        drop(w);
+        self.record(file, rejects.len() as u64)
+    }
+
+    /// Write a JSON document (pretty, with a final newline).
+    pub fn write_json<T: serde::Serialize>(&mut self, file: &str, value: &T) -> Result<()> {
+        let path = self.tmp.join(file);
+        let mut text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+        text.push('\n');
+        fs::write(&path, text).map_err(|e| Error::io(&path, e))
+    }
+
+    /// Move the staging folder into place, replacing the previous outputs of the period.
+    pub fn publish(mut self) -> Result<PathBuf> {
+        if std::env::var(FAULT_ENV).as_deref() == Ok("publish") {
+            return Err(Error::Injected("publish".to_string()));
+        }
+        let old = self.target.with_file_name(format!(
+            ".{}.old-{}",
+            self.target
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            unique_suffix()
+        ));
+        let had_previous = self.target.exists();
+        if had_previous {
+            fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
+        }
+        if let Err(e) = fs::rename(&self.tmp, &self.target) {
+            if had_previous {
+                // Put the previous outputs back before reporting the failure.
+                let _ = fs::rename(&old, &self.target);
+            }
+            return Err(Error::io(&self.target, e));
+        }
+        self.published = true;
+        if had_previous {
+            if let Err(e) = fs::remove_dir_all(&old) {
+                tracing::warn!(path = %old.display(), error = %e, "could not remove the previous outputs");
+            }
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Types every BI reader takes: no unsigned integers, categoricals, nested or null columns.
+pub fn check_bi_types(df: &DataFrame) -> std::result::Result<(), String> {
+    for c in df.columns() {
+        let ok = matches!(
+            c.dtype(),
+            DataType::Boolean
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Float64
+                | DataType::String
+                | DataType::Date
+        );
+        if !ok {
+            return Err(format!(
+                "column `{}` has type {}, which BI readers may not take",
+                c.name(),
+                c.dtype()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_unsigned_and_null_columns() {
+        let df = DataFrame::new_infer_height(vec![Column::new("n".into(), [1u32, 2])]).unwrap();
+        assert_eq!(
+            check_bi_types(&df).unwrap_err(),
+            "column `n` has type u32, which BI readers may not take"
+        );
+        let df = DataFrame::new_infer_height(vec![Column::new("n".into(), [1i64, 2])]).unwrap();
+        assert!(check_bi_types(&df).is_ok());
+    }
+
+    #[test]
+    fn unpublished_staging_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = {
+            let s = Staging::create(dir.path(), "2025").unwrap();
+            s.tmp.clone()
+        };
+        assert!(!tmp.exists());
+        assert!(!dir.path().join("2025").exists());
+    }
+
+    #[test]
+    fn publish_replaces_previous_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("2025")).unwrap();
+        fs::write(dir.path().join("2025/old.txt"), "old").unwrap();
+        let mut s = Staging::create(dir.path(), "2025").unwrap();
+        s.write_json("manifest.json", &serde_json::json!({"a": 1}))
+            .unwrap();
+        s.publish().unwrap();
+        assert!(dir.path().join("2025/manifest.json").exists());
+        assert!(!dir.path().join("2025/old.txt").exists());
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("2025")]);
+    }
+}

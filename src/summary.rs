@@ -1,0 +1,111 @@
+//! The paragraph printed at the end of a run, and the report of `pvwatch validate`, in
+//! English or Chinese.
+
+use crate::config::Lang;
+use crate::progress::thousands;
+use crate::{RunSummary, ValidateSummary};
+
+fn secs(ms: u64) -> String {
+    format!("{:.1}", ms as f64 / 1000.0)
+}
+
+/// One paragraph: what ran, the row accounting, the headline rates, where outputs are.
+pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
+    let n = thousands;
+    let rejects = s.output.join("rejects.csv");
+    match lang {
+        Lang::En => format!(
+            "pvwatch: pipeline `{}` for {} finished in {} s. Read {} rows from {} tables: {} used, \
+             {} superseded (older case versions), {} rejected ({}). {} cases were first received in \
+             the period; rates: {} region × class rows, {} of {} with a target on track. Outputs: {}",
+            s.pipeline,
+            s.period,
+            secs(s.timings.total_ms),
+            n(s.rows.read),
+            s.inputs.len(),
+            n(s.rows.used),
+            n(s.rows.superseded),
+            n(s.rows.rejected),
+            if s.rows.rejected == 0 {
+                "none".to_string()
+            } else {
+                format!("see {}", rejects.display())
+            },
+            n(s.rates.cases_in_period),
+            n(s.rates.rows),
+            s.rates.on_track,
+            s.rates.with_target,
+            s.output.display(),
+        ),
+        Lang::Zh => format!(
+            "pvwatch：流水线 `{}`（{}）运行完成，用时 {} 秒。读取 {} 个表共 {} 行：使用 {} 行，\
+             被跟踪报告替代 {} 行，拒收 {} 行（{}）。本期首次收到病例 {} 例；报告率共 {} 行（地区 × 类别），\
+             有目标的 {} 行中 {} 行达标。输出目录：{}",
+            s.pipeline,
+            s.period,
+            secs(s.timings.total_ms),
+            s.inputs.len(),
+            n(s.rows.read),
+            n(s.rows.used),
+            n(s.rows.superseded),
+            n(s.rows.rejected),
+            if s.rows.rejected == 0 {
+                "无".to_string()
+            } else {
+                format!("见 {}", rejects.display())
+            },
+            n(s.rates.cases_in_period),
+            n(s.rates.rows),
+            s.rates.with_target,
+            s.rates.on_track,
+            s.output.display(),
+        ),
+    }
+}
+
+/// The validate report: one line per input with its accounting, then the first rejects.
+pub fn validate_report(s: &ValidateSummary, lang: Lang) -> String {
+    const SHOWN: usize = 20;
+    let mut out = String::new();
+    let (ok, head) = match lang {
+        Lang::En => (
+            "ok",
+            "table            read      used  superseded  rejected  file",
+        ),
+        Lang::Zh => (
+            "通过",
+            "表               读取      使用  被替代      拒收      文件",
+        ),
+    };
+    out.push_str(head);
+    out.push('\n');
+    for t in &s.inputs {
+        out.push_str(&format!(
+            "{:<15} {:>6} {:>9} {:>11} {:>9}  {}\n",
+            t.table,
+            thousands(t.read),
+            thousands(t.used),
+            thousands(t.superseded),
+            thousands(t.rejected),
+            t.path
+        ));
+        if !t.extra_columns.is_empty() {
+            let label = match lang {
+                Lang::En => "ignored extra columns",
+                Lang::Zh => "忽略的多余列",
+            };
+            out.push_str(&format!(
+                "                {label}: {}\n",
+                t.extra_columns.join(", ")
+            ));
+        }
+    }
+    for r in s.rejects.iter().take(SHOWN) {
+        out.push_str(&format!("reject: {r}\n"));
+    }
+    if s.rejects.len() > SHOWN {
+        out.push_str(&format!("… and {} more rejects\n", s.rejects.len() - SHOWN));
+    }
+    out.push_str(&format!("pvwatch: `{}`: {ok}", s.pipeline));
+    out
+}
