@@ -317,7 +317,7 @@ impl Pipeline {
         if raw.output_dir.trim().is_empty() {
             p.push("output_dir", "expected a folder, found ``");
         }
-        let output_dir = base.join(&raw.output_dir);
+        let output_dir = normalize(&base.join(&raw.output_dir));
 
         let lang = match raw.lang.as_deref() {
             None | Some("en") => Lang::En,
@@ -329,7 +329,7 @@ impl Pipeline {
         };
 
         let mut input = |key: &str, value: &str| -> PathBuf {
-            let path = base.join(value);
+            let path = normalize(&base.join(value));
             let ext = path
                 .extension()
                 .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -441,7 +441,7 @@ fn validate_rates(raw: RatesConfig, p: &mut Problems) -> Rates {
     }
     levels.sort();
 
-    let regions = raw.regions.map(|list| {
+    let regions = raw.regions.inspect(|list| {
         for (i, r) in list.iter().enumerate() {
             if !schema::is_region_code(r) {
                 p.push(
@@ -450,7 +450,6 @@ fn validate_rates(raw: RatesConfig, p: &mut Problems) -> Rates {
                 );
             }
         }
-        list
     });
 
     let classes = match raw.classes {
@@ -546,6 +545,30 @@ fn check_positive(p: &mut Problems, key: &str, v: f64) {
     }
 }
 
+/// Resolve `.` and `..` lexically (`pipelines/../sample-data/x.csv` -> `sample-data/x.csv`),
+/// so that messages and the manifest show the path a user would type.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 /// Parse a strict `YYYY-MM-DD` date.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if s.len() != 10 {
@@ -629,7 +652,7 @@ populations = "pop.csv"
             "{}",
             p[0]
         );
-        assert!(p[0].ends_with("(line 11)"), "{}", p[0]);
+        assert!(p[0].ends_with("(line 12)"), "{}", p[0]);
     }
 
     #[test]
@@ -711,6 +734,16 @@ populations = "pop.csv"
             taizhou.includes("331002") && !taizhou.includes("331100"),
             "台州 must not cover 丽水"
         );
+    }
+
+    #[test]
+    fn paths_are_normalised_lexically() {
+        let n = |s: &str| normalize(Path::new(s)).display().to_string();
+        assert_eq!(n("pipelines/../sample-data/r.csv"), "sample-data/r.csv");
+        assert_eq!(n("./a/./b"), "a/b");
+        assert_eq!(n("../x/../../y"), "../../y");
+        assert_eq!(n("/../a"), "/a");
+        assert_eq!(n("a/.."), ".");
     }
 
     #[test]

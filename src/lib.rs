@@ -182,7 +182,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let rates = rates::compute_rates(
         &data.cases,
         &data.populations,
-        pipeline,
+        &pipeline.rates,
         &period,
         data.data_cutoff,
     )?;

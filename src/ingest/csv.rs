@@ -91,7 +91,7 @@ pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<
             continue;
         }
         read += 1;
-        if read % PROGRESS_EVERY == 0 {
+        if read.is_multiple_of(PROGRESS_EVERY) {
             on_rows(read);
         }
         if record.len() != names.len() {

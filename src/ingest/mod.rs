@@ -105,13 +105,16 @@ impl Dataset {
     }
 }
 
+/// The spec's columns found in a header, with their positions.
+pub type Wanted = Vec<(&'static ColumnSpec, usize)>;
+
 /// Split a header into the spec's columns (with their positions) and the extra columns;
 /// a missing required column is an error naming the file and what was found.
 pub fn match_header(
     path: &Path,
     spec: &TableSpec,
     names: &[String],
-) -> Result<(Vec<(&'static ColumnSpec, usize)>, Vec<String>)> {
+) -> Result<(Wanted, Vec<String>)> {
     let missing: Vec<&str> = spec
         .columns
         .iter()
