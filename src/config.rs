@@ -40,6 +40,8 @@ pub struct PipelineConfig {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub rates: RatesConfig,
+    #[serde(default)]
+    pub signals: SignalsConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +98,74 @@ pub struct ClassTargetConfig {
 pub struct ShareTargetsConfig {
     pub new_or_serious: Option<f64>,
     pub serious: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// Which products get signal rows: `innovative`, `conditional`, `procured`, or `all`.
+    pub watch: Option<Vec<String>>,
+    /// Methods whose flags count towards `is_signal`: `prr`, `ror`, `bcpnn`, `ebgm`.
+    pub methods: Option<Vec<String>>,
+    /// A pair is a signal when at least this many of `methods` flag it.
+    pub min_methods: Option<i64>,
+    /// Added to every cell of a table with a zero cell, for PRR and ROR (0 = none).
+    pub continuity_correction: Option<f64>,
+    pub prr: Option<PrrConfig>,
+    pub ror: Option<RorConfig>,
+    pub bcpnn: Option<BcpnnConfig>,
+    pub ebgm: Option<EbgmConfig>,
+    pub strata: Option<StrataConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrrConfig {
+    pub min_a: Option<f64>,
+    pub min_prr: Option<f64>,
+    pub min_chi2: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RorConfig {
+    pub min_a: Option<f64>,
+    pub min_lower: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BcpnnConfig {
+    pub min_ic025: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbgmConfig {
+    pub min_eb05: Option<f64>,
+    /// A fixed prior instead of the fitted one.
+    pub prior: Option<PriorConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorConfig {
+    pub alpha1: f64,
+    pub beta1: f64,
+    pub alpha2: f64,
+    pub beta2: f64,
+    pub p: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrataConfig {
+    pub sex: Option<bool>,
+    /// Lower edges of age bands after the first, in years, increasing: `[18, 45, 65]` gives
+    /// `<18`, `18–44`, `45–64`, `≥65`. Unknown age is a band of its own.
+    pub age_bands: Option<Vec<f64>>,
+    /// Stratify by the year a case was first received.
+    pub year: Option<bool>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -243,6 +313,52 @@ pub fn default_targets() -> BTreeMap<String, ClassTarget> {
     t
 }
 
+/// Disproportionality methods, in output order.
+pub const METHODS: &[&str] = &["prr", "ror", "bcpnn", "ebgm"];
+/// Watch groups of products.
+pub const WATCH_GROUPS: &[&str] = &["innovative", "conditional", "procured", "all"];
+
+/// Validated `[signals]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signals {
+    pub watch: Vec<String>,
+    pub methods: Vec<String>,
+    pub min_methods: i64,
+    pub continuity_correction: f64,
+    pub prr_min_a: f64,
+    pub prr_min_prr: f64,
+    pub prr_min_chi2: f64,
+    pub ror_min_a: f64,
+    pub ror_min_lower: f64,
+    pub bcpnn_min_ic025: f64,
+    pub ebgm_min_eb05: f64,
+    pub prior: Option<PriorConfig>,
+    pub strata_sex: bool,
+    pub strata_age_bands: Vec<f64>,
+    pub strata_year: bool,
+}
+
+impl Default for Signals {
+    /// The shipped defaults: watch innovative, conditional and procured products; all four
+    /// methods, a signal when one flags; MHRA, ROR, IC025 and EB05 thresholds; no strata.
+    fn default() -> Self {
+        validate_signals(SignalsConfig::default(), &mut Problems(Vec::new()))
+    }
+}
+
+impl Signals {
+    pub fn stratified(&self) -> bool {
+        self.strata_sex || !self.strata_age_bands.is_empty() || self.strata_year
+    }
+}
+
+impl PartialEq for PriorConfig {
+    fn eq(&self, o: &Self) -> bool {
+        (self.alpha1, self.beta1, self.alpha2, self.beta2, self.p)
+            == (o.alpha1, o.beta1, o.alpha2, o.beta2, o.p)
+    }
+}
+
 /// A validated pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -257,6 +373,7 @@ pub struct Pipeline {
     pub inputs: Inputs,
     pub max_rejected_fraction: f64,
     pub rates: Rates,
+    pub signals: Signals,
 }
 
 /// Collects problems with their dotted keys.
@@ -373,6 +490,7 @@ impl Pipeline {
         };
 
         let rates = validate_rates(raw.rates, &mut p);
+        let signals = validate_signals(raw.signals, &mut p);
 
         if !p.0.is_empty() {
             return Err(Error::Config(ConfigErrors {
@@ -390,6 +508,7 @@ impl Pipeline {
             inputs,
             max_rejected_fraction,
             rates,
+            signals,
         })
     }
 
@@ -536,6 +655,112 @@ fn validate_rates(raw: RatesConfig, p: &mut Problems) -> Rates {
         targets,
         new_or_serious_share,
         serious_share,
+    }
+}
+
+fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
+    let list = |p: &mut Problems,
+                key: &str,
+                v: Option<Vec<String>>,
+                allowed: &[&str],
+                default: &[&str]| {
+        let v = v.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+        for (i, x) in v.iter().enumerate() {
+            if !allowed.contains(&x.as_str()) {
+                let list: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+                p.push(
+                    format!("{key}[{i}]"),
+                    format!("expected one of {}, found `{x}`", list.join(", ")),
+                );
+            }
+        }
+        if v.is_empty() {
+            p.push(key, "expected at least one value, found none");
+        }
+        v
+    };
+    let watch = list(
+        p,
+        "signals.watch",
+        raw.watch,
+        WATCH_GROUPS,
+        &["innovative", "conditional", "procured"],
+    );
+    let methods = list(p, "signals.methods", raw.methods, METHODS, METHODS);
+    let min_methods = raw.min_methods.unwrap_or(1);
+    if min_methods < 1 || min_methods as usize > methods.len().max(1) {
+        p.push(
+            "signals.min_methods",
+            format!("expected a whole number from 1 to {} (the number of methods), found `{min_methods}`", methods.len()),
+        );
+    }
+    let cc = raw.continuity_correction.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&cc) {
+        p.push(
+            "signals.continuity_correction",
+            format!("expected a number from 0 to 1, found `{cc}`"),
+        );
+    }
+    let nonneg = |p: &mut Problems, key: &str, v: Option<f64>, default: f64| match v {
+        None => default,
+        Some(x) if x.is_finite() && x >= 0.0 => x,
+        Some(x) => {
+            p.push(key, format!("expected a number >= 0, found `{x}`"));
+            default
+        }
+    };
+    let prr = raw.prr.unwrap_or_default();
+    let ror = raw.ror.unwrap_or_default();
+    let bcpnn = raw.bcpnn.unwrap_or_default();
+    let ebgm = raw.ebgm.unwrap_or_default();
+    let min_ic025 = bcpnn.min_ic025.unwrap_or(0.0);
+    if !min_ic025.is_finite() {
+        p.push(
+            "signals.bcpnn.min_ic025",
+            format!("expected a finite number, found `{min_ic025}`"),
+        );
+    }
+    if let Some(pr) = &ebgm.prior {
+        for (k, v) in [
+            ("alpha1", pr.alpha1),
+            ("beta1", pr.beta1),
+            ("alpha2", pr.alpha2),
+            ("beta2", pr.beta2),
+        ] {
+            check_positive(p, &format!("signals.ebgm.prior.{k}"), v);
+        }
+        if !(pr.p > 0.0 && pr.p < 1.0) {
+            p.push(
+                "signals.ebgm.prior.p",
+                format!("expected a number in (0, 1), found `{}`", pr.p),
+            );
+        }
+    }
+    let strata = raw.strata.unwrap_or_default();
+    let bands = strata.age_bands.unwrap_or_default();
+    let increasing = bands.windows(2).all(|w| w[0] < w[1]);
+    if !increasing || bands.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
+        p.push(
+            "signals.strata.age_bands",
+            format!("expected increasing ages > 0, found `{bands:?}`"),
+        );
+    }
+    Signals {
+        watch,
+        methods,
+        min_methods,
+        continuity_correction: cc,
+        prr_min_a: nonneg(p, "signals.prr.min_a", prr.min_a, 3.0),
+        prr_min_prr: nonneg(p, "signals.prr.min_prr", prr.min_prr, 2.0),
+        prr_min_chi2: nonneg(p, "signals.prr.min_chi2", prr.min_chi2, 4.0),
+        ror_min_a: nonneg(p, "signals.ror.min_a", ror.min_a, 3.0),
+        ror_min_lower: nonneg(p, "signals.ror.min_lower", ror.min_lower, 1.0),
+        bcpnn_min_ic025: min_ic025,
+        ebgm_min_eb05: nonneg(p, "signals.ebgm.min_eb05", ebgm.min_eb05, 2.0),
+        prior: ebgm.prior,
+        strata_sex: strata.sex.unwrap_or(false),
+        strata_age_bands: bands,
+        strata_year: strata.year.unwrap_or(false),
     }
 }
 

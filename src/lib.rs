@@ -29,6 +29,7 @@ use polars::prelude::DataFrame;
 pub use config::{Lang, Pipeline};
 pub use error::{Error, Result};
 pub use period::Period;
+use progress::thousands;
 pub use progress::Progress;
 
 use ingest::{Dataset, TableAccount};
@@ -186,13 +187,13 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         &period,
         data.data_cutoff,
     )?;
-    timings.rates_ms = ms(stage.finish(rates.height() as u64, "region × class rows"));
+    timings.rates_ms = ms(stage.finish(rates.height() as u64, "region × class rows", ""));
 
     let stage = opts.progress.stage("write");
     let mut staging = output::Staging::create(&out_dir, &period.to_string())?;
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_rejects("rejects.csv", &data.rejects)?;
-    let write_elapsed = stage.finish(staging.written.len() as u64, "files");
+    let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
     timings.write_ms = ms(write_elapsed);
     timings.total_ms = ms(started.elapsed());
 
@@ -238,9 +239,11 @@ fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Resu
     let rows = RowTotals::of(&data.tables);
     let detail = format!(
         "used {}, superseded {}, rejected {}",
-        rows.used, rows.superseded, rows.rejected
+        thousands(rows.used),
+        thousands(rows.superseded),
+        thousands(rows.rejected)
     );
-    timings.ingest_ms = ms(stage.finish(rows.read, &detail));
+    timings.ingest_ms = ms(stage.finish(rows.read, "rows read", &detail));
     for t in &data.tables {
         tracing::debug!(
             table = t.table,

@@ -125,8 +125,13 @@ fn main() -> ExitCode {
                 text.push_str(&format!(": {s}"));
                 source = s.source();
             }
+            // Indented lines continue the error above them (e.g. the first rejects).
             for line in text.lines() {
-                eprintln!("error: {line}");
+                if line.starts_with(' ') {
+                    eprintln!("{line}");
+                } else {
+                    eprintln!("error: {line}");
+                }
             }
             ExitCode::from(e.exit_code() as u8)
         }

@@ -63,15 +63,22 @@ impl Stage {
         }
     }
 
-    /// Ends the stage, logs `stage`, `rows`, `elapsed_ms` and `detail`, returns its time.
-    pub fn finish(self, rows: u64, detail: &str) -> Duration {
+    /// Ends the stage, logs `stage`, `count`, `unit`, `elapsed_ms` and `detail`, and
+    /// returns its time. `unit` says what was counted (`rows`, `files`).
+    pub fn finish(self, count: u64, unit: &str, detail: &str) -> Duration {
         let elapsed = self.start.elapsed();
         if let Some(bar) = &self.bar {
-            bar.finish_with_message(format!("{} rows  {detail}", thousands(rows)));
+            bar.set_style(
+                ProgressStyle::with_template("✔ {prefix:<8} {msg} [{elapsed}]")
+                    .expect("static template"),
+            );
+            let sep = if detail.is_empty() { "" } else { " · " };
+            bar.finish_with_message(format!("{} {unit}{sep}{detail}", thousands(count)));
         }
         tracing::info!(
             stage = self.name,
-            rows,
+            count,
+            unit,
             elapsed_ms = elapsed.as_millis() as u64,
             detail,
             "stage finished"

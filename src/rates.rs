@@ -239,6 +239,11 @@ pub fn compute_rates(
             .cloned()
             .collect();
         for ((region, class), counts) in &by_region {
+            // A case coded to a province itself belongs to no city: it is counted at the
+            // province level only.
+            if *level == Level::City && Level::Province.is_level_code(region) {
+                continue;
+            }
             let code = level.region_of(region);
             let class_idx = CLASSES
                 .iter()

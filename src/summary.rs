@@ -16,7 +16,7 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
     match lang {
         Lang::En => format!(
             "pvwatch: pipeline `{}` for {} finished in {} s. Read {} rows from {} tables: {} used, \
-             {} superseded (older case versions), {} rejected ({}). {} cases were first received in \
+             {} superseded (older case versions), {} rejected ({}). {} first received in \
              the period; rates: {} region × class rows, {} of {} with a target on track. Outputs: {}",
             s.pipeline,
             s.period,
@@ -31,7 +31,10 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             } else {
                 format!("see {}", rejects.display())
             },
-            n(s.rates.cases_in_period),
+            match s.rates.cases_in_period {
+                1 => "1 case was".to_string(),
+                k => format!("{} cases were", n(k)),
+            },
             n(s.rates.rows),
             s.rates.on_track,
             s.rates.with_target,
@@ -63,25 +66,43 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
     }
 }
 
+/// Pad to `width` terminal columns; CJK characters take two.
+fn pad(s: &str, width: usize, right: bool) -> String {
+    let w: usize = s
+        .chars()
+        .map(|c| if c as u32 >= 0x2E80 { 2 } else { 1 })
+        .sum();
+    let fill = " ".repeat(width.saturating_sub(w));
+    if right {
+        format!("{fill}{s}")
+    } else {
+        format!("{s}{fill}")
+    }
+}
+
 /// The validate report: one line per input with its accounting, then the first rejects.
 pub fn validate_report(s: &ValidateSummary, lang: Lang) -> String {
     const SHOWN: usize = 20;
     let mut out = String::new();
-    let (ok, head) = match lang {
+    let (ok, labels) = match lang {
         Lang::En => (
             "ok",
-            "table            read      used  superseded  rejected  file",
+            ["table", "read", "used", "superseded", "rejected", "file"],
         ),
-        Lang::Zh => (
-            "通过",
-            "表               读取      使用  被替代      拒收      文件",
-        ),
+        Lang::Zh => ("通过", ["表", "读取", "使用", "被替代", "拒收", "文件"]),
     };
-    out.push_str(head);
-    out.push('\n');
+    out.push_str(&format!(
+        "{} {} {} {} {}  {}\n",
+        pad(labels[0], 15, false),
+        pad(labels[1], 11, true),
+        pad(labels[2], 11, true),
+        pad(labels[3], 12, true),
+        pad(labels[4], 11, true),
+        labels[5]
+    ));
     for t in &s.inputs {
         out.push_str(&format!(
-            "{:<15} {:>6} {:>9} {:>11} {:>9}  {}\n",
+            "{:<15} {:>11} {:>11} {:>12} {:>11}  {}\n",
             t.table,
             thousands(t.read),
             thousands(t.used),

@@ -69,6 +69,7 @@ pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<
     let mut read: u64 = 0;
     let mut record = csv::ByteRecord::new();
     let file_name = path.display().to_string();
+    let mut lines_at = LineCounter::open(path)?;
 
     loop {
         match rdr.read_byte_record(&mut record) {
@@ -76,7 +77,8 @@ pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<
             Ok(true) => {}
             Err(e) => return Err(csv_error(path, e)),
         }
-        let line = record.position().map_or(0, |p| p.line()) as i64;
+        let byte = record.position().map_or(0, |p| p.byte());
+        let line = lines_at.line_at(byte).map_err(|e| Error::io(path, e))? as i64;
         if record.as_slice().len() > MAX_RECORD_BYTES {
             return Err(Error::input(
                 path,
@@ -147,6 +149,55 @@ pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<
         rejects,
         extra_columns: extra,
     })
+}
+
+/// Finds the editor's line of a byte offset, by counting `\n` in a second pass over the file
+/// as offsets increase. The `csv` crate's own line count skips blank lines and counts a
+/// CRLF file one line short (BurntSushi/rust-csv#208); byte offsets are exact.
+struct LineCounter {
+    reader: std::io::BufReader<File>,
+    pos: u64,
+    line: u64,
+}
+
+impl LineCounter {
+    fn open(path: &Path) -> Result<LineCounter> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Ok(LineCounter {
+            reader: std::io::BufReader::with_capacity(1 << 16, file),
+            pos: 0,
+            line: 1,
+        })
+    }
+
+    /// The 1-based line on which the record starting at `byte` begins. Offsets must not
+    /// decrease between calls.
+    fn line_at(&mut self, byte: u64) -> std::io::Result<u64> {
+        use std::io::BufRead;
+        while self.pos < byte {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            let take = buf.len().min((byte - self.pos) as usize);
+            self.line += buf[..take].iter().filter(|b| **b == b'\n').count() as u64;
+            self.reader.consume(take);
+            self.pos += take as u64;
+        }
+        // A record's offset may point at blank lines before it: a record never starts with
+        // a line break, so skip them.
+        loop {
+            let buf = self.reader.fill_buf()?;
+            match buf.first() {
+                Some(b'\n') => self.line += 1,
+                Some(b'\r') => {}
+                _ => break,
+            }
+            self.reader.consume(1);
+            self.pos += 1;
+        }
+        Ok(self.line)
+    }
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {

@@ -1,0 +1,316 @@
+//! The command line: subcommands, flags, exit codes, the summary and the log lines.
+
+use crate::util::*;
+
+/// A pipeline whose row accounting has every kind of row: reports R0001…R0003 (3 cases),
+/// R0004 a version 2 of C0001 (superseded R0001), R0005 a bad date (rejected); one product
+/// and one event row for R0001 and for R0004. Tolerance 0.5, so the reject is allowed.
+///
+/// read 5+2+2+1+1 = 11; used 3+1+1+1+1 = 7; superseded 1+1+1 = 3; rejected 1.
+fn accounting_fixture() -> Fixture {
+    let fx = Fixture::new();
+    let mut rows = good_reports(3);
+    rows.push(report("R0004", "C0001", 2, "2025-02-01", "drug", "330100"));
+    rows.push(report("R0005", "C0005", 1, "2025-02-30", "drug", "330100"));
+    fx.write("reports.csv", &csv(REPORTS_HEADER, &rows));
+    fx.write(
+        "report_products.csv",
+        "report_id,product_id,role\nR0001,D001,suspect\nR0004,D001,suspect\n",
+    );
+    fx.write(
+        "report_events.csv",
+        "report_id,event\nR0001,Rash\nR0004,Rash\n",
+    );
+    fx.pipeline("", "[ingest]\nmax_rejected_fraction = 0.5\n");
+    fx
+}
+
+#[test]
+fn help_lists_run_and_validate() {
+    let fx = Fixture::empty();
+    let r = fx.run(&["--help"]);
+    r.expect_ok();
+    assert!(r.stdout.contains("Usage: pvwatch"), "{}", r.stdout);
+    let commands: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(commands.contains(&"run"), "{}", r.stdout);
+    assert!(commands.contains(&"validate"), "{}", r.stdout);
+    assert_eq!(r.stderr, "");
+
+    let r = fx.run(&["run", "--help"]);
+    r.expect_ok();
+    for flag in ["--period", "--out", "--lang", "--quiet", "--log-format"] {
+        assert!(
+            r.stdout.contains(flag),
+            "run --help lacks {flag}:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn version_is_the_package_version() {
+    let fx = Fixture::empty();
+    let r = fx.run(&["--version"]);
+    r.expect_ok();
+    assert_eq!(r.stdout, format!("pvwatch {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let fx = Fixture::empty();
+    let r = fx.run(&["frobnicate"]);
+    r.expect_code(2);
+    assert_eq!(r.stdout, "");
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some("error: unrecognized subcommand 'frobnicate'"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_period_flag_is_a_usage_error() {
+    let fx = Fixture::new();
+    let r = fx.run_pipeline(&["--period", "2025-13"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some(
+            "error: invalid value '2025-13' for '--period <PERIOD>': expected a period like \
+             `2025`, `2025-Q3` or `2025-07`, found `2025-13`"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!fx.p("out").exists(), "a usage error writes nothing");
+}
+
+#[test]
+fn run_prints_summary_with_row_accounting() {
+    let fx = accounting_fixture();
+    let r = fx.run_pipeline(&[]);
+    r.expect_ok();
+    let d = fx.d();
+    assert_eq!(
+        mask_seconds(&r.stdout),
+        format!(
+            "pvwatch: pipeline `p` for 2025 finished in T s. Read 11 rows from 5 tables: 7 used, \
+             3 superseded (older case versions), 1 rejected (see {d}/out/2025/rejects.csv). \
+             3 cases were first received in the period; rates: 3 region × class rows, 0 of 3 \
+             with a target on track. Outputs: {d}/out/2025\n"
+        )
+    );
+    for f in ["rates.parquet", "rejects.csv", "manifest.json"] {
+        assert!(fx.p("out/2025").join(f).is_file(), "{f} is written");
+    }
+    // The manifest lists the files with their rows.
+    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let outputs = manifest["outputs"].as_array().expect("manifest.outputs");
+    let rows = |file: &str| {
+        outputs
+            .iter()
+            .find(|o| o["file"] == file)
+            .unwrap_or_else(|| panic!("{file} is not in manifest.outputs"))["rows"]
+            .as_u64()
+    };
+    assert_eq!(rows("rates.parquet"), Some(3));
+    assert_eq!(rows("rejects.csv"), Some(1));
+}
+
+#[test]
+fn output_dir_that_is_a_file_is_a_run_failure() {
+    let fx = Fixture::new();
+    fx.write("blocker", "");
+    let blocker = fx.ps("blocker");
+    let r = fx.run_pipeline(&["--out", &blocker]);
+    r.expect_code(1);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(
+        errors,
+        [format!("error: {blocker}: File exists (os error 17)")]
+    );
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn lang_zh_gives_the_chinese_summary() {
+    let fx = accounting_fixture();
+    let r = fx.run_pipeline(&["--lang", "zh"]);
+    r.expect_ok();
+    let d = fx.d();
+    assert_eq!(
+        mask_seconds(&r.stdout),
+        format!(
+            "pvwatch：流水线 `p`（2025）运行完成，用时 T 秒。读取 5 个表共 11 行：使用 7 行，\
+             被跟踪报告替代 3 行，拒收 1 行（见 {d}/out/2025/rejects.csv）。本期首次收到病例 3 例；\
+             报告率共 3 行（地区 × 类别），有目标的 3 行中 0 行达标。输出目录：{d}/out/2025\n"
+        )
+    );
+    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    assert_eq!(manifest["lang"], "zh");
+}
+
+#[test]
+fn quiet_prints_nothing() {
+    let fx = accounting_fixture();
+    let r = fx.run_pipeline(&["-q"]);
+    r.expect_ok();
+    assert_eq!(r.stdout, "");
+    assert_eq!(r.stderr, "", "no logs under --quiet");
+    assert!(fx.p("out/2025/manifest.json").is_file());
+
+    let toml = fx.toml();
+    let r = fx.run(&["validate", "-q", &toml]);
+    r.expect_ok();
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
+}
+
+#[test]
+fn validate_prints_accounting_and_writes_nothing() {
+    let fx = accounting_fixture();
+    let toml = fx.toml();
+    let r = fx.run(&["validate", &toml]);
+    r.expect_ok();
+    let d = fx.d();
+    assert_eq!(
+        r.stdout,
+        format!(
+            "\
+table                  read        used   superseded    rejected  file
+reports                   5           3            1           1  {d}/reports.csv
+report_products           2           1            1           0  {d}/report_products.csv
+report_events             2           1            1           0  {d}/report_events.csv
+products                  1           1            0           0  {d}/products.csv
+populations               1           1            0           0  {d}/populations.csv
+reject: {d}/reports.csv: line 6, column `received_date`: expected a date YYYY-MM-DD, found `2025-02-30`
+pvwatch: `p`: ok
+"
+        )
+    );
+    assert!(!fx.p("out").exists(), "validate created the output dir");
+    assert_eq!(
+        entries(fx.path()),
+        [
+            "p.toml",
+            "populations.csv",
+            "products.csv",
+            "report_events.csv",
+            "report_products.csv",
+            "reports.csv"
+        ],
+        "validate wrote into the pipeline's folder"
+    );
+}
+
+#[test]
+fn out_and_period_flags_override_the_pipeline() {
+    let fx = Fixture::new();
+    let elsewhere = fx.ps("elsewhere");
+    let r = fx.run_pipeline(&["--out", &elsewhere, "--period", "2025-Q1"]);
+    r.expect_ok();
+    assert!(
+        !fx.p("out").exists(),
+        "the pipeline's output_dir is not used"
+    );
+    assert_eq!(entries(&fx.p("elsewhere")), ["2025-Q1"]);
+    let dir = fx.p("elsewhere/2025-Q1");
+    for f in ["manifest.json", "rates.parquet", "rejects.csv"] {
+        assert!(dir.join(f).is_file(), "no {f}");
+    }
+    let manifest = read_json(&dir.join("manifest.json"));
+    assert_eq!(manifest["period"], "2025-Q1");
+    assert_eq!(manifest["period_start"], "2025-01-01");
+    assert_eq!(manifest["period_end"], "2025-03-31");
+    let rates = read_parquet(&dir.join("rates.parquet"));
+    assert!(!rates.rows.is_empty());
+    for v in rates.column("period") {
+        assert_eq!(v, Value::Str("2025-Q1".into()));
+    }
+    assert!(r.stdout.contains(&format!("Outputs: {}", dir.display())));
+
+    // A relative --out is relative to the working directory.
+    let r = fx.run_pipeline(&["--out", "rel"]);
+    r.expect_ok();
+    assert!(fx.p("rel/2025/manifest.json").is_file());
+}
+
+/// The stages named in the log lines, in order; `ingest`, `rates` and `write` each once
+/// and in that order (a stage added between them does not break this test).
+#[track_caller]
+fn assert_stage_order(stages: &[String]) {
+    let pos = |s: &str| {
+        let hits: Vec<usize> = (0..stages.len()).filter(|&i| stages[i] == s).collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "stage `{s}` logged {} times: {stages:?}",
+            hits.len()
+        );
+        hits[0]
+    };
+    let (ingest, rates, write) = (pos("ingest"), pos("rates"), pos("write"));
+    assert!(ingest == 0 && ingest < rates && rates < write, "{stages:?}");
+    assert_eq!(write, stages.len() - 1, "{stages:?}");
+    let mut unique = stages.to_vec();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        stages.len(),
+        "a stage logged twice: {stages:?}"
+    );
+}
+
+#[test]
+fn off_a_terminal_each_stage_logs_one_line() {
+    let fx = accounting_fixture();
+    let r = fx.run_pipeline(&[]);
+    r.expect_ok();
+    let mut stages = Vec::new();
+    for line in r.stderr.lines() {
+        assert!(
+            !line.contains('\u{1b}'),
+            "no colours off a terminal: {line:?}"
+        );
+        assert!(line.contains(" INFO stage finished stage=\""), "{line}");
+        assert!(line.contains(" elapsed_ms="), "{line}");
+        let stage = line
+            .split("stage=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a stage name");
+        stages.push(stage.to_string());
+    }
+    assert_stage_order(&stages);
+}
+
+#[test]
+fn log_format_json_makes_json_lines() {
+    let fx = accounting_fixture();
+    let r = fx.run_pipeline(&["--log-format", "json"]);
+    r.expect_ok();
+    let mut stages = Vec::new();
+    for l in r.stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert_eq!(v["level"], "INFO", "{v}");
+        assert_eq!(v["fields"]["message"], "stage finished", "{v}");
+        assert!(v["fields"]["elapsed_ms"].is_u64(), "{v}");
+        assert!(v["timestamp"].is_string(), "{v}");
+        let stage = v["fields"]["stage"].as_str().expect("a stage name");
+        stages.push(stage.to_string());
+    }
+    assert_stage_order(&stages);
+    // The summary still goes to stdout.
+    assert!(r.stdout.starts_with("pvwatch: pipeline `p` for 2025"));
+}

@@ -1,0 +1,20 @@
+//! Integration tests of the `pvwatch` binary, as one test binary (as in ripgrep).
+//!
+//! Every test runs the real binary (`CARGO_BIN_EXE_pvwatch`) on small inputs written into
+//! a temporary folder, and reads the outputs back: Parquet through arrow-rs, JSON and CSV
+//! as text. Modules:
+//!
+//! - `cli`: flags, subcommands, exit codes, the summary paragraph and the log lines;
+//! - `pipelines`: every shipped pipeline validates and runs on `sample-data/`;
+//! - `bad_input`: the full text of each error and each reject;
+//! - `regression`: row accounting, case versions, periods, atomic publish, input formats;
+//! - `rates`: a hand-computed rates table;
+//! - `properties`: `read = used + superseded + rejected` on random report sets.
+
+mod bad_input;
+mod cli;
+mod pipelines;
+mod properties;
+mod rates;
+mod regression;
+mod util;
