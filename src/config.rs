@@ -143,6 +143,8 @@ pub struct BcpnnConfig {
 #[serde(deny_unknown_fields)]
 pub struct EbgmConfig {
     pub min_eb05: Option<f64>,
+    /// `mixture` (default) or `per_component` (openEBGM's and PhViD's likelihood).
+    pub truncation: Option<String>,
     /// A fixed prior instead of the fitted one.
     pub prior: Option<PriorConfig>,
 }
@@ -332,6 +334,8 @@ pub struct Signals {
     pub ror_min_lower: f64,
     pub bcpnn_min_ic025: f64,
     pub ebgm_min_eb05: f64,
+    /// Truncate the zero-truncated likelihood per component, as openEBGM does.
+    pub ebgm_per_component: bool,
     pub prior: Option<PriorConfig>,
     pub strata_sex: bool,
     pub strata_age_bands: Vec<f64>,
@@ -736,6 +740,17 @@ fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
             );
         }
     }
+    let per_component = match ebgm.truncation.as_deref() {
+        None | Some("mixture") => false,
+        Some("per_component") => true,
+        Some(other) => {
+            p.push(
+                "signals.ebgm.truncation",
+                format!("expected `mixture` or `per_component`, found `{other}`"),
+            );
+            false
+        }
+    };
     let strata = raw.strata.unwrap_or_default();
     let bands = strata.age_bands.unwrap_or_default();
     let increasing = bands.windows(2).all(|w| w[0] < w[1]);
@@ -757,6 +772,7 @@ fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
         ror_min_lower: nonneg(p, "signals.ror.min_lower", ror.min_lower, 1.0),
         bcpnn_min_ic025: min_ic025,
         ebgm_min_eb05: nonneg(p, "signals.ebgm.min_eb05", ebgm.min_eb05, 2.0),
+        ebgm_per_component: per_component,
         prior: ebgm.prior,
         strata_sex: strata.sex.unwrap_or(false),
         strata_age_bands: bands,

@@ -5,11 +5,12 @@
 //! 1. [`ingest`]: load and check the input tables, keep the latest version of each case,
 //!    account for every row read (`read = used + superseded + rejected`);
 //! 2. [`rates`]: reporting rates per million population against the regulators' targets;
-//! 3. [`output`]: write the period's tables into a staging folder and publish it atomically.
+//! 3. [`signals`]: disproportionality statistics (PRR, ROR, IC, EBGM) for the watched
+//!    products, against each class's whole background;
+//! 4. [`output`]: write the period's tables into a staging folder and publish it atomically.
 //!
-//! Disproportionality signals and alerts are stages of their own that come between rates
-//! and output as they are built; every stage takes frames and returns frames, and only
-//! `ingest` reads files and only `output` writes them.
+//! Every stage takes frames and returns frames; only `ingest` reads files and only
+//! `output` writes them.
 
 pub mod config;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod period;
 pub mod progress;
 pub mod rates;
 pub mod schema;
+pub mod signals;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -60,6 +62,7 @@ impl Default for RunOptions {
 pub struct Timings {
     pub ingest_ms: u64,
     pub rates_ms: u64,
+    pub signals_ms: u64,
     pub write_ms: u64,
     pub total_ms: u64,
 }
@@ -127,6 +130,18 @@ impl RatesHeadline {
     }
 }
 
+/// Headline figures of the signals table, for the summary and the manifest.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SignalsHeadline {
+    /// Product × event pairs with a ≥ 1 in all backgrounds (every product).
+    pub pairs_counted: u64,
+    /// Rows of `signals.parquet` (watched products only).
+    pub watched_pairs: u64,
+    /// Watched pairs with `is_signal`.
+    pub signals: u64,
+    pub priors: Vec<signals::PriorReport>,
+}
+
 /// What a run did, for the summary paragraph and the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {
@@ -137,6 +152,7 @@ pub struct RunSummary {
     pub rows: RowTotals,
     pub inputs: Vec<TableAccount>,
     pub rates: RatesHeadline,
+    pub signals: SignalsHeadline,
     pub outputs: Vec<OutputFile>,
     pub timings: Timings,
 }
@@ -154,6 +170,7 @@ struct Manifest<'a> {
     started_at: String,
     rows: RowTotals,
     inputs: &'a [TableAccount],
+    signals: &'a SignalsHeadline,
     timings_ms: &'a Timings,
     outputs: &'a [OutputFile],
 }
@@ -189,9 +206,31 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     )?;
     timings.rates_ms = ms(stage.finish(rates.height() as u64, "region × class rows", ""));
 
+    let stage = opts.progress.stage("signals");
+    let sig = signals::compute_signals(&data, &pipeline.signals, &period)?;
+    let flagged = sig
+        .table
+        .column(signals::out::IS_SIGNAL)
+        .ok()
+        .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as u64))
+        .unwrap_or(0);
+    let signals_headline = SignalsHeadline {
+        pairs_counted: sig.pairs_counted,
+        watched_pairs: sig.table.height() as u64,
+        signals: flagged,
+        priors: sig.priors.clone(),
+    };
+    let detail = format!(
+        "{} pairs counted, {} signals",
+        thousands(sig.pairs_counted),
+        thousands(flagged)
+    );
+    timings.signals_ms = ms(stage.finish(sig.table.height() as u64, "watched pairs", &detail));
+
     let stage = opts.progress.stage("write");
     let mut staging = output::Staging::create(&out_dir, &period.to_string())?;
     staging.write_parquet("rates.parquet", &rates)?;
+    staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_rejects("rejects.csv", &data.rejects)?;
     let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
     timings.write_ms = ms(write_elapsed);
@@ -214,6 +253,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         started_at,
         rows,
         inputs: &data.tables,
+        signals: &signals_headline,
         timings_ms: &timings,
         outputs: &outputs,
     };
@@ -228,6 +268,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         rows,
         inputs: data.tables,
         rates: RatesHeadline::of(&rates, &pipeline.rates.levels),
+        signals: signals_headline,
         outputs,
         timings,
     })

@@ -17,7 +17,8 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
         Lang::En => format!(
             "pvwatch: pipeline `{}` for {} finished in {} s. Read {} rows from {} tables: {} used, \
              {} superseded (older case versions), {} rejected ({}). {} first received in \
-             the period; rates: {} region × class rows, {} of {} with a target on track. Outputs: {}",
+             the period; rates: {} region × class rows, {} of {} with a target on track; signals: {} \
+             watched product × event pairs, {} flagged. Outputs: {}",
             s.pipeline,
             s.period,
             secs(s.timings.total_ms),
@@ -38,12 +39,14 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.rates.rows),
             s.rates.on_track,
             s.rates.with_target,
+            n(s.signals.watched_pairs),
+            n(s.signals.signals),
             s.output.display(),
         ),
         Lang::Zh => format!(
             "pvwatch：流水线 `{}`（{}）运行完成，用时 {} 秒。读取 {} 个表共 {} 行：使用 {} 行，\
              被跟踪报告替代 {} 行，拒收 {} 行（{}）。本期首次收到病例 {} 例；报告率共 {} 行（地区 × 类别），\
-             有目标的 {} 行中 {} 行达标。输出目录：{}",
+             有目标的 {} 行中 {} 行达标；信号检测：重点监测产品 × 不良事件组合 {} 个，其中提示信号 {} 个。输出目录：{}",
             s.pipeline,
             s.period,
             secs(s.timings.total_ms),
@@ -61,6 +64,8 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.rates.rows),
             s.rates.with_target,
             s.rates.on_track,
+            n(s.signals.watched_pairs),
+            n(s.signals.signals),
             s.output.display(),
         ),
     }

@@ -1,0 +1,534 @@
+//! Stage 3, signals: disproportionality statistics for the watched products.
+//!
+//! Reads ingest's `cases`, `case_products`, `case_events`, `products` and `event_terms`;
+//! writes one row per watched product × event with `a ≥ 1` (`signals.parquet`).
+//!
+//! 1. [`counts`] counts `a, b, c, d, n` and `expected` per case over each class's whole
+//!    background (every case of the class first received by the end of the period).
+//! 2. The EBGM prior is fitted per class over *all* pairs of the class (or taken from the
+//!    pipeline), so that watched products are judged against the whole database.
+//! 3. Each watched row gets every statistic: [`prr`] (with χ²), [`ror`], [`bcpnn`] (IC),
+//!    [`ebgm`]; one flag per method; `n_methods_flagged` counts the flags of the methods
+//!    the pipeline chose, and `is_signal` is `n_methods_flagged ≥ min_methods`.
+//!
+//! PRR and ROR use the crude cells `a, b, c, d`; IC and EBGM use `expected`, which is
+//! stratified when strata are configured. A statistic that is undefined at an edge (a zero
+//! cell) is null, with its reason in `prr_null_reason` / `ror_null_reason`; no output
+//! value is ever NaN or infinite.
+
+pub mod bcpnn;
+pub mod counts;
+pub mod ebgm;
+pub mod prr;
+pub mod ror;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::config::Signals;
+use crate::error::{PolarsContext, Result};
+use crate::schema::col;
+
+/// Output column names of `signals.parquet` beyond the shared ones in `schema::col`.
+pub mod out {
+    pub const PRODUCT_NAME: &str = "product_name";
+    pub const PRR: &str = "prr";
+    pub const PRR_LOWER: &str = "prr_lower";
+    pub const PRR_UPPER: &str = "prr_upper";
+    pub const CHI2: &str = "chi2";
+    pub const PRR_NULL_REASON: &str = "prr_null_reason";
+    pub const ROR: &str = "ror";
+    pub const ROR_LOWER: &str = "ror_lower";
+    pub const ROR_UPPER: &str = "ror_upper";
+    pub const ROR_NULL_REASON: &str = "ror_null_reason";
+    pub const IC: &str = "ic";
+    pub const IC025: &str = "ic025";
+    pub const IC975: &str = "ic975";
+    pub const EBGM: &str = "ebgm";
+    pub const EB05: &str = "eb05";
+    pub const EB95: &str = "eb95";
+    pub const PRR_FLAG: &str = "prr_flag";
+    pub const ROR_FLAG: &str = "ror_flag";
+    pub const BCPNN_FLAG: &str = "bcpnn_flag";
+    pub const EBGM_FLAG: &str = "ebgm_flag";
+    pub const N_METHODS_FLAGGED: &str = "n_methods_flagged";
+    pub const IS_SIGNAL: &str = "is_signal";
+}
+
+/// How the EBGM prior of one class was obtained, for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PriorReport {
+    pub class: String,
+    /// Pairs with `a ≥ 1` in the class, and how many distinct (a, expected) values.
+    pub pairs: u64,
+    pub distinct_pairs: u64,
+    /// `fitted` or `pipeline`.
+    pub source: &'static str,
+    pub alpha1: f64,
+    pub beta1: f64,
+    pub alpha2: f64,
+    pub beta2: f64,
+    pub p: f64,
+    pub neg_log_lik: f64,
+    pub iterations: u64,
+    pub converged: bool,
+    pub starts: usize,
+    /// Starts whose optimum agreed with the best (as openEBGM's `num_close`).
+    pub starts_agreeing: usize,
+    /// Some parameter ended at a bound of the search box.
+    pub at_bound: bool,
+    /// `mixture` or `per_component`.
+    pub truncation: &'static str,
+}
+
+/// The signals table and the priors used.
+pub struct SignalsResult {
+    pub table: DataFrame,
+    pub priors: Vec<PriorReport>,
+    /// All pairs counted (every product, not only watched ones).
+    pub pairs_counted: u64,
+}
+
+fn to_prior(p: &crate::config::PriorConfig) -> ebgm::Prior {
+    ebgm::Prior {
+        alpha1: p.alpha1,
+        beta1: p.beta1,
+        alpha2: p.alpha2,
+        beta2: p.beta2,
+        p: p.p,
+    }
+}
+
+/// Distinct (a, expected) values of a class and their multiplicities.
+type DistinctPairs = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// Fit (or take) the EBGM prior of each class, over distinct (a, expected) with weights.
+fn priors(counts: &DataFrame, cfg: &Signals) -> Result<BTreeMap<String, PriorReport>> {
+    let ctx = || "signals: fitting the EBGM prior".to_string();
+    let distinct = counts
+        .clone()
+        .lazy()
+        .group_by([col(col::CLASS), col(counts::A), col(counts::EXPECTED)])
+        .agg([len().cast(DataType::Float64).alias("w")])
+        .sort(
+            [col::CLASS, counts::A, counts::EXPECTED],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .context(ctx)?;
+    let class = distinct
+        .column(col::CLASS)
+        .and_then(|c| c.str().cloned())
+        .context(ctx)?;
+    let a = distinct
+        .column(counts::A)
+        .and_then(|c| c.cast(&DataType::Float64))
+        .context(ctx)?;
+    let a = a.f64().context(ctx)?;
+    let e = distinct
+        .column(counts::EXPECTED)
+        .and_then(|c| c.f64().cloned())
+        .context(ctx)?;
+    let w = distinct
+        .column("w")
+        .and_then(|c| c.f64().cloned())
+        .context(ctx)?;
+
+    let mut by_class: BTreeMap<String, DistinctPairs> = BTreeMap::new();
+    for i in 0..distinct.height() {
+        if let (Some(k), Some(n), Some(e), Some(w)) = (class.get(i), a.get(i), e.get(i), w.get(i)) {
+            let v = by_class.entry(k.to_string()).or_default();
+            v.0.push(n);
+            v.1.push(e);
+            v.2.push(w);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, (n, e, w)) in by_class {
+        let pairs = w.iter().sum::<f64>() as u64;
+        let truncation = if cfg.ebgm_per_component {
+            ebgm::Truncation::PerComponent
+        } else {
+            ebgm::Truncation::Mixture
+        };
+        let fit = match &cfg.prior {
+            Some(p) => {
+                let prior = to_prior(p);
+                let nll = match truncation {
+                    ebgm::Truncation::Mixture => ebgm::neg_log_lik(&prior, &n, &e, &w),
+                    ebgm::Truncation::PerComponent => {
+                        ebgm::neg_log_lik_per_component(&prior, &n, &e, &w)
+                    }
+                };
+                ebgm::Fit {
+                    prior,
+                    neg_log_lik: nll,
+                    iterations: 0,
+                    converged: true,
+                    starts: 0,
+                    evaluations: 0,
+                    starts_agreeing: 0,
+                    at_bound: false,
+                }
+            }
+            None => ebgm::fit_prior_with(&n, &e, &w, &ebgm::Prior::OPENEBGM_STARTS, truncation),
+        };
+        let source = if cfg.prior.is_some() {
+            "pipeline"
+        } else {
+            "fitted"
+        };
+        let (prior, nll, converged) = (fit.prior, fit.neg_log_lik, fit.converged);
+        if !converged || fit.at_bound {
+            tracing::warn!(
+                class = %k,
+                converged,
+                at_bound = fit.at_bound,
+                "the EBGM prior fit did not settle inside its bounds; EBGM values use the best prior found"
+            );
+        }
+        tracing::debug!(
+            class = %k,
+            pairs,
+            alpha1 = prior.alpha1,
+            beta1 = prior.beta1,
+            alpha2 = prior.alpha2,
+            beta2 = prior.beta2,
+            p = prior.p,
+            neg_log_lik = nll,
+            converged,
+            "EBGM prior"
+        );
+        out.insert(
+            k.clone(),
+            PriorReport {
+                class: k,
+                pairs,
+                distinct_pairs: n.len() as u64,
+                source,
+                alpha1: prior.alpha1,
+                beta1: prior.beta1,
+                alpha2: prior.alpha2,
+                beta2: prior.beta2,
+                p: prior.p,
+                neg_log_lik: nll,
+                iterations: fit.iterations,
+                converged,
+                starts: fit.starts,
+                starts_agreeing: fit.starts_agreeing,
+                at_bound: fit.at_bound,
+                truncation: match truncation {
+                    ebgm::Truncation::Mixture => "mixture",
+                    ebgm::Truncation::PerComponent => "per_component",
+                },
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The watched rows of `counts`, joined with the product registry and event terms.
+fn watched_rows(
+    counts: &DataFrame,
+    products: &DataFrame,
+    event_terms: Option<&DataFrame>,
+    cfg: &Signals,
+) -> Result<DataFrame> {
+    let ctx = || "signals: selecting watched products".to_string();
+    let flag = |c: &str| col(c).fill_null(lit(false));
+    let watched = if cfg.watch.iter().any(|w| w == "all") {
+        lit(true)
+    } else {
+        cfg.watch
+            .iter()
+            .map(|w| flag(w))
+            .reduce(|x, y| x.or(y))
+            .unwrap_or(lit(false))
+    };
+    let registry = products.clone().lazy().select([
+        col(col::PRODUCT_ID),
+        col(col::NAME).alias(out::PRODUCT_NAME),
+        flag(col::INNOVATIVE).alias(col::INNOVATIVE),
+        flag(col::CONDITIONAL).alias(col::CONDITIONAL),
+        flag(col::PROCURED).alias(col::PROCURED),
+        watched.alias("__watched"),
+    ]);
+    let mut lf = counts
+        .clone()
+        .lazy()
+        .join(
+            registry,
+            [col(col::PRODUCT_ID)],
+            [col(col::PRODUCT_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(col("__watched"))
+        .drop(cols(["__watched"]));
+    lf = match event_terms {
+        Some(t) => lf.join(
+            t.clone().lazy().select([col(col::EVENT), col(col::SOC)]),
+            [col(col::EVENT)],
+            [col(col::EVENT)],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => lf.with_column(lit(NULL).cast(DataType::String).alias(col::SOC)),
+    };
+    lf.sort(
+        [col::CLASS, col::PRODUCT_ID, col::EVENT],
+        SortMultipleOptions::default(),
+    )
+    .collect()
+    .context(ctx)
+}
+
+/// Compute the signals table for the period.
+pub fn compute_signals(
+    data: &crate::ingest::Dataset,
+    cfg: &Signals,
+    period: &crate::Period,
+) -> Result<SignalsResult> {
+    let end: NaiveDate = period.end();
+    let counts = counts::count_pairs(
+        &data.cases,
+        &data.case_products,
+        &data.case_events,
+        end,
+        cfg,
+    )?;
+    let priors = priors(&counts, cfg)?;
+    let rows = watched_rows(&counts, &data.products, data.event_terms.as_ref(), cfg)?;
+    let table = add_statistics(rows, &priors, cfg, &period.to_string())?;
+    Ok(SignalsResult {
+        table,
+        priors: priors.into_values().collect(),
+        pairs_counted: counts.height() as u64,
+    })
+}
+
+/// Append every statistic, flag and the signal decision to the watched rows.
+fn add_statistics(
+    rows: DataFrame,
+    priors: &BTreeMap<String, PriorReport>,
+    cfg: &Signals,
+    period: &str,
+) -> Result<DataFrame> {
+    let ctx = || "signals: computing statistics".to_string();
+    let h = rows.height();
+    // Counts and expected are never null (inner joins over pairs with a ≥ 1); a null would
+    // be a bug, and it yields NaN here, which no statistic turns into a number or a flag.
+    let float = |name: &str| -> Result<Vec<f64>> {
+        let c = rows
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Float64))
+            .context(ctx)?;
+        Ok(c.f64()
+            .context(ctx)?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    };
+    let (a, b, c, d, e) = (
+        float(counts::A)?,
+        float(counts::B)?,
+        float(counts::C)?,
+        float(counts::D)?,
+        float(counts::EXPECTED)?,
+    );
+    let class = rows
+        .column(col::CLASS)
+        .and_then(|c| c.str().cloned())
+        .context(ctx)?;
+
+    let mut s = Stats::with_capacity(h);
+    let uses = |m: &str| cfg.methods.iter().any(|x| x == m);
+    for i in 0..h {
+        let p = prr::prr(a[i], b[i], c[i], d[i], prr::Z_95, cfg.continuity_correction);
+        let r = ror::ror(a[i], b[i], c[i], d[i], ror::Z_95, cfg.continuity_correction);
+        let ic = bcpnn::ic(a[i], e[i]);
+        let prior = class
+            .get(i)
+            .and_then(|k| priors.get(k))
+            .map(|p| ebgm::Prior {
+                alpha1: p.alpha1,
+                beta1: p.beta1,
+                alpha2: p.alpha2,
+                beta2: p.beta2,
+                p: p.p,
+            });
+        let (gm, eb05, eb95) = match prior {
+            Some(pr) => (
+                ebgm::try_ebgm(&pr, a[i], e[i]),
+                ebgm::try_quantile(&pr, a[i], e[i], 0.05),
+                ebgm::try_quantile(&pr, a[i], e[i], 0.95),
+            ),
+            None => (None, None, None),
+        };
+        let prr_flag = prr::mhra_flag(a[i], &p, cfg.prr_min_a, cfg.prr_min_prr, cfg.prr_min_chi2);
+        let ror_flag = ror::ror_flag(a[i], &r, cfg.ror_min_a, cfg.ror_min_lower);
+        let bcpnn_flag = ic
+            .as_ref()
+            .is_some_and(|x| bcpnn::ic_flag(x, cfg.bcpnn_min_ic025));
+        let ebgm_flag = eb05.is_some_and(|x| x >= cfg.ebgm_min_eb05);
+        let n_flagged = [
+            ("prr", prr_flag),
+            ("ror", ror_flag),
+            ("bcpnn", bcpnn_flag),
+            ("ebgm", ebgm_flag),
+        ]
+        .iter()
+        .filter(|(m, f)| *f && uses(m))
+        .count() as i64;
+
+        s.prr.push(p.prr);
+        s.prr_lower.push(p.lower);
+        s.prr_upper.push(p.upper);
+        s.chi2.push(p.chi2);
+        s.prr_null_reason.push(p.null_reason);
+        s.ror.push(r.ror);
+        s.ror_lower.push(r.lower);
+        s.ror_upper.push(r.upper);
+        s.ror_null_reason.push(r.null_reason);
+        s.ic.push(ic.as_ref().map(|x| x.ic));
+        s.ic025.push(ic.as_ref().map(|x| x.ic025));
+        s.ic975.push(ic.as_ref().map(|x| x.ic975));
+        s.ebgm.push(gm);
+        s.eb05.push(eb05);
+        s.eb95.push(eb95);
+        s.flags[0].push(prr_flag);
+        s.flags[1].push(ror_flag);
+        s.flags[2].push(bcpnn_flag);
+        s.flags[3].push(ebgm_flag);
+        s.n_flagged.push(n_flagged);
+        s.is_signal.push(n_flagged >= cfg.min_methods);
+    }
+
+    let mut columns: Vec<Column> =
+        vec![Column::new(col::PERIOD.into(), vec![period.to_string(); h])];
+    for name in [
+        col::CLASS,
+        col::PRODUCT_ID,
+        out::PRODUCT_NAME,
+        col::INNOVATIVE,
+        col::CONDITIONAL,
+        col::PROCURED,
+        col::EVENT,
+        col::SOC,
+        counts::A,
+        counts::B,
+        counts::C,
+        counts::D,
+        counts::N,
+        counts::EXPECTED,
+    ] {
+        columns.push(rows.column(name).context(ctx)?.clone());
+    }
+    let fcol = |name: &str, v: Vec<Option<f64>>| {
+        // Defensive: a non-finite value is a bug upstream; never let it reach a BI reader.
+        let v: Vec<Option<f64>> = v.into_iter().map(|x| x.filter(|f| f.is_finite())).collect();
+        Column::new(name.into(), v)
+    };
+    columns.extend([
+        fcol(out::PRR, s.prr),
+        fcol(out::PRR_LOWER, s.prr_lower),
+        fcol(out::PRR_UPPER, s.prr_upper),
+        fcol(out::CHI2, s.chi2),
+        Column::new(out::PRR_NULL_REASON.into(), s.prr_null_reason),
+        fcol(out::ROR, s.ror),
+        fcol(out::ROR_LOWER, s.ror_lower),
+        fcol(out::ROR_UPPER, s.ror_upper),
+        Column::new(out::ROR_NULL_REASON.into(), s.ror_null_reason),
+        fcol(out::IC, s.ic),
+        fcol(out::IC025, s.ic025),
+        fcol(out::IC975, s.ic975),
+        fcol(out::EBGM, s.ebgm),
+        fcol(out::EB05, s.eb05),
+        fcol(out::EB95, s.eb95),
+    ]);
+    let [f0, f1, f2, f3] = s.flags;
+    for (name, v) in [
+        (out::PRR_FLAG, f0),
+        (out::ROR_FLAG, f1),
+        (out::BCPNN_FLAG, f2),
+        (out::EBGM_FLAG, f3),
+    ] {
+        columns.push(Column::new(name.into(), v));
+    }
+    columns.push(Column::new(out::N_METHODS_FLAGGED.into(), s.n_flagged));
+    columns.push(Column::new(out::IS_SIGNAL.into(), s.is_signal));
+    let mut df = DataFrame::new(h, columns).context(ctx)?;
+    // Null-typed columns (e.g. `soc` with no event_terms) become plain strings.
+    for name in [
+        col::SOC,
+        out::PRR_NULL_REASON,
+        out::ROR_NULL_REASON,
+        out::PRODUCT_NAME,
+    ] {
+        if df
+            .column(name)
+            .map(|c| c.dtype() == &DataType::Null)
+            .unwrap_or(false)
+        {
+            let cast = df
+                .column(name)
+                .and_then(|c| c.cast(&DataType::String))
+                .context(ctx)?;
+            df.with_column(cast).context(ctx)?;
+        }
+    }
+    Ok(df)
+}
+
+#[derive(Default)]
+struct Stats {
+    prr: Vec<Option<f64>>,
+    prr_lower: Vec<Option<f64>>,
+    prr_upper: Vec<Option<f64>>,
+    chi2: Vec<Option<f64>>,
+    prr_null_reason: Vec<Option<String>>,
+    ror: Vec<Option<f64>>,
+    ror_lower: Vec<Option<f64>>,
+    ror_upper: Vec<Option<f64>>,
+    ror_null_reason: Vec<Option<String>>,
+    ic: Vec<Option<f64>>,
+    ic025: Vec<Option<f64>>,
+    ic975: Vec<Option<f64>>,
+    ebgm: Vec<Option<f64>>,
+    eb05: Vec<Option<f64>>,
+    eb95: Vec<Option<f64>>,
+    flags: [Vec<bool>; 4],
+    n_flagged: Vec<i64>,
+    is_signal: Vec<bool>,
+}
+
+impl Stats {
+    fn with_capacity(h: usize) -> Stats {
+        let f = || Vec::with_capacity(h);
+        Stats {
+            prr: f(),
+            prr_lower: f(),
+            prr_upper: f(),
+            chi2: f(),
+            prr_null_reason: Vec::with_capacity(h),
+            ror: f(),
+            ror_lower: f(),
+            ror_upper: f(),
+            ror_null_reason: Vec::with_capacity(h),
+            ic: f(),
+            ic025: f(),
+            ic975: f(),
+            ebgm: f(),
+            eb05: f(),
+            eb95: f(),
+            flags: [
+                Vec::with_capacity(h),
+                Vec::with_capacity(h),
+                Vec::with_capacity(h),
+                Vec::with_capacity(h),
+            ],
+            n_flagged: Vec::with_capacity(h),
+            is_signal: Vec::with_capacity(h),
+        }
+    }
+}
