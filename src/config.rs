@@ -676,6 +676,8 @@ fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
                     format!("{key}[{i}]"),
                     format!("expected one of {}, found `{x}`", list.join(", ")),
                 );
+            } else if v[..i].contains(x) {
+                p.push(format!("{key}[{i}]"), format!("`{x}` is listed twice"));
             }
         }
         if v.is_empty() {
@@ -757,7 +759,14 @@ fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
     if !increasing || bands.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
         p.push(
             "signals.strata.age_bands",
-            format!("expected increasing ages > 0, found `{bands:?}`"),
+            format!(
+                "expected increasing ages > 0, found `[{}]`",
+                bands
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
     }
     Signals {

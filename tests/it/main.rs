@@ -9,6 +9,8 @@
 //! - `bad_input`: the full text of each error and each reject;
 //! - `regression`: row accounting, case versions, periods, atomic publish, input formats;
 //! - `rates`: a hand-computed rates table;
+//! - `signals`: the demo's planted signals against an independent recount, hand-made
+//!   contingency tables, and the `[signals]` configuration errors;
 //! - `properties`: `read = used + superseded + rejected` on random report sets.
 
 mod bad_input;
@@ -17,4 +19,5 @@ mod pipelines;
 mod properties;
 mod rates;
 mod regression;
+mod signals;
 mod util;
