@@ -63,6 +63,10 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter("pvwatch=debug")
+        .with_writer(std::io::stderr)
+        .init();
     let cases: usize = std::env::args()
         .nth(1)
         .map(|s| s.replace('_', "").parse())
@@ -130,6 +134,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Column::new(col::INNOVATIVE.into(), vec![true; n_products]),
             Column::new(col::CONDITIONAL.into(), vec![false; n_products]),
             Column::new(col::PROCURED.into(), vec![false; n_products]),
+            Column::new(col::CLASS.into(), vec!["drug"; n_products]),
+            Column::new(col::HOLDER.into(), vec![None::<&str>; n_products]),
         ])?,
         populations: DataFrame::empty(),
         event_terms: None,

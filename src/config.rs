@@ -42,6 +42,11 @@ pub struct PipelineConfig {
     pub rates: RatesConfig,
     #[serde(default)]
     pub signals: SignalsConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// Webhook targets (`[[notify]]`).
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +173,62 @@ pub struct StrataConfig {
     pub age_bands: Option<Vec<f64>>,
     /// Stratify by the year a case was first received.
     pub year: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub new_signal: Option<ToggleConfig>,
+    pub strengthened_signal: Option<StrengthenedConfig>,
+    pub fatal_report: Option<ToggleConfig>,
+    pub serious_report: Option<SeriousConfig>,
+    pub cluster: Option<ClusterConfig>,
+    pub rate_below_target: Option<ToggleConfig>,
+    pub sentinel_quality_below_target: Option<ToggleConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToggleConfig {
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrengthenedConfig {
+    pub enabled: Option<bool>,
+    /// The lower bound (EB05, or 2^IC025) must have risen by at least this factor.
+    pub factor: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriousConfig {
+    pub enabled: Option<bool>,
+    /// Also alert on new (新的, not in the label) reports that are not serious.
+    pub include_new: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub enabled: Option<bool>,
+    pub min_cases: Option<i64>,
+    pub window_days: Option<i64>,
+    /// Also look for clusters by product and city among cases with no batch.
+    pub by_region: Option<bool>,
+    pub region_min_cases: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// `https://…`, `http://…`, or `env:NAME` to read the URL from an environment variable.
+    pub url: String,
+    pub min_priority: Option<String>,
+    pub lang: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub retries: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -363,6 +424,38 @@ impl PartialEq for PriorConfig {
     }
 }
 
+/// Validated `[alerts]`: a rule is on unless `enabled = false`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerts {
+    pub new_signal: bool,
+    /// `Some(factor)` when the rule is on.
+    pub strengthened_factor: Option<f64>,
+    pub fatal_report: bool,
+    pub serious_report: bool,
+    pub serious_include_new: bool,
+    pub cluster: Option<Cluster>,
+    pub rate_below_target: bool,
+    pub sentinel_quality_below_target: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cluster {
+    pub min_cases: i64,
+    pub window_days: i64,
+    pub by_region: bool,
+    pub region_min_cases: i64,
+}
+
+/// A validated `[[notify]]` target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notify {
+    pub url: String,
+    pub min_priority: crate::alerts::model::Priority,
+    pub lang: Lang,
+    pub timeout: std::time::Duration,
+    pub retries: u32,
+}
+
 /// A validated pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -378,6 +471,8 @@ pub struct Pipeline {
     pub max_rejected_fraction: f64,
     pub rates: Rates,
     pub signals: Signals,
+    pub alerts: Alerts,
+    pub notify: Vec<Notify>,
 }
 
 /// Collects problems with their dotted keys.
@@ -495,6 +590,8 @@ impl Pipeline {
 
         let rates = validate_rates(raw.rates, &mut p);
         let signals = validate_signals(raw.signals, &mut p);
+        let alerts = validate_alerts(raw.alerts, &mut p);
+        let notify = validate_notify(raw.notify, lang, &mut p);
 
         if !p.0.is_empty() {
             return Err(Error::Config(ConfigErrors {
@@ -513,6 +610,8 @@ impl Pipeline {
             max_rejected_fraction,
             rates,
             signals,
+            alerts,
+            notify,
         })
     }
 
@@ -787,6 +886,120 @@ fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
         strata_age_bands: bands,
         strata_year: strata.year.unwrap_or(false),
     }
+}
+
+fn validate_alerts(raw: AlertsConfig, p: &mut Problems) -> Alerts {
+    let on = |t: &Option<ToggleConfig>| t.as_ref().and_then(|t| t.enabled).unwrap_or(true);
+    let strengthened = raw.strengthened_signal.unwrap_or_default();
+    let factor = strengthened.factor.unwrap_or(1.5);
+    if !(factor.is_finite() && factor > 1.0) {
+        p.push(
+            "alerts.strengthened_signal.factor",
+            format!("expected a number > 1, found `{factor}`"),
+        );
+    }
+    let serious = raw.serious_report.unwrap_or_default();
+    let cluster = raw.cluster.unwrap_or_default();
+    let whole = |p: &mut Problems, key: &str, v: Option<i64>, default: i64, min: i64| match v {
+        None => default,
+        Some(x) if x >= min => x,
+        Some(x) => {
+            p.push(
+                key,
+                format!("expected a whole number >= {min}, found `{x}`"),
+            );
+            default
+        }
+    };
+    let min_cases = whole(p, "alerts.cluster.min_cases", cluster.min_cases, 3, 2);
+    let window_days = whole(p, "alerts.cluster.window_days", cluster.window_days, 7, 1);
+    let region_min_cases = whole(
+        p,
+        "alerts.cluster.region_min_cases",
+        cluster.region_min_cases,
+        5,
+        2,
+    );
+    Alerts {
+        new_signal: on(&raw.new_signal),
+        strengthened_factor: strengthened.enabled.unwrap_or(true).then_some(factor),
+        fatal_report: on(&raw.fatal_report),
+        serious_report: serious.enabled.unwrap_or(true),
+        serious_include_new: serious.include_new.unwrap_or(true),
+        cluster: cluster.enabled.unwrap_or(true).then_some(Cluster {
+            min_cases,
+            window_days,
+            by_region: cluster.by_region.unwrap_or(false),
+            region_min_cases,
+        }),
+        rate_below_target: on(&raw.rate_below_target),
+        sentinel_quality_below_target: on(&raw.sentinel_quality_below_target),
+    }
+}
+
+fn validate_notify(raw: Vec<NotifyConfig>, default_lang: Lang, p: &mut Problems) -> Vec<Notify> {
+    use crate::alerts::model::Priority;
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let key = |k: &str| format!("notify[{i}].{k}");
+            let url_ok = n.url.starts_with("https://")
+                || n.url.starts_with("http://")
+                || n.url.strip_prefix("env:").is_some_and(|v| !v.is_empty());
+            if !url_ok {
+                p.push(
+                    key("url"),
+                    format!(
+                        "expected an http(s):// URL or `env:NAME`, found `{}`",
+                        n.url
+                    ),
+                );
+            }
+            let min_priority = match n.min_priority.as_deref() {
+                None => Priority::P2,
+                Some(s) => Priority::parse(s).unwrap_or_else(|| {
+                    p.push(
+                        key("min_priority"),
+                        format!("expected one of `P0`, `P1`, `P2`, `P3`, found `{s}`"),
+                    );
+                    Priority::P2
+                }),
+            };
+            let lang = match n.lang.as_deref() {
+                None => default_lang,
+                Some("en") => Lang::En,
+                Some("zh") => Lang::Zh,
+                Some(other) => {
+                    p.push(
+                        key("lang"),
+                        format!("expected `en` or `zh`, found `{other}`"),
+                    );
+                    default_lang
+                }
+            };
+            let timeout = n.timeout_seconds.unwrap_or(10.0);
+            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 600.0) {
+                p.push(
+                    key("timeout_seconds"),
+                    format!("expected a number of seconds in (0, 600], found `{timeout}`"),
+                );
+            }
+            let retries = n.retries.unwrap_or(3);
+            if retries > 10 {
+                p.push(
+                    key("retries"),
+                    format!("expected at most 10, found `{retries}`"),
+                );
+            }
+            Notify {
+                url: n.url,
+                min_priority,
+                lang,
+                timeout: std::time::Duration::from_secs_f64(timeout.clamp(0.001, 600.0)),
+                retries: retries.min(10),
+            }
+        })
+        .collect()
 }
 
 fn check_positive(p: &mut Problems, key: &str, v: f64) {

@@ -7,11 +7,14 @@
 //! 2. [`rates`]: reporting rates per million population against the regulators' targets;
 //! 3. [`signals`]: disproportionality statistics (PRR, ROR, IC, EBGM) for the watched
 //!    products, against each class's whole background;
-//! 4. [`output`]: write the period's tables into a staging folder and publish it atomically.
+//! 4. [`alerts`]: rules → alerts for monitoring staff, with their status against the
+//!    previous run; [`screening`]: the post-market risk screening list;
+//! 5. [`output`]: write the period's tables into a staging folder and publish it atomically.
 //!
 //! Every stage takes frames and returns frames; only `ingest` reads files and only
 //! `output` writes them.
 
+pub mod alerts;
 pub mod config;
 pub mod error;
 pub mod ingest;
@@ -20,6 +23,7 @@ pub mod period;
 pub mod progress;
 pub mod rates;
 pub mod schema;
+pub mod screening;
 pub mod signals;
 pub mod summary;
 
@@ -63,6 +67,7 @@ pub struct Timings {
     pub ingest_ms: u64,
     pub rates_ms: u64,
     pub signals_ms: u64,
+    pub alerts_ms: u64,
     pub write_ms: u64,
     pub total_ms: u64,
 }
@@ -142,6 +147,38 @@ pub struct SignalsHeadline {
     pub priors: Vec<signals::PriorReport>,
 }
 
+/// Headline figures of the alerts, for the summary and the manifest.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AlertsHeadline {
+    /// The period of the previous run the statuses compare with, if any.
+    pub previous_period: Option<String>,
+    pub total: u64,
+    /// Alerts not resolved, by priority P0..P3.
+    pub open_by_priority: [u64; 4],
+    /// By status: new, escalated, ongoing, resolved.
+    pub by_status: [u64; 4],
+    /// By kind, e.g. `new_signal: 12`.
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+}
+
+impl AlertsHeadline {
+    fn of(alerts: &[alerts::Alert], previous_period: Option<String>) -> AlertsHeadline {
+        let mut h = AlertsHeadline {
+            previous_period,
+            total: alerts.len() as u64,
+            ..Default::default()
+        };
+        for a in alerts {
+            if a.status != alerts::Status::Resolved {
+                h.open_by_priority[a.priority as usize] += 1;
+            }
+            h.by_status[a.status as usize] += 1;
+            *h.by_kind.entry(a.kind.as_str().to_string()).or_default() += 1;
+        }
+        h
+    }
+}
+
 /// What a run did, for the summary paragraph and the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {
@@ -153,6 +190,7 @@ pub struct RunSummary {
     pub inputs: Vec<TableAccount>,
     pub rates: RatesHeadline,
     pub signals: SignalsHeadline,
+    pub alerts: AlertsHeadline,
     pub outputs: Vec<OutputFile>,
     pub timings: Timings,
 }
@@ -171,6 +209,7 @@ struct Manifest<'a> {
     rows: RowTotals,
     inputs: &'a [TableAccount],
     signals: &'a SignalsHeadline,
+    alerts: &'a AlertsHeadline,
     timings_ms: &'a Timings,
     outputs: &'a [OutputFile],
 }
@@ -227,10 +266,53 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     );
     timings.signals_ms = ms(stage.finish(sig.table.height() as u64, "watched pairs", &detail));
 
+    let stage = opts.progress.stage("alerts");
+    let previous = ingest::previous::load_previous(&out_dir, &pipeline.name, &period)?;
+    let previous_alerts = previous.as_ref().map(|p| p.alerts.as_slice());
+    let fired = alerts::evaluate_rules(
+        &alerts::RuleInputs {
+            period: &period,
+            cases: &data.cases,
+            case_products: &data.case_products,
+            products: &data.products,
+            rates: &rates,
+            signals: &sig.table,
+            signals_cfg: &pipeline.signals,
+            previous: previous_alerts,
+        },
+        &pipeline.alerts,
+    )?;
+    let alert_list = alerts::compare_with_previous(fired, previous_alerts, &period.to_string());
+    let screening = screening::compute_screening(
+        &data,
+        &sig.table,
+        &alert_list,
+        previous
+            .as_ref()
+            .map(|p| (p.period.as_str(), p.screening.as_ref())),
+        &pipeline.signals,
+        &period,
+    )?;
+    let alerts_headline =
+        AlertsHeadline::of(&alert_list, previous.as_ref().map(|p| p.period.clone()));
+    let detail = format!(
+        "P0 {}, P1 {}, P2 {}, P3 {} open; {} new, {} escalated, {} resolved",
+        alerts_headline.open_by_priority[0],
+        alerts_headline.open_by_priority[1],
+        alerts_headline.open_by_priority[2],
+        alerts_headline.open_by_priority[3],
+        alerts_headline.by_status[0],
+        alerts_headline.by_status[1],
+        alerts_headline.by_status[3],
+    );
+    timings.alerts_ms = ms(stage.finish(alert_list.len() as u64, "alerts", &detail));
+
     let stage = opts.progress.stage("write");
     let mut staging = output::Staging::create(&out_dir, &period.to_string())?;
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
+    staging.write_parquet("screening.parquet", &screening)?;
+    staging.write_alerts(&alert_list)?;
     staging.write_rejects("rejects.csv", &data.rejects)?;
     let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
     timings.write_ms = ms(write_elapsed);
@@ -254,6 +336,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         rows,
         inputs: &data.tables,
         signals: &signals_headline,
+        alerts: &alerts_headline,
         timings_ms: &timings,
         outputs: &outputs,
     };
@@ -269,6 +352,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         inputs: data.tables,
         rates: RatesHeadline::of(&rates, &pipeline.rates.levels),
         signals: signals_headline,
+        alerts: alerts_headline,
         outputs,
         timings,
     })

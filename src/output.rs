@@ -16,9 +16,49 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+use crate::alerts::Alert;
 use crate::error::{Error, PolarsContext, Result};
 use crate::ingest::Reject;
 use crate::schema::REJECTS_HEADER;
+
+pub const ALERTS_JSONL: &str = "alerts.jsonl";
+pub const ALERTS_CSV: &str = "alerts.csv";
+pub const MANIFEST: &str = "manifest.json";
+
+/// Columns of `alerts.csv`, in order (the fields of [`Alert`]).
+pub const ALERTS_CSV_HEADER: &[&str] = &[
+    "alert_id",
+    "kind",
+    "priority",
+    "status",
+    "period",
+    "first_period",
+    "class",
+    "product_id",
+    "product_name",
+    "event",
+    "region",
+    "batch",
+    "case_id",
+    "rule",
+    "threshold",
+    "value",
+    "numbers",
+    "message_en",
+    "message_zh",
+];
+
+/// Replace `dir/file` with `text` atomically (write beside it, then rename): used to add
+/// the webhook deliveries to a published manifest.
+pub fn replace_file(dir: &Path, file: &str, text: &str) -> Result<()> {
+    let tmp = dir.join(format!(".{file}.tmp-{}", unique_suffix()));
+    fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    let target = dir.join(file);
+    fs::rename(&tmp, &target).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io(&target, e)
+    })
+}
 
 /// Name of the environment variable that injects a failure (tests of the atomic publish).
 pub const FAULT_ENV: &str = "PVWATCH_FAULT";
@@ -129,6 +169,66 @@ impl Staging {
         w.flush().map_err(io)?;
         drop(w);
         self.record(file, rejects.len() as u64)
+    }
+
+    /// Write `alerts.jsonl` (one JSON object per line) and `alerts.csv` (UTF-8 with a
+    /// byte-order mark so that Excel shows Chinese; `numbers` as a JSON object in one cell).
+    pub fn write_alerts(&mut self, alerts: &[Alert]) -> Result<()> {
+        let path = self.tmp.join(ALERTS_JSONL);
+        let io = |e: std::io::Error| Error::io(&path, e);
+        let mut f = std::io::BufWriter::new(fs::File::create(&path).map_err(io)?);
+        for a in alerts {
+            let line = serde_json::to_string(a).map_err(|e| io(std::io::Error::other(e)))?;
+            writeln!(f, "{line}").map_err(io)?;
+        }
+        f.flush().map_err(io)?;
+        drop(f);
+        self.record(ALERTS_JSONL, alerts.len() as u64)?;
+
+        let path = self.tmp.join(ALERTS_CSV);
+        let io = |e: std::io::Error| Error::io(&path, e);
+        let mut f = std::io::BufWriter::new(fs::File::create(&path).map_err(io)?);
+        f.write_all("\u{feff}".as_bytes()).map_err(io)?;
+        let mut w = csv::Writer::from_writer(f);
+        let csv_err = |e: csv::Error| Error::io(&path, std::io::Error::other(e));
+        w.write_record(ALERTS_CSV_HEADER).map_err(csv_err)?;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        for a in alerts {
+            let numbers =
+                serde_json::to_string(&a.numbers).map_err(|e| io(std::io::Error::other(e)))?;
+            w.write_record([
+                a.alert_id.clone(),
+                a.kind.as_str().to_string(),
+                a.priority.as_str().to_string(),
+                a.status.as_str().to_string(),
+                a.period.clone(),
+                a.first_period.clone(),
+                a.class.clone(),
+                opt(&a.product_id),
+                opt(&a.product_name),
+                opt(&a.event),
+                opt(&a.region),
+                opt(&a.batch),
+                opt(&a.case_id),
+                a.rule.clone(),
+                a.threshold.to_string(),
+                a.value.to_string(),
+                numbers,
+                a.message_en.clone(),
+                a.message_zh.clone(),
+            ])
+            .map_err(csv_err)?;
+        }
+        w.flush().map_err(io)?;
+        drop(w);
+        self.record(ALERTS_CSV, alerts.len() as u64)
+    }
+
+    /// Write a text file (the review page).
+    pub fn write_text(&mut self, file: &str, text: &str) -> Result<()> {
+        let path = self.tmp.join(file);
+        fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        self.record(file, 1)
     }
 
     /// Write a JSON document (pretty, with a final newline).

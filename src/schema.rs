@@ -80,6 +80,22 @@ pub mod col {
     pub const SENTINEL_SERIOUS_MET: &str = "sentinel_serious_met";
     pub const NULL_REASON: &str = "null_reason";
 
+    // screening.parquet (上市后风险排查清单)
+    pub const CASES: &str = "cases";
+    pub const SERIOUS_CASES: &str = "serious_cases";
+    pub const FATAL_CASES: &str = "fatal_cases";
+    pub const CUMULATIVE_CASES: &str = "cumulative_cases";
+    pub const SIGNALS: &str = "signals";
+    pub const SIGNAL_EVENTS: &str = "signal_events";
+    pub const OPEN_ALERTS: &str = "open_alerts";
+    pub const P0_ALERTS: &str = "p0_alerts";
+    pub const PREVIOUS_PERIOD: &str = "previous_period";
+    pub const PREVIOUS_CASES: &str = "previous_cases";
+    pub const CASES_CHANGE: &str = "cases_change";
+    pub const PREVIOUS_SIGNALS: &str = "previous_signals";
+    pub const SIGNALS_CHANGE: &str = "signals_change";
+    pub const TREND: &str = "trend";
+
     // rejects.csv
     pub const FILE: &str = "file";
     pub const LINE_NUMBER: &str = "line";

@@ -18,7 +18,8 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             "pvwatch: pipeline `{}` for {} finished in {} s. Read {} rows from {} tables: {} used, \
              {} superseded (older case versions), {} rejected ({}). {} first received in \
              the period; rates: {} region × class rows, {} of {} with a target on track; signals: {} \
-             watched product × event pairs, {} flagged. Outputs: {}",
+             watched product × event pairs, {} flagged; alerts: {} open (P0 {}, P1 {}, P2 {}, P3 {}), {} new, \
+             {} escalated, {} resolved. Outputs: {}",
             s.pipeline,
             s.period,
             secs(s.timings.total_ms),
@@ -41,12 +42,21 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             s.rates.with_target,
             n(s.signals.watched_pairs),
             n(s.signals.signals),
+            n(s.alerts.open_by_priority.iter().sum()),
+            n(s.alerts.open_by_priority[0]),
+            n(s.alerts.open_by_priority[1]),
+            n(s.alerts.open_by_priority[2]),
+            n(s.alerts.open_by_priority[3]),
+            n(s.alerts.by_status[0]),
+            n(s.alerts.by_status[1]),
+            n(s.alerts.by_status[3]),
             s.output.display(),
         ),
         Lang::Zh => format!(
             "pvwatch：流水线 `{}`（{}）运行完成，用时 {} 秒。读取 {} 个表共 {} 行：使用 {} 行，\
              被跟踪报告替代 {} 行，拒收 {} 行（{}）。本期首次收到病例 {} 例；报告率共 {} 行（地区 × 类别），\
-             有目标的 {} 行中 {} 行达标；信号检测：重点监测产品 × 不良事件组合 {} 个，其中提示信号 {} 个。输出目录：{}",
+             有目标的 {} 行中 {} 行达标；信号检测：重点监测产品 × 不良事件组合 {} 个，其中提示信号 {} 个；预警：未关闭 {} 条（P0 {}，P1 {}，P2 {}，P3 {}），\
+             新增 {} 条，升级 {} 条，解除 {} 条。输出目录：{}",
             s.pipeline,
             s.period,
             secs(s.timings.total_ms),
@@ -66,6 +76,14 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             s.rates.on_track,
             n(s.signals.watched_pairs),
             n(s.signals.signals),
+            n(s.alerts.open_by_priority.iter().sum()),
+            n(s.alerts.open_by_priority[0]),
+            n(s.alerts.open_by_priority[1]),
+            n(s.alerts.open_by_priority[2]),
+            n(s.alerts.open_by_priority[3]),
+            n(s.alerts.by_status[0]),
+            n(s.alerts.by_status[1]),
+            n(s.alerts.by_status[3]),
             s.output.display(),
         ),
     }

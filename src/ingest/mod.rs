@@ -22,6 +22,7 @@
 
 pub mod csv;
 pub mod parquet;
+pub mod previous;
 pub mod validate;
 
 use std::collections::{HashMap, HashSet};

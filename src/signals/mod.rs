@@ -229,6 +229,34 @@ fn priors(counts: &DataFrame, cfg: &Signals) -> Result<BTreeMap<String, PriorRep
     Ok(out)
 }
 
+/// Column of [`watched_products`]: the class the registry gives a product.
+pub const PRODUCT_CLASS: &str = "product_class";
+
+/// The watched products of the registry, by the pipeline's `watch` groups: `product_id`,
+/// `product_name`, `innovative`, `conditional`, `procured` (missing flags are false),
+/// `product_class` and `holder`.
+pub fn watched_products(products: &DataFrame, watch: &[String]) -> LazyFrame {
+    let flag = |c: &str| col(c).fill_null(lit(false));
+    let watched = if watch.iter().any(|w| w == "all") {
+        lit(true)
+    } else {
+        watch
+            .iter()
+            .map(|w| flag(w))
+            .reduce(|x, y| x.or(y))
+            .unwrap_or(lit(false))
+    };
+    products.clone().lazy().filter(watched).select([
+        col(col::PRODUCT_ID),
+        col(col::NAME).alias(out::PRODUCT_NAME),
+        flag(col::INNOVATIVE).alias(col::INNOVATIVE),
+        flag(col::CONDITIONAL).alias(col::CONDITIONAL),
+        flag(col::PROCURED).alias(col::PROCURED),
+        col(col::CLASS).alias(PRODUCT_CLASS),
+        col(col::HOLDER),
+    ])
+}
+
 /// The watched rows of `counts`, joined with the product registry and event terms.
 fn watched_rows(
     counts: &DataFrame,
@@ -237,35 +265,19 @@ fn watched_rows(
     cfg: &Signals,
 ) -> Result<DataFrame> {
     let ctx = || "signals: selecting watched products".to_string();
-    let flag = |c: &str| col(c).fill_null(lit(false));
-    let watched = if cfg.watch.iter().any(|w| w == "all") {
-        lit(true)
-    } else {
-        cfg.watch
-            .iter()
-            .map(|w| flag(w))
-            .reduce(|x, y| x.or(y))
-            .unwrap_or(lit(false))
-    };
-    let registry = products.clone().lazy().select([
+    let registry = watched_products(products, &cfg.watch).select([
         col(col::PRODUCT_ID),
-        col(col::NAME).alias(out::PRODUCT_NAME),
-        flag(col::INNOVATIVE).alias(col::INNOVATIVE),
-        flag(col::CONDITIONAL).alias(col::CONDITIONAL),
-        flag(col::PROCURED).alias(col::PROCURED),
-        watched.alias("__watched"),
+        col(out::PRODUCT_NAME),
+        col(col::INNOVATIVE),
+        col(col::CONDITIONAL),
+        col(col::PROCURED),
     ]);
-    let mut lf = counts
-        .clone()
-        .lazy()
-        .join(
-            registry,
-            [col(col::PRODUCT_ID)],
-            [col(col::PRODUCT_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(col("__watched"))
-        .drop(cols(["__watched"]));
+    let mut lf = counts.clone().lazy().join(
+        registry,
+        [col(col::PRODUCT_ID)],
+        [col(col::PRODUCT_ID)],
+        JoinArgs::new(JoinType::Inner),
+    );
     lf = match event_terms {
         Some(t) => lf.join(
             t.clone().lazy().select([col(col::EVENT), col(col::SOC)]),
@@ -297,9 +309,21 @@ pub fn compute_signals(
         end,
         cfg,
     )?;
+    tracing::debug!(pairs = counts.height(), "signals: counted");
+    let t = std::time::Instant::now();
     let priors = priors(&counts, cfg)?;
+    tracing::debug!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "signals: prior fitted"
+    );
+    let t = std::time::Instant::now();
     let rows = watched_rows(&counts, &data.products, data.event_terms.as_ref(), cfg)?;
     let table = add_statistics(rows, &priors, cfg, &period.to_string())?;
+    tracing::debug!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        rows = table.height(),
+        "signals: statistics"
+    );
     Ok(SignalsResult {
         table,
         priors: priors.into_values().collect(),
@@ -341,9 +365,8 @@ fn add_statistics(
         .and_then(|c| c.str().cloned())
         .context(ctx)?;
 
-    let mut s = Stats::with_capacity(h);
     let uses = |m: &str| cfg.methods.iter().any(|x| x == m);
-    for i in 0..h {
+    let row = |i: usize| -> RowStats {
         let p = prr::prr(a[i], b[i], c[i], d[i], prr::Z_95, cfg.continuity_correction);
         let r = ror::ror(a[i], b[i], c[i], d[i], ror::Z_95, cfg.continuity_correction);
         let ic = bcpnn::ic(a[i], e[i]);
@@ -365,43 +388,49 @@ fn add_statistics(
             ),
             None => (None, None, None),
         };
-        let prr_flag = prr::mhra_flag(a[i], &p, cfg.prr_min_a, cfg.prr_min_prr, cfg.prr_min_chi2);
-        let ror_flag = ror::ror_flag(a[i], &r, cfg.ror_min_a, cfg.ror_min_lower);
-        let bcpnn_flag = ic
-            .as_ref()
-            .is_some_and(|x| bcpnn::ic_flag(x, cfg.bcpnn_min_ic025));
-        let ebgm_flag = eb05.is_some_and(|x| x >= cfg.ebgm_min_eb05);
-        let n_flagged = [
-            ("prr", prr_flag),
-            ("ror", ror_flag),
-            ("bcpnn", bcpnn_flag),
-            ("ebgm", ebgm_flag),
-        ]
-        .iter()
-        .filter(|(m, f)| *f && uses(m))
-        .count() as i64;
-
-        s.prr.push(p.prr);
-        s.prr_lower.push(p.lower);
-        s.prr_upper.push(p.upper);
-        s.chi2.push(p.chi2);
-        s.prr_null_reason.push(p.null_reason);
-        s.ror.push(r.ror);
-        s.ror_lower.push(r.lower);
-        s.ror_upper.push(r.upper);
-        s.ror_null_reason.push(r.null_reason);
-        s.ic.push(ic.as_ref().map(|x| x.ic));
-        s.ic025.push(ic.as_ref().map(|x| x.ic025));
-        s.ic975.push(ic.as_ref().map(|x| x.ic975));
-        s.ebgm.push(gm);
-        s.eb05.push(eb05);
-        s.eb95.push(eb95);
-        s.flags[0].push(prr_flag);
-        s.flags[1].push(ror_flag);
-        s.flags[2].push(bcpnn_flag);
-        s.flags[3].push(ebgm_flag);
-        s.n_flagged.push(n_flagged);
-        s.is_signal.push(n_flagged >= cfg.min_methods);
+        let flags = [
+            prr::mhra_flag(a[i], &p, cfg.prr_min_a, cfg.prr_min_prr, cfg.prr_min_chi2),
+            ror::ror_flag(a[i], &r, cfg.ror_min_a, cfg.ror_min_lower),
+            ic.as_ref()
+                .is_some_and(|x| bcpnn::ic_flag(x, cfg.bcpnn_min_ic025)),
+            eb05.is_some_and(|x| x >= cfg.ebgm_min_eb05),
+        ];
+        let n_flagged = crate::config::METHODS
+            .iter()
+            .zip(flags)
+            .filter(|(m, f)| *f && uses(m))
+            .count() as i64;
+        RowStats {
+            p,
+            r,
+            ic,
+            ebgm: [gm, eb05, eb95],
+            flags,
+            n_flagged,
+        }
+    };
+    let mut s = Stats::with_capacity(h);
+    for rs in parallel_map(h, row) {
+        s.prr.push(rs.p.prr);
+        s.prr_lower.push(rs.p.lower);
+        s.prr_upper.push(rs.p.upper);
+        s.chi2.push(rs.p.chi2);
+        s.prr_null_reason.push(rs.p.null_reason);
+        s.ror.push(rs.r.ror);
+        s.ror_lower.push(rs.r.lower);
+        s.ror_upper.push(rs.r.upper);
+        s.ror_null_reason.push(rs.r.null_reason);
+        s.ic.push(rs.ic.as_ref().map(|x| x.ic));
+        s.ic025.push(rs.ic.as_ref().map(|x| x.ic025));
+        s.ic975.push(rs.ic.as_ref().map(|x| x.ic975));
+        s.ebgm.push(rs.ebgm[0]);
+        s.eb05.push(rs.ebgm[1]);
+        s.eb95.push(rs.ebgm[2]);
+        for (v, f) in s.flags.iter_mut().zip(rs.flags) {
+            v.push(f);
+        }
+        s.n_flagged.push(rs.n_flagged);
+        s.is_signal.push(rs.n_flagged >= cfg.min_methods);
     }
 
     let mut columns: Vec<Column> =
@@ -478,6 +507,43 @@ fn add_statistics(
         }
     }
     Ok(df)
+}
+
+/// Every statistic of one row, computed on a worker thread.
+struct RowStats {
+    p: prr::Prr,
+    r: ror::Ror,
+    ic: Option<bcpnn::Ic>,
+    /// EBGM, EB05, EB95.
+    ebgm: [Option<f64>; 3],
+    flags: [bool; 4],
+    n_flagged: i64,
+}
+
+/// `f(0..n)` on all cores, in contiguous chunks joined in order, so the result does not
+/// depend on the number of threads. The statistics are pure functions of a row.
+fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .clamp(1, n / 4096 + 1);
+    if threads == 1 {
+        return (0..n).map(f).collect();
+    }
+    let chunk = n.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = (t * chunk).min(n)..((t + 1) * chunk).min(n);
+                scope.spawn(move || range.map(f).collect::<Vec<T>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("statistics never panic"))
+            .collect()
+    })
 }
 
 #[derive(Default)]

@@ -1,0 +1,253 @@
+//! The post-market risk screening list (上市后风险排查清单): one row per watched product.
+//!
+//! Reads `cases`, `case_products`, `products` (ingest), the signals table, this run's
+//! alerts and, when there is one, the previous run's screening list; writes
+//! `screening.parquet`:
+//!
+//! - `cases`, `serious_cases`, `fatal_cases`: cases first received in the period naming
+//!   the product as suspect or interacting (latest versions);
+//! - `cumulative_cases`: the same, first received up to the end of the period;
+//! - `signals`, `signal_events`: the product's signal rows and their events;
+//! - `open_alerts`, `p0_alerts`: this run's alerts on the product that are not resolved;
+//! - `previous_*`, `*_change`, `trend`: against the previous run's list (null without one).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::alerts::{Alert, Priority, Status};
+use crate::config::Signals;
+use crate::error::{PolarsContext, Result};
+use crate::period::{epoch_days, Period};
+use crate::schema::col;
+use crate::signals::{out, watched_products, PRODUCT_CLASS};
+
+/// Build the screening list.
+pub fn compute_screening(
+    data: &crate::ingest::Dataset,
+    signals: &DataFrame,
+    alerts: &[Alert],
+    previous: Option<(&str, Option<&DataFrame>)>,
+    cfg: &Signals,
+    period: &Period,
+) -> Result<DataFrame> {
+    let ctx = || "screening: building the risk screening list".to_string();
+    let day = |c: &str| col(c).cast(DataType::Int32);
+    let (start, end) = (epoch_days(period.start()), epoch_days(period.end()));
+    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
+    let as_i64 = |e: Expr| e.cast(DataType::Int64);
+    let counts = data
+        .case_products
+        .clone()
+        .lazy()
+        .filter(col(col::ROLE).is_in(lit(roles).implode(false), false))
+        .select([col(col::CASE_ID), col(col::PRODUCT_ID)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .join(
+            data.cases.clone().lazy().select([
+                col(col::CASE_ID),
+                col(col::FIRST_RECEIVED),
+                col(col::IS_SERIOUS).fill_null(lit(false)),
+                col(col::FATAL).fill_null(lit(false)),
+            ]),
+            [col(col::CASE_ID)],
+            [col(col::CASE_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(day(col::FIRST_RECEIVED).lt_eq(lit(end)))
+        .with_column(day(col::FIRST_RECEIVED).gt_eq(lit(start)).alias("__in"))
+        .group_by([col(col::PRODUCT_ID)])
+        .agg([
+            as_i64(col("__in")).sum().alias(col::CASES),
+            as_i64(col("__in").and(col(col::IS_SERIOUS).or(col(col::FATAL))))
+                .sum()
+                .alias(col::SERIOUS_CASES),
+            as_i64(col("__in").and(col(col::FATAL)))
+                .sum()
+                .alias(col::FATAL_CASES),
+            len().cast(DataType::Int64).alias(col::CUMULATIVE_CASES),
+        ]);
+    let base = watched_products(&data.products, &cfg.watch)
+        .join(
+            counts,
+            [col(col::PRODUCT_ID)],
+            [col(col::PRODUCT_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col(col::CASES).fill_null(lit(0i64)),
+            col(col::SERIOUS_CASES).fill_null(lit(0i64)),
+            col(col::FATAL_CASES).fill_null(lit(0i64)),
+            col(col::CUMULATIVE_CASES).fill_null(lit(0i64)),
+        ])
+        .sort([col::PRODUCT_ID], SortMultipleOptions::default())
+        .collect()
+        .context(ctx)?;
+
+    // Signals and alerts per product: small, so plain maps.
+    let mut sig: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if signals.height() > 0 {
+        let pid = signals
+            .column(col::PRODUCT_ID)
+            .and_then(|c| c.str().cloned())
+            .context(ctx)?;
+        let ev = signals
+            .column(col::EVENT)
+            .and_then(|c| c.str().cloned())
+            .context(ctx)?;
+        let is = signals
+            .column(out::IS_SIGNAL)
+            .and_then(|c| c.bool().cloned())
+            .context(ctx)?;
+        for i in 0..signals.height() {
+            if let (Some(true), Some(p), Some(e)) = (is.get(i), pid.get(i), ev.get(i)) {
+                sig.entry(p.to_string()).or_default().push(e.to_string());
+            }
+        }
+    }
+    let mut open: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for a in alerts.iter().filter(|a| a.status != Status::Resolved) {
+        if let Some(p) = a.product_id.as_deref() {
+            let e = open.entry(p).or_default();
+            e.0 += 1;
+            if a.priority == Priority::P0 {
+                e.1 += 1;
+            }
+        }
+    }
+    let previous_period = previous.map(|(p, _)| p.to_string());
+    let previous = previous.map(|(_, df)| df);
+    let prev: BTreeMap<String, (i64, i64)> = match previous.flatten() {
+        Some(df) if df.height() > 0 => {
+            let p = df
+                .column(col::PRODUCT_ID)
+                .and_then(|c| c.str().cloned())
+                .context(ctx)?;
+            let c = df
+                .column(col::CASES)
+                .and_then(|c| c.i64().cloned())
+                .context(ctx)?;
+            let s = df
+                .column(col::SIGNALS)
+                .and_then(|c| c.i64().cloned())
+                .context(ctx)?;
+            (0..df.height())
+                .filter_map(|i| Some((p.get(i)?.to_string(), (c.get(i)?, s.get(i)?))))
+                .collect()
+        }
+        _ => BTreeMap::new(),
+    };
+
+    let pid = base
+        .column(col::PRODUCT_ID)
+        .and_then(|c| c.str().cloned())
+        .context(ctx)?;
+    let cases = base
+        .column(col::CASES)
+        .and_then(|c| c.i64().cloned())
+        .context(ctx)?;
+    let h = base.height();
+    let (mut n_sig, mut events, mut n_open, mut n_p0) = (vec![], vec![], vec![], vec![]);
+    let (mut p_cases, mut d_cases, mut p_sig, mut d_sig, mut trend, mut p_period) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..h {
+        let p = pid.get(i).unwrap_or("");
+        let ev = sig.get(p);
+        let k = ev.map_or(0, |v| v.len() as i64);
+        n_sig.push(k);
+        events.push(ev.map(|v| v.join("; ")));
+        let (o, p0) = open.get(p).copied().unwrap_or((0, 0));
+        n_open.push(o);
+        n_p0.push(p0);
+        let now = cases.get(i).unwrap_or(0);
+        match (previous.is_some(), prev.get(p)) {
+            (true, Some(&(pc, ps))) => {
+                p_cases.push(Some(pc));
+                d_cases.push(Some(now - pc));
+                p_sig.push(Some(ps));
+                d_sig.push(Some(k - ps));
+                trend.push(Some(
+                    match (now - pc).signum().max((k - ps).signum()) {
+                        1 => "up",
+                        -1 => "down",
+                        _ => "flat",
+                    }
+                    .to_string(),
+                ));
+            }
+            (true, None) => {
+                p_cases.push(None);
+                d_cases.push(None);
+                p_sig.push(None);
+                d_sig.push(None);
+                trend.push(Some("new".to_string()));
+            }
+            (false, _) => {
+                p_cases.push(None);
+                d_cases.push(None);
+                p_sig.push(None);
+                d_sig.push(None);
+                trend.push(None);
+            }
+        }
+        p_period.push(previous_period.clone());
+    }
+    let mut df = base;
+    let label = period.to_string();
+    let mut add = |c: Column| df.with_column(c).map(|_| ()).context(ctx);
+    add(Column::new(col::PERIOD.into(), vec![label; h]))?;
+    add(Column::new(col::SIGNALS.into(), n_sig))?;
+    add(Column::new(col::SIGNAL_EVENTS.into(), events))?;
+    add(Column::new(col::OPEN_ALERTS.into(), n_open))?;
+    add(Column::new(col::P0_ALERTS.into(), n_p0))?;
+    add(Column::new(col::PREVIOUS_PERIOD.into(), p_period))?;
+    add(Column::new(col::PREVIOUS_CASES.into(), p_cases))?;
+    add(Column::new(col::CASES_CHANGE.into(), d_cases))?;
+    add(Column::new(col::PREVIOUS_SIGNALS.into(), p_sig))?;
+    add(Column::new(col::SIGNALS_CHANGE.into(), d_sig))?;
+    add(Column::new(col::TREND.into(), trend))?;
+    let df = df
+        .lazy()
+        .select([
+            col(col::PERIOD),
+            col(PRODUCT_CLASS).alias(col::CLASS),
+            col(col::PRODUCT_ID),
+            col(out::PRODUCT_NAME),
+            col(col::INNOVATIVE),
+            col(col::CONDITIONAL),
+            col(col::PROCURED),
+            col(col::HOLDER),
+            col(col::CASES),
+            col(col::SERIOUS_CASES),
+            col(col::FATAL_CASES),
+            col(col::CUMULATIVE_CASES),
+            col(col::SIGNALS),
+            col(col::SIGNAL_EVENTS),
+            col(col::OPEN_ALERTS),
+            col(col::P0_ALERTS),
+            col(col::PREVIOUS_PERIOD),
+            col(col::PREVIOUS_CASES),
+            col(col::CASES_CHANGE),
+            col(col::PREVIOUS_SIGNALS),
+            col(col::SIGNALS_CHANGE),
+            col(col::TREND),
+        ])
+        .collect()
+        .context(ctx)?;
+    // All-null columns (no previous run) must still be typed for BI readers.
+    let mut df = df;
+    for (name, dtype) in [
+        (col::SIGNAL_EVENTS, DataType::String),
+        (col::PREVIOUS_PERIOD, DataType::String),
+        (col::PREVIOUS_CASES, DataType::Int64),
+        (col::CASES_CHANGE, DataType::Int64),
+        (col::PREVIOUS_SIGNALS, DataType::Int64),
+        (col::SIGNALS_CHANGE, DataType::Int64),
+        (col::TREND, DataType::String),
+        (col::HOLDER, DataType::String),
+    ] {
+        let c = df.column(name).and_then(|c| c.cast(&dtype)).context(ctx)?;
+        df.with_column(c).context(ctx)?;
+    }
+    Ok(df)
+}
