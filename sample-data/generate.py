@@ -10,9 +10,9 @@ function of SEED: the only source of randomness is `random.Random(SEED).random()
 (Mersenne Twister, stable across Python versions), nothing iterates a set, and
 dicts are iterated in insertion order, so reruns give byte-identical files.
 
-What is planted (signals, follow-ups, bad rows) is listed in README.md; the bad
-rows' line numbers are the BAD_* constants below, and `verify()` checks that the
-written files have them there.
+What is planted (signals, follow-ups, bad rows, batch clusters) is listed in
+README.md; the bad rows' line numbers are the BAD_* constants below, the clusters'
+are CLUSTER_FIRST_LINES, and `verify()` checks that the written files have them there.
 """
 
 import csv
@@ -47,6 +47,36 @@ BAD_PRODUCTS = [  # (line, kind)
 BAD_EVENTS = [
     (2468, "unknown_report:R2025-999997"),
     (8642, "empty_event"),
+]
+
+# ---------------------------------------------------------------------------
+# Planted batch clusters (疑似群体不良事件): hand-written single-version cases appended
+# AFTER every other row of reports.csv, report_products.csv and report_events.csv, so no
+# earlier line moves. They draw nothing from the Rng. `verify()` checks that they start at
+# CLUSTER_FIRST_LINES and run to the end of each file, and that they are the only product +
+# batch groups with at least CLUSTER_MIN_CASES cases first received within
+# CLUSTER_WINDOW_DAYS days (pvwatch's alerts.cluster defaults).
+# ---------------------------------------------------------------------------
+CLUSTER_MIN_CASES = 3
+CLUSTER_WINDOW_DAYS = 7
+CLUSTER_FIRST_LINES = {"reports.csv": 7052, "report_products.csv": 10240,
+                       "report_events.csv": 11369}
+# Each case: (received, region, sentinel, serious, sex, age, onset days before receipt
+# (None: empty onset_date), events, concomitant product ids (no batch)). All cases are
+# version 1, reporter medical_institution, is_new false, fatal false, booleans true/false.
+PLANTED_CLUSTERS = [
+    {"tag": "ceftriaxone_B250611", "product": "D002", "batch": "B250611", "cases": [
+        ("2025-06-12", "330100", True, True, "F", 46, 0, ["Anaphylactic reaction", "Chills"], []),
+        ("2025-06-12", "330100", False, False, "M", 62, 0, ["Chills", "Pyrexia"], []),
+        ("2025-06-13", "330100", False, False, "F", 7, 1, ["Rash", "Pyrexia"], []),
+        ("2025-06-16", "330600", True, False, "M", 35, None, ["Chills", "Pyrexia", "Rash"], []),
+        ("2025-06-17", "330100", False, True, "M", 71, 0, ["Anaphylactic reaction"], ["D013"]),
+    ]},
+    {"tag": "infusion_set_B240903", "product": "M004", "batch": "B240903", "cases": [
+        ("2024-09-03", "310104", False, False, "F", 54, 0, ["Device breakage"], []),
+        ("2024-09-04", "310112", False, False, "M", 67, 0, ["Device breakage", "Chills"], []),
+        ("2024-09-06", "310115", False, False, "F", 38, 1, ["Device breakage", "Pyrexia"], []),
+    ]},
 ]
 
 
@@ -817,7 +847,37 @@ def build(rng):
             bad = [events_rows[at - 1][0], "", ""]
         events_rows.insert(at, bad)
 
-    meta = {"ator": ator, "dup_source_line": dup_source_line, "cases": cases}
+    # Planted clusters, appended last: report_id continues its year's sequence and case_id
+    # the case numbering, so neither collides with an earlier row.
+    n_cases = len(case_ids)
+    clusters = []
+    for cl in PLANTED_CLUSTERS:
+        pid, cls = cl["product"], PRODUCT_CLASS[cl["product"]]
+        ids = []
+        for received, region, sentinel, serious, sex, age, back, evs, con in cl["cases"]:
+            day = dt.date.fromisoformat(received)
+            seq[day.year] += 1
+            rid = "R%d-%06d" % (day.year, seq[day.year])
+            n_cases += 1
+            cid = "C%06d" % n_cases
+            ids.append((rid, cid))
+            reports.append({
+                "report_id": rid, "case_id": cid, "version": "1", "received_date": received,
+                "class": cls, "region": region, "reporter_type": "medical_institution",
+                "sentinel": fmt_bool(sentinel, "tf"), "is_new": fmt_bool(False, "tf"),
+                "is_serious": fmt_bool(serious, "tf"), "fatal": fmt_bool(False, "tf"),
+                "sex": sex, "age_years": fmt_age(float(age)),
+            })
+            products_rows.append([rid, pid, "suspect", cl["batch"], cls])
+            for other in con:
+                products_rows.append([rid, other, "concomitant", "", cls])
+            onset = "" if back is None else (day - dt.timedelta(days=back)).isoformat()
+            for e in evs:
+                events_rows.append([rid, e, onset])
+        clusters.append((cl, ids))
+
+    meta = {"ator": ator, "dup_source_line": dup_source_line, "cases": cases,
+            "clusters": clusters}
     return reports, [r[:4] for r in products_rows], events_rows, meta
 
 
@@ -1002,6 +1062,101 @@ def verify(meta):
         if r[2] and r[0] in rdate:
             check(r[2] <= rdate[r[0]], "onset after receipt at line %d" % (i + 2))
 
+    # Planted clusters: the last rows of each file, from CLUSTER_FIRST_LINES on, exactly as
+    # PLANTED_CLUSTERS describes them.
+    at = {"reports.csv": CLUSTER_FIRST_LINES["reports.csv"] - 2,
+          "report_products.csv": CLUSTER_FIRST_LINES["report_products.csv"] - 2,
+          "report_events.csv": CLUSTER_FIRST_LINES["report_events.csv"] - 2}
+    earlier_ids = [r[0] for r in reports[:at["reports.csv"]]]
+    earlier_cases = [r[1] for r in reports[:at["reports.csv"]]]
+    planted_case = {}  # case_id -> cluster tag
+    cluster_lines = {}  # tag -> {file: (first line, last line)}
+    expected_clusters = {}
+    for cl, ids in meta["clusters"]:
+        cls = PRODUCT_CLASS[cl["product"]]
+        start = {name: i + 2 for name, i in at.items()}
+        members = []
+        for spec, (rid, cid) in zip(cl["cases"], ids):
+            received, region, sentinel, serious, sex, age, back, evs, con = spec
+            r = reports[at["reports.csv"]] if at["reports.csv"] < len(reports) else [""] * 13
+            at["reports.csv"] += 1
+            want = [rid, cid, "1", received, cls, region, "medical_institution",
+                    fmt_bool(sentinel, "tf"), "false", fmt_bool(serious, "tf"), "false", sex,
+                    fmt_age(float(age))]
+            check(r == want, "planted cluster report %s: %r" % (rid, r))
+            year = received[:4]
+            check(rid.startswith("R%s-" % year) and all(
+                rid > e for e in earlier_ids if e.startswith("R%s-" % year)),
+                "planted report_id %s does not continue its year's sequence" % rid)
+            check(all(cid > e for e in earlier_cases), "planted case_id %s reused" % cid)
+            check(len(by_case.get(cid, [])) == 1, "planted case %s is not one version" % cid)
+            planted_case[cid] = cl["tag"]
+            members.append((dt.date.fromisoformat(received), cid))
+            want_p = [[rid, cl["product"], "suspect", cl["batch"]]] + [
+                [rid, o, "concomitant", ""] for o in con]
+            for w in want_p:
+                i = at["report_products.csv"]
+                check(i < len(prods) and prods[i] == w, "planted product row for %s" % rid)
+                at["report_products.csv"] += 1
+            onset = "" if back is None else (
+                dt.date.fromisoformat(received) - dt.timedelta(days=back)).isoformat()
+            for e in evs:
+                i = at["report_events.csv"]
+                check(i < len(events) and events[i] == [rid, e, onset],
+                      "planted event row for %s" % rid)
+                at["report_events.csv"] += 1
+        members.sort()
+        cluster_lines[cl["tag"]] = {name: (start[name], i + 1) for name, i in at.items()}
+        expected_clusters[(cls, cl["product"], cl["batch"])] = (
+            len(members), [m[1] for m in members], members[0][0], members[-1][0])
+    check(at == {"reports.csv": len(reports), "report_products.csv": len(prods),
+                 "report_events.csv": len(events)}, "planted clusters do not end the files")
+
+    # The cluster search as pvwatch runs it: cases (latest version, class of the case) whose
+    # product is suspect or interacting (an empty role counts as suspect) with a batch,
+    # grouped by class, product and batch; a group's best window of CLUSTER_WINDOW_DAYS days
+    # by first receipt. Only the planted clusters may reach CLUSTER_MIN_CASES.
+    first_rec = {cid: min(dt.date.fromisoformat(r[3]) for r in vs) for cid, vs in by_case.items()}
+    case_of_latest = {vs[-1][0]: cid for cid, vs in by_case.items()}
+    batch_groups = {}
+    for r in prods:
+        cid = case_of_latest.get(r[0])
+        if cid and r[2] in ("", "suspect", "interacting") and r[3]:
+            key = (by_case[cid][-1][col["class"]], r[1], r[3])
+            batch_groups.setdefault(key, set()).add(cid)
+    found_clusters = {}
+    for key in sorted(batch_groups):
+        hits = sorted((first_rec[c], c) for c in batch_groups[key])
+        best = None
+        for i in range(len(hits)):
+            j = i
+            while j + 1 < len(hits) and (hits[j + 1][0] - hits[i][0]).days <= CLUSTER_WINDOW_DAYS - 1:
+                j += 1
+            if best is None or j - i > best[1] - best[0]:
+                best = (i, j)
+        i, j = best
+        if j - i + 1 >= CLUSTER_MIN_CASES:
+            found_clusters[key] = (j - i + 1, [h[1] for h in hits[i:j + 1]], hits[i][0], hits[j][0])
+    check(found_clusters == expected_clusters, "batch clusters: %r" % found_clusters)
+    # Stronger, any role and any version: apart from two cases of the same planted cluster,
+    # no two cases first received within 60 days of each other share a product and batch.
+    case_of_any = {}
+    for cid, vs in by_case.items():
+        for r in vs:
+            case_of_any.setdefault(r[0], cid)
+    any_groups = {}
+    for r in prods:
+        if r[3] and r[0] in case_of_any:
+            any_groups.setdefault((r[1], r[3]), set()).add(case_of_any[r[0]])
+    near_pairs = []
+    for key in sorted(any_groups):
+        hits = sorted((first_rec[c], c) for c in any_groups[key])
+        for (d1, c1), (d2, c2) in zip(hits, hits[1:]):
+            if (d2 - d1).days <= 60 and not (
+                    c1 in planted_case and planted_case[c1] == planted_case.get(c2)):
+                near_pairs.append((key, c1, c2))
+    check(not near_pairs, "product + batch shared within 60 days: %r" % near_pairs[:5])
+
     # Reject fractions (< 0.5% of each table), in the worst case: a reader that rejects
     # both rows sharing the duplicate report_id also orphans the first one's child rows.
     dup_children_p = sum(1 for r in prods if r[0] == dup_id)
@@ -1113,6 +1268,15 @@ def verify(meta):
         print("planted rejects in %s: %d of %d rows (%.3f%%); %d (%.3f%%) if both duplicate "
               "rows are rejected" % (name, lo, sizes[name], 100.0 * lo / sizes[name], hi,
                                      100.0 * hi / sizes[name]))
+    print("planted batch clusters (>= %d cases within %d days; no other product + batch has one):"
+          % (CLUSTER_MIN_CASES, CLUSTER_WINDOW_DAYS))
+    for cl, ids in meta["clusters"]:
+        key = (PRODUCT_CLASS[cl["product"]], cl["product"], cl["batch"])
+        n, cids, d1, d2 = found_clusters.get(key, (0, [], None, None))
+        lines = cluster_lines[cl["tag"]]
+        print("  %s %s %s: %d cases %s..%s (%s); lines %s" % (
+            key[0], key[1], key[2], n, d1, d2, ", ".join(cids),
+            ", ".join("%s %d-%d" % (f, a, b) for f, (a, b) in lines.items())))
     for name in ("reports.csv", "report_products.csv", "report_events.csv", "products.csv",
                  "populations.csv", "event_terms.csv"):
         data = (OUT / name).read_bytes()
