@@ -18,10 +18,12 @@ pub mod alerts;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod notify;
 pub mod output;
 pub mod period;
 pub mod progress;
 pub mod rates;
+pub mod review;
 pub mod schema;
 pub mod screening;
 pub mod signals;
@@ -210,6 +212,8 @@ struct Manifest<'a> {
     inputs: &'a [TableAccount],
     signals: &'a SignalsHeadline,
     alerts: &'a AlertsHeadline,
+    /// Webhook deliveries; written after the outputs are published (empty until then).
+    notify: &'a [notify::Delivery],
     timings_ms: &'a Timings,
     outputs: &'a [OutputFile],
 }
@@ -313,6 +317,22 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;
     staging.write_alerts(&alert_list)?;
+    let review_html = review::render_review(
+        &review::ReviewData {
+            pipeline: &pipeline.name,
+            period: &period.to_string(),
+            previous_period: previous.as_ref().map(|p| p.period.as_str()),
+            generated_at: &started_at,
+            alerts: &alert_list,
+            rates: &rates,
+            signals: &sig.table,
+            screening: &screening,
+            inputs: &data.tables,
+            rejects: data.rejects.len(),
+        },
+        lang,
+    );
+    staging.write_text("review.html", &review_html)?;
     staging.write_rejects("rejects.csv", &data.rejects)?;
     let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
     timings.write_ms = ms(write_elapsed);
@@ -337,11 +357,25 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         inputs: &data.tables,
         signals: &signals_headline,
         alerts: &alerts_headline,
+        notify: &[],
         timings_ms: &timings,
         outputs: &outputs,
     };
-    staging.write_json("manifest.json", &manifest)?;
+    staging.write_json(output::MANIFEST, &manifest)?;
     let output = staging.publish()?;
+
+    // Webhooks go out only once the outputs are in place, so a rerun after a failed
+    // publish does not notify twice; a failed delivery is recorded, never fatal.
+    let deliveries = deliver(pipeline, &alert_list, &period.to_string());
+    if !deliveries.is_empty() {
+        let manifest = Manifest {
+            notify: &deliveries,
+            ..manifest
+        };
+        let text = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| Error::io(output.join(output::MANIFEST), std::io::Error::other(e)))?;
+        output::replace_file(&output, output::MANIFEST, &(text + "\n"))?;
+    }
 
     Ok(RunSummary {
         pipeline: pipeline.name.clone(),
@@ -356,6 +390,29 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         outputs,
         timings,
     })
+}
+
+/// POST the new and escalated alerts to the pipeline's `[[notify]]` targets.
+fn deliver(pipeline: &Pipeline, alerts: &[alerts::Alert], period: &str) -> Vec<notify::Delivery> {
+    if pipeline.notify.is_empty() {
+        return Vec::new();
+    }
+    let targets: Vec<notify::NotifyTarget> = pipeline
+        .notify
+        .iter()
+        .map(|n| notify::NotifyTarget {
+            url: n.url.clone(),
+            min_priority: n.min_priority,
+            lang: n.lang,
+            timeout: n.timeout,
+            retries: n.retries,
+        })
+        .collect();
+    let deliveries = notify::deliver(&targets, alerts, &pipeline.name, period);
+    for d in &deliveries {
+        tracing::info!(url = %d.url, alerts = d.alerts, attempts = d.attempts, ok = d.ok, "webhook delivery");
+    }
+    deliveries
 }
 
 fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Result<Dataset> {

@@ -166,8 +166,13 @@ pub fn compute_screening(
                 d_cases.push(Some(now - pc));
                 p_sig.push(Some(ps));
                 d_sig.push(Some(k - ps));
+                // Cases decide the trend; signals break a tie.
+                let dir = match (now - pc).signum() {
+                    0 => (k - ps).signum(),
+                    d => d,
+                };
                 trend.push(Some(
-                    match (now - pc).signum().max((k - ps).signum()) {
+                    match dir {
                         1 => "up",
                         -1 => "down",
                         _ => "flat",

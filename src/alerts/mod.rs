@@ -80,6 +80,15 @@ pub fn compare_with_previous(
                 } else {
                     Status::Ongoing
                 };
+                if a.status == Status::Ongoing && a.kind == Kind::NewSignal {
+                    // Still a signal, not a new one: say so.
+                    if let Some(rest) = a.message_en.strip_prefix("New signal: ") {
+                        a.message_en = format!("Signal (ongoing since {}): {rest}", a.first_period);
+                    }
+                    if let Some(rest) = a.message_zh.strip_prefix("新的信号：") {
+                        a.message_zh = format!("持续信号（自 {} 起）：{rest}", a.first_period);
+                    }
+                }
             }
         }
         out.push(a);

@@ -290,10 +290,15 @@ fn case_alerts(inp: &RuleInputs<'_>, cfg: &Alerts, out_alerts: &mut Vec<Alert>) 
         .cases
         .clone()
         .lazy()
+        // A case first received in the period, or one whose latest version (a follow-up,
+        // 跟踪报告) arrived in it: a follow-up that turns a case fatal must alert.
         .filter(
-            day(col::FIRST_RECEIVED)
+            (day(col::FIRST_RECEIVED)
                 .gt_eq(lit(epoch_days(p.start())))
-                .and(day(col::FIRST_RECEIVED).lt_eq(lit(epoch_days(p.end())))),
+                .and(day(col::FIRST_RECEIVED).lt_eq(lit(epoch_days(p.end())))))
+            .or(day(col::RECEIVED_DATE)
+                .gt_eq(lit(epoch_days(p.start())))
+                .and(day(col::RECEIVED_DATE).lt_eq(lit(epoch_days(p.end()))))),
         )
         .select([
             col(col::CASE_ID),
@@ -712,7 +717,7 @@ fn rate_alerts(inp: &RuleInputs<'_>, cfg: &Alerts, out_alerts: &mut Vec<Alert>) 
                 pct(g(&att))
             );
             al.message_zh = format!(
-                "报告率未达标：{place}{}每百万人口平均报告数（年化）{}，目标 {}，完成 {}。",
+                "报告率未达标：{place}，{}每百万人口平均报告数（年化）{}，目标 {}，完成 {}。",
                 class_zh(c),
                 num(g(&ann), 1),
                 num(g(&target), 0),
@@ -757,7 +762,7 @@ fn rate_alerts(inp: &RuleInputs<'_>, cfg: &Alerts, out_alerts: &mut Vec<Alert>) 
                 num(g(&sentinel), 0)
             );
             al.message_zh = format!(
-                "哨点医院报告质量未达标：{place}{}新的和严重报告比例 {}（目标 {}），严重报告比例 {}（目标 {}），哨点报告 {} 份。",
+                "哨点医院报告质量未达标：{place}，{}新的和严重报告比例 {}（目标 {}），严重报告比例 {}（目标 {}），哨点报告 {} 份。",
                 class_zh(c),
                 pct(g(&s_nos)),
                 pct(g(&nos_t)),

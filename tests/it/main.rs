@@ -11,8 +11,11 @@
 //! - `rates`: a hand-computed rates table;
 //! - `signals`: the demo's planted signals against an independent recount, hand-made
 //!   contingency tables, and the `[signals]` configuration errors;
+//! - `alerts`: statuses over three quarters and a rerun, golden alerts of every kind, the
+//!   demo's alerts and screening list, and the `[alerts]` configuration errors;
 //! - `properties`: `read = used + superseded + rejected` on random report sets.
 
+mod alerts;
 mod bad_input;
 mod cli;
 mod pipelines;

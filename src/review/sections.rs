@@ -1,0 +1,523 @@
+//! The sections of the review page that come from the batch's tables: attainment against
+//! target (rates), the strongest signals (signals) and the risk screening list
+//! (screening), and the product part of "changes".
+
+use std::cmp::Ordering;
+
+use super::frame::{RateRow, ScreenRow, SignalRow};
+use super::html::{change, escape, int, num, opt_int, opt_num, Tr, DASH};
+use super::svg::{self, Bar, Interval};
+use super::{none, open_section};
+use crate::schema::CLASSES;
+
+/// How many signals the page shows.
+pub const TOP_SIGNALS: usize = 20;
+
+fn class_rank(class: &str) -> usize {
+    CLASSES
+        .iter()
+        .position(|c| *c == class)
+        .unwrap_or(CLASSES.len())
+}
+
+fn level_rank(level: Option<&str>) -> usize {
+    match level {
+        Some("province") => 0,
+        Some("city") => 1,
+        _ => 2,
+    }
+}
+
+/// Rows of the coarsest region level present (provinces before cities).
+fn coarsest(rates: &[RateRow]) -> Vec<&RateRow> {
+    let best = rates
+        .iter()
+        .map(|r| level_rank(r.level.as_deref()))
+        .min()
+        .unwrap_or(2);
+    let mut rows: Vec<&RateRow> = rates
+        .iter()
+        .filter(|r| level_rank(r.level.as_deref()) == best)
+        .collect();
+    rows.sort_by(|a, b| {
+        (class_rank(&a.class), &a.class, &a.region).cmp(&(
+            class_rank(&b.class),
+            &b.class,
+            &b.region,
+        ))
+    });
+    rows
+}
+
+/// Why a rate or its attainment is missing, in the page's language, from the row's
+/// `null_reason` (whose reasons are joined with `; `). Reasons about sentinel shares do not
+/// concern rates and are left out; an unknown reason is shown as it is.
+fn rate_note(r: &RateRow, tr: Tr) -> String {
+    let mut notes: Vec<String> = Vec::new();
+    for reason in r.null_reason.as_deref().unwrap_or("").split("; ") {
+        let note = if reason.is_empty() || reason.starts_with("no sentinel") {
+            continue;
+        } else if reason.starts_with("no population") {
+            tr.t("no population figure", "无人口数据")
+        } else if reason.starts_with("no target") {
+            tr.t("no target", "未设定目标")
+        } else if reason.starts_with("no reports") {
+            tr.t("no reports", "无报告")
+        } else if reason.starts_with("the period starts after") {
+            tr.t(
+                "the period starts after the data cut-off",
+                "统计期晚于数据截止日",
+            )
+        } else {
+            reason
+        };
+        if !notes.iter().any(|n| n == note) {
+            notes.push(note.to_string());
+        }
+    }
+    if notes.is_empty() {
+        let fallback = match (r.target, r.annualized) {
+            (None, _) => tr.t("no target", "未设定目标"),
+            (_, None) => tr.t("no rate", "无报告率"),
+            _ => DASH,
+        };
+        notes.push(fallback.to_string());
+    }
+    notes.join(tr.t("; ", "；"))
+}
+
+pub fn attainment(rates: &[RateRow], tr: Tr) -> String {
+    let mut s = open_section("attainment", tr);
+    let rows = coarsest(rates);
+    if rows.is_empty() {
+        s.push_str(&none(tr.t(
+            "No reporting rates in this batch.",
+            "本批次没有报告率数据。",
+        )));
+        s.push_str("</section>\n");
+        return s;
+    }
+    let (targeted, untargeted): (Vec<&RateRow>, Vec<&RateRow>) =
+        rows.into_iter().partition(|r| r.target.is_some());
+    let level = targeted
+        .first()
+        .or(untargeted.first())
+        .and_then(|r| r.level.as_deref())
+        .map(|l| tr.level(l))
+        .unwrap_or_default();
+    let on_track = targeted.iter().filter(|r| r.on_track == Some(true)).count();
+    let intro = if tr.is_zh() {
+        format!(
+            "{level}地区的年化每百万人口报告数与目标之比；柱条到达虚线即达标。{} 个有目标的地区×类别中 {} 个达标。",
+            int(targeted.len() as i64),
+            int(on_track as i64)
+        )
+    } else {
+        format!(
+            "Annualised reports per million population against the target, by {level} and class; a bar that reaches the dashed line meets its target. {} of {} targeted rows are on track.",
+            int(on_track as i64),
+            int(targeted.len() as i64)
+        )
+    };
+    w!(s, "<p class=\"note\">{}</p>\n", escape(&intro));
+    if targeted.is_empty() {
+        s.push_str(&none(tr.t(
+            "No region and class in this batch has a target.",
+            "本批次没有设定目标的地区和类别。",
+        )));
+    } else {
+        w!(
+            s,
+            "<div class=\"legend\"><i class=\"met\"></i>{}<i class=\"below\"></i>{}<i class=\"nodata\"></i>{}</div>\n",
+            tr.t("on track", "达标"),
+            tr.t("below target", "未达标"),
+            tr.t("no rate", "无报告率")
+        );
+        let bars: Vec<Bar> = targeted
+            .iter()
+            .map(|r| Bar {
+                label: format!("{} · {}", r.region_label(), tr.class(&r.class)),
+                attainment: r.attainment,
+                on_track: r.on_track,
+                detail: match (r.attainment, r.annualized, r.target) {
+                    (Some(_), Some(rate), Some(target)) => format!(
+                        "{} / {} {}",
+                        num(rate),
+                        num(target),
+                        tr.t("per million", "每百万人口")
+                    ),
+                    _ => rate_note(r, tr),
+                },
+                group: r.class.clone(),
+            })
+            .collect();
+        s.push_str(&svg::attainment_chart(&bars, tr));
+    }
+    if !untargeted.is_empty() {
+        w!(
+            s,
+            "<h3>{}</h3>\n<table class=\"compact\"><thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead><tbody>",
+            tr.t("Without a target", "未设定目标"),
+            tr.t("Region", "地区"),
+            tr.t("Class", "类别"),
+            tr.t("Reports", "报告数"),
+            tr.t("Annualised per million", "年化每百万人口报告数"),
+            tr.t("Note", "说明")
+        );
+        for r in untargeted {
+            w!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"muted\">{}</td></tr>",
+                escape(&r.region_label()),
+                tr.class_html(&r.class),
+                opt_int(r.reports),
+                opt_num(r.annualized),
+                escape(&rate_note(r, tr))
+            );
+        }
+        s.push_str("</tbody></table>\n");
+    }
+    s.push_str("</section>\n");
+    s
+}
+
+/// `2.41 (1.95–3.02)`; the interval is left out when it is null.
+fn with_ci(point: Option<f64>, lower: Option<f64>, upper: Option<f64>) -> String {
+    match (point, lower, upper) {
+        (None, _, _) => DASH.to_string(),
+        (Some(p), Some(l), Some(u)) => {
+            format!(
+                "{} <span class=\"muted\">({}–{})</span>",
+                num(p),
+                num(l),
+                num(u)
+            )
+        }
+        (Some(p), _, _) => num(p),
+    }
+}
+
+fn desc(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The signals, strongest first: by EB05, then EBGM, descending.
+pub fn strongest(signals: &[SignalRow]) -> Vec<&SignalRow> {
+    let mut v: Vec<&SignalRow> = signals.iter().filter(|r| r.is_signal).collect();
+    v.sort_by(|a, b| {
+        desc(a.eb05, b.eb05)
+            .then_with(|| desc(a.ebgm, b.ebgm))
+            .then_with(|| (&a.product_id, &a.event).cmp(&(&b.product_id, &b.event)))
+    });
+    v
+}
+
+pub fn signals(signals: &[SignalRow], tr: Tr) -> String {
+    let mut s = open_section("signals", tr);
+    let all = strongest(signals);
+    if all.is_empty() {
+        s.push_str(&none(tr.t(
+            "No signals among the watched products in this batch.",
+            "本批次重点监测产品中没有检出信号。",
+        )));
+        s.push_str("</section>\n");
+        return s;
+    }
+    let top = &all[..all.len().min(TOP_SIGNALS)];
+    let intro = if tr.is_zh() {
+        format!(
+            "共 {} 个信号，按 EB05 从高到低列出前 {} 个。统计量均以该类别的全部病例为背景计算。",
+            int(all.len() as i64),
+            int(top.len() as i64)
+        )
+    } else {
+        format!(
+            "The {} strongest of {} signals, by EB05. Every statistic uses the whole background of the product's class.",
+            int(top.len() as i64),
+            int(all.len() as i64)
+        )
+    };
+    w!(s, "<p class=\"note\">{}</p>\n", escape(&intro));
+    let rows: Vec<Interval> = top
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Interval {
+            label: format!("{}. {} · {}", i + 1, r.product_label(), r.event),
+            lower: r.eb05,
+            point: r.ebgm,
+            upper: r.eb95,
+        })
+        .collect();
+    s.push_str(&svg::forest_plot(&rows, tr));
+    w!(
+        s,
+        "<div class=\"scroll\"><table class=\"compact\"><thead><tr><th class=\"n\">#</th><th>{}</th><th>{}</th><th class=\"n\">a</th><th class=\"n\">{}</th><th class=\"n\">PRR (95% CI)</th><th class=\"n\">ROR (95% CI)</th><th class=\"n\">IC025–IC975</th><th class=\"n\">EBGM (EB05–EB95)</th><th class=\"n\">{}</th></tr></thead><tbody>",
+        tr.t("Product", "产品"),
+        tr.t("Event (MedDRA PT)", "不良反应/事件（MedDRA PT）"),
+        tr.t("Expected", "期望数"),
+        tr.t("Methods", "方法数")
+    );
+    for (i, r) in top.iter().enumerate() {
+        let ic = match (r.ic025, r.ic975) {
+            (Some(l), Some(u)) => format!("{} – {}", num(l), num(u)),
+            _ => DASH.to_string(),
+        };
+        w!(
+            s,
+            "<tr><td class=\"n\">{}</td><td><b>{}</b> <span class=\"muted\">{} · {}</span></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            i + 1,
+            escape(&r.product_label()),
+            escape(&r.product_id),
+            tr.class_html(&r.class),
+            escape(&r.event),
+            opt_int(r.a),
+            opt_num(r.expected),
+            with_ci(r.prr, r.prr_lower, r.prr_upper),
+            with_ci(r.ror, r.ror_lower, r.ror_upper),
+            ic,
+            with_ci(r.ebgm, r.eb05, r.eb95),
+            opt_int(r.n_methods)
+        );
+    }
+    s.push_str("</tbody></table></div>\n</section>\n");
+    s
+}
+
+/// Chips for the reasons a product is watched.
+fn watch_chips(r: &ScreenRow, tr: Tr) -> String {
+    let mut s = String::new();
+    let innovative = match r.class.as_str() {
+        "drug" => tr.t("innovative", "创新药"),
+        "device" => tr.t("innovative", "创新医疗器械"),
+        _ => tr.t("innovative", "创新"),
+    };
+    for (flag, label) in [
+        (r.innovative, innovative),
+        (r.conditional, tr.t("conditional", "附条件批准")),
+        (r.procured, tr.t("procured (VBP)", "集采中选")),
+    ] {
+        if flag == Some(true) {
+            w!(s, "<span class=\"chip\">{label}</span>");
+        }
+    }
+    s
+}
+
+/// The trend column: an arrow and a word for the usual values, the text itself otherwise.
+fn trend(t: Option<&str>, tr: Tr) -> String {
+    let Some(raw) = t else {
+        return DASH.to_string();
+    };
+    let (text, class) = match raw.trim().to_lowercase().as_str() {
+        "up" | "rising" | "increasing" | "increase" | "worsening" | "上升" => {
+            (format!("▲ {}", tr.t("up", "上升")), "up")
+        }
+        "down" | "falling" | "decreasing" | "decrease" | "improving" | "下降" => {
+            (format!("▼ {}", tr.t("down", "下降")), "down")
+        }
+        "flat" | "stable" | "same" | "unchanged" | "steady" | "持平" => {
+            (format!("→ {}", tr.t("flat", "持平")), "flat")
+        }
+        "new" | "新增" => (format!("● {}", tr.t("new", "新进入")), "up"),
+        _ => (escape(raw), "flat"),
+    };
+    format!("<span class=\"trend {class}\">{text}</span>")
+}
+
+fn change_cell(n: Option<i64>) -> String {
+    let (text, class) = change(n);
+    format!("<td class=\"n\"><span class=\"{class}\">{text}</span></td>")
+}
+
+/// Riskiest first: P0 alerts, open alerts, signals, cases; then the product id.
+fn screening_order(rows: &[ScreenRow]) -> Vec<&ScreenRow> {
+    let mut v: Vec<&ScreenRow> = rows.iter().collect();
+    let key = |r: &ScreenRow| {
+        (
+            r.p0_alerts.unwrap_or(0),
+            r.open_alerts.unwrap_or(0),
+            r.signals.unwrap_or(0),
+            r.cases.unwrap_or(0),
+        )
+    };
+    v.sort_by(|a, b| {
+        key(b)
+            .cmp(&key(a))
+            .then_with(|| a.product_id.cmp(&b.product_id))
+    });
+    v
+}
+
+fn product_cell(r: &ScreenRow, tr: Tr) -> String {
+    format!(
+        "<td class=\"product\"><b>{}</b> <span class=\"muted\">{}</span><br>{}</td>",
+        escape(&r.product_label()),
+        escape(&r.product_id),
+        watch_chips(r, tr)
+    )
+}
+
+pub fn screening(rows: &[ScreenRow], tr: Tr) -> String {
+    let mut s = open_section("screening", tr);
+    if rows.is_empty() {
+        s.push_str(&none(tr.t(
+            "No watched products in this batch.",
+            "本批次没有重点监测产品。",
+        )));
+        s.push_str("</section>\n");
+        return s;
+    }
+    w!(
+        s,
+        "<p class=\"note\">{}</p>\n",
+        tr.t(
+            "One row per watched product (innovative, conditionally approved, centrally procured), riskiest first: P0 alerts, open alerts, signals, cases. Changes are against the previous batch.",
+            "每个重点监测产品（创新、附条件批准、集采中选）一行，按 P0 预警、未关闭预警、信号数、病例数从高到低排列；变化为与上一批次相比。"
+        )
+    );
+    let heads = [
+        (tr.t("Product", "产品"), false),
+        (tr.t("Class", "类别"), false),
+        (tr.t("Holder", "持有人"), false),
+        (tr.t("Cases", "本期病例"), true),
+        (tr.t("Serious", "严重"), true),
+        (tr.t("Fatal", "死亡"), true),
+        (tr.t("Cumulative", "累计病例"), true),
+        (tr.t("Signals", "信号"), true),
+        (tr.t("Signal events", "信号事件"), false),
+        (tr.t("Open alerts", "未关闭预警"), true),
+        (tr.t("P0 alerts", "P0 预警"), true),
+        (tr.t("Previous", "上一期"), false),
+        (tr.t("Prev. cases", "上期病例"), true),
+        (tr.t("Δ cases", "病例变化"), true),
+        (tr.t("Prev. signals", "上期信号"), true),
+        (tr.t("Δ signals", "信号变化"), true),
+        (tr.t("Trend", "趋势"), false),
+    ];
+    s.push_str("<div class=\"scroll\"><table class=\"compact screening\"><thead><tr>");
+    for (h, numeric) in heads {
+        w!(
+            s,
+            "<th{}>{h}</th>",
+            if numeric { " class=\"n\"" } else { "" }
+        );
+    }
+    s.push_str("</tr></thead><tbody>");
+    for r in screening_order(rows) {
+        s.push_str("<tr>");
+        s.push_str(&product_cell(r, tr));
+        w!(
+            s,
+            "<td class=\"cls\">{}</td><td class=\"holder\">{}</td>",
+            tr.class_html(&r.class),
+            escape(r.holder.as_deref().unwrap_or(DASH))
+        );
+        for n in [
+            r.cases,
+            r.serious_cases,
+            r.fatal_cases,
+            r.cumulative_cases,
+            r.signals,
+        ] {
+            w!(s, "<td class=\"n\">{}</td>", opt_int(n));
+        }
+        w!(
+            s,
+            "<td class=\"events\">{}</td>",
+            escape(
+                r.signal_events
+                    .as_deref()
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or(DASH)
+            )
+        );
+        let p0 = match r.p0_alerts {
+            Some(n) if n > 0 => format!("<span class=\"badge p0\">{}</span>", int(n)),
+            n => opt_int(n),
+        };
+        w!(
+            s,
+            "<td class=\"n\">{}</td><td class=\"n\">{p0}</td><td>{}</td><td class=\"n\">{}</td>",
+            opt_int(r.open_alerts),
+            escape(r.previous_period.as_deref().unwrap_or(DASH)),
+            opt_int(r.previous_cases)
+        );
+        s.push_str(&change_cell(r.cases_change));
+        w!(s, "<td class=\"n\">{}</td>", opt_int(r.previous_signals));
+        s.push_str(&change_cell(r.signals_change));
+        w!(s, "<td>{}</td></tr>", trend(r.trend.as_deref(), tr));
+    }
+    s.push_str("</tbody></table></div>\n</section>\n");
+    s
+}
+
+/// Products whose cases or signals changed since the previous batch.
+pub fn product_changes(rows: &[ScreenRow], tr: Tr) -> String {
+    let mut s = format!(
+        "<h3>{}</h3>\n",
+        tr.t(
+            "Products whose cases or signals changed",
+            "病例数或信号数有变化的产品"
+        )
+    );
+    let mut changed: Vec<&ScreenRow> = rows
+        .iter()
+        .filter(|r| r.cases_change.unwrap_or(0) != 0 || r.signals_change.unwrap_or(0) != 0)
+        .collect();
+    changed.sort_by(|a, b| {
+        let key = |r: &ScreenRow| {
+            (
+                r.signals_change.unwrap_or(0).abs(),
+                r.cases_change.unwrap_or(0).abs(),
+            )
+        };
+        key(b)
+            .cmp(&key(a))
+            .then_with(|| a.product_id.cmp(&b.product_id))
+    });
+    if changed.is_empty() {
+        s.push_str(&none(tr.t(
+            "No watched product's cases or signals changed since the previous batch.",
+            "与上一批次相比，重点监测产品的病例数和信号数均无变化。",
+        )));
+        return s;
+    }
+    w!(
+        s,
+        "<table class=\"compact\"><thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead><tbody>",
+        tr.t("Product", "产品"),
+        tr.t("Class", "类别"),
+        tr.t("Cases: previous → now", "病例：上期 → 本期"),
+        tr.t("Δ", "变化"),
+        tr.t("Signals: previous → now", "信号：上期 → 本期"),
+        tr.t("Δ", "变化"),
+        tr.t("Trend", "趋势")
+    );
+    for r in changed {
+        s.push_str("<tr>");
+        s.push_str(&product_cell(r, tr));
+        w!(
+            s,
+            "<td>{}</td><td class=\"n\">{} → {}</td>",
+            tr.class_html(&r.class),
+            opt_int(r.previous_cases),
+            opt_int(r.cases)
+        );
+        s.push_str(&change_cell(r.cases_change));
+        w!(
+            s,
+            "<td class=\"n\">{} → {}</td>",
+            opt_int(r.previous_signals),
+            opt_int(r.signals)
+        );
+        s.push_str(&change_cell(r.signals_change));
+        w!(s, "<td>{}</td></tr>", trend(r.trend.as_deref(), tr));
+    }
+    s.push_str("</tbody></table>\n");
+    s
+}

@@ -1,0 +1,451 @@
+use polars::prelude::*;
+
+use super::*;
+use crate::alerts::model::Kind;
+use crate::schema::col;
+use crate::signals::{counts, out};
+
+const IDS: [&str; 7] = [
+    "summary",
+    "attainment",
+    "alerts",
+    "signals",
+    "screening",
+    "changes",
+    "quality",
+];
+const EVIL: &str = "<script>alert(1)</script>";
+const QUOTES: &str = r#""&'"#;
+
+fn alert(id: &str, priority: Priority, status: Status, kind: Kind) -> Alert {
+    Alert {
+        alert_id: id.to_string(),
+        kind,
+        priority,
+        status,
+        period: "2025".into(),
+        first_period: "2025".into(),
+        class: "drug".into(),
+        product_id: Some("D004".into()),
+        product_name: Some("盐酸二甲双胍片".into()),
+        event: Some("Lactic acidosis".into()),
+        region: Some("330000".into()),
+        batch: None,
+        case_id: None,
+        rule: "ebgm.eb05 >= 2".into(),
+        threshold: 2.0,
+        value: 3.41,
+        numbers: serde_json::Map::new(),
+        message_en: format!("message of {id}"),
+        message_zh: format!("预警 {id} 的说明"),
+    }
+}
+
+/// Four provinces × two classes, four of them with a target, plus city rows that the
+/// chart must leave out.
+fn rates() -> DataFrame {
+    df!(
+        col::PERIOD => ["2025"; 10],
+        col::LEVEL => ["province", "province", "province", "province", "province", "province", "province", "province", "city", "city"],
+        col::REGION => ["310000", "330000", "370000", "140000", "310000", "330000", "370000", "140000", "330100", "330200"],
+        col::REGION_NAME => [Some("上海市"), Some("浙江省"), Some("山东省"), None, Some("上海市"), Some("浙江省"), Some("山东省"), None, Some("杭州市"), Some("宁波市")],
+        col::CLASS => ["drug", "drug", "drug", "drug", "device", "device", "device", "device", "drug", "drug"],
+        col::REPORTS => [1471i64, 2743, 1070, 716, 200, 300, 150, 90, 900, 700],
+        col::ANNUALIZED_PER_MILLION => [Some(59.3), Some(41.1), Some(10.6), None, Some(8.1), Some(4.5), Some(1.5), None, Some(71.3), Some(72.0)],
+        col::TARGET_PER_MILLION => [Some(1500.0), Some(1000.0), None, None, Some(400.0), Some(400.0), Some(400.0), Some(400.0), Some(1000.0), Some(1000.0)],
+        col::ATTAINMENT => [Some(0.0395), Some(0.0411), None, None, Some(0.02), Some(0.011), Some(0.004), None, Some(0.07), Some(0.07)],
+        col::ON_TRACK => [Some(false), Some(false), None, None, Some(false), Some(false), Some(false), None, Some(false), Some(false)],
+        col::NULL_REASON => [None, None, Some("no target for `drug` in region `370000`"), Some("no population for region `140000`"), None, None, None, Some("no population for region `140000`"), None, None],
+    )
+    .expect("a valid frame")
+}
+
+fn signals(n: usize) -> DataFrame {
+    let eb05: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 * 0.5).collect();
+    let ebgm: Vec<f64> = eb05.iter().map(|x| x * 1.4).collect();
+    let eb95: Vec<f64> = eb05.iter().map(|x| x * 2.0).collect();
+    let names: Vec<String> = (0..n)
+        .map(|i| {
+            if i == n - 1 {
+                EVIL.to_string()
+            } else {
+                format!("产品{i}")
+            }
+        })
+        .collect();
+    let events: Vec<String> = (0..n)
+        .map(|i| {
+            if i == n - 1 {
+                QUOTES.to_string()
+            } else {
+                format!("Event {i}")
+            }
+        })
+        .collect();
+    df!(
+        col::PERIOD => vec!["2025"; n],
+        col::CLASS => vec!["drug"; n],
+        col::PRODUCT_ID => (0..n).map(|i| format!("D{i:03}")).collect::<Vec<_>>(),
+        out::PRODUCT_NAME => names,
+        col::EVENT => events,
+        counts::A => (0..n).map(|i| 3 + i as i64).collect::<Vec<_>>(),
+        counts::EXPECTED => vec![0.8; n],
+        out::PRR => vec![Some(4.2); n],
+        out::PRR_LOWER => vec![Some(2.1); n],
+        out::PRR_UPPER => vec![Some(8.4); n],
+        out::ROR => vec![None::<f64>; n],
+        out::IC025 => vec![0.4; n],
+        out::IC975 => vec![2.2; n],
+        out::EBGM => ebgm,
+        out::EB05 => eb05,
+        out::EB95 => eb95,
+        out::N_METHODS_FLAGGED => vec![3i64; n],
+        out::IS_SIGNAL => (0..n).map(|i| i % 5 != 1).collect::<Vec<_>>(),
+    )
+    .expect("a valid frame")
+}
+
+fn screening() -> DataFrame {
+    df!(
+        col::PERIOD => ["2025", "2025", "2025"],
+        col::CLASS => ["drug", "device", "drug"],
+        col::PRODUCT_ID => ["D004", "M002", "D020"],
+        out::PRODUCT_NAME => ["盐酸二甲双胍片", EVIL, "注射用紫杉醇"],
+        col::INNOVATIVE => [false, true, true],
+        col::CONDITIONAL => [false, false, true],
+        col::PROCURED => [true, false, false],
+        col::HOLDER => [Some("华东示例制药有限公司"), Some(QUOTES), None],
+        col::CASES => [120i64, 40, 12],
+        col::SERIOUS_CASES => [10i64, 4, 3],
+        col::FATAL_CASES => [0i64, 1, 0],
+        col::CUMULATIVE_CASES => [230i64, 75, 12],
+        col::SIGNALS => [2i64, 1, 0],
+        col::SIGNAL_EVENTS => [Some("Lactic acidosis, Diarrhoea"), Some("Device malfunction"), None],
+        col::OPEN_ALERTS => [2i64, 3, 0],
+        col::P0_ALERTS => [0i64, 1, 0],
+        col::PREVIOUS_PERIOD => [Some("2024"), Some("2024"), None],
+        col::PREVIOUS_CASES => [Some(115i64), Some(42), None],
+        col::CASES_CHANGE => [Some(5i64), Some(-2), None],
+        col::PREVIOUS_SIGNALS => [Some(1i64), Some(1), None],
+        col::SIGNALS_CHANGE => [Some(1i64), Some(0), None],
+        col::TREND => [Some("up"), Some("down"), Some("new")],
+    )
+    .expect("a valid frame")
+}
+
+fn inputs() -> Vec<TableAccount> {
+    vec![TableAccount {
+        table: "reports",
+        path: "sample-data/reports.csv".into(),
+        format: "csv",
+        size_bytes: 642_563,
+        sha256: String::new(),
+        read: 7050,
+        used: 6000,
+        superseded: 1044,
+        rejected: 6,
+        extra_columns: vec![],
+    }]
+}
+
+fn alerts() -> Vec<Alert> {
+    use Kind::*;
+    use Priority::*;
+    use Status::*;
+    let mut evil = alert("a9", P1, Ongoing, NewSignal);
+    evil.product_name = Some(EVIL.into());
+    evil.event = Some(QUOTES.into());
+    evil.message_en = format!("{EVIL} {QUOTES}");
+    evil.message_zh = format!("{EVIL} {QUOTES}");
+    evil.numbers.insert("eb05".into(), serde_json::json!(2.345));
+    evil.numbers.insert("cases".into(), serde_json::json!(1234));
+    vec![
+        alert("a1", P2, Ongoing, NewSignal),
+        alert("a2", P0, Ongoing, FatalReport),
+        alert("a3", P2, New, SeriousReport),
+        alert("a4", P0, Escalated, Cluster),
+        alert("a5", P1, New, StrengthenedSignal),
+        alert("a8", P3, Ongoing, RateBelowTarget),
+        alert("a6", P0, New, FatalReport),
+        alert("a7", P2, Escalated, NewSignal),
+        alert("a0", P1, Resolved, NewSignal),
+        evil,
+    ]
+}
+
+fn render(lang: Lang, alerts: &[Alert], n_signals: usize) -> String {
+    let (r, s, sc, inp) = (rates(), signals(n_signals), screening(), inputs());
+    let data = ReviewData {
+        pipeline: "demo",
+        period: "2025",
+        previous_period: Some("2024"),
+        generated_at: "2026-01-05T08:00:00Z",
+        alerts,
+        rates: &r,
+        signals: &s,
+        screening: &sc,
+        inputs: &inp,
+        rejects: 11,
+    };
+    render_review(&data, lang)
+}
+
+/// The text of `<section id="{id}">`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("section {id} is missing"));
+    let end = html[start..].find("</section>").expect("section is closed");
+    &html[start..start + end]
+}
+
+#[test]
+fn every_section_is_present_in_both_languages() {
+    for lang in [Lang::En, Lang::Zh] {
+        let html = render(lang, &alerts(), 8);
+        for id in IDS {
+            assert_eq!(html.matches(&format!("<section id=\"{id}\">")).count(), 1);
+        }
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<meta charset=\"utf-8\">"));
+    }
+    let zh = render(Lang::Zh, &alerts(), 8);
+    assert!(zh.contains("<html lang=\"zh-CN\">"));
+    assert!(zh.contains("药品不良反应监测 · 信号与预警复核"));
+    assert!(zh.contains("上市后风险排查清单"));
+    assert!(zh.contains("预警 a6 的说明"), "Chinese message");
+    assert!(!zh.contains("message of a6"));
+    assert!(zh.contains(Status::New.label_zh()));
+    assert!(zh.contains(Kind::FatalReport.label_zh()));
+    let en = render(Lang::En, &alerts(), 8);
+    assert!(en.contains("<html lang=\"en\">"));
+    assert!(en.contains("Pharmacovigilance review: signals and alerts"));
+    assert!(en.contains("message of a6"));
+    assert!(!en.contains("预警 a6 的说明"));
+    assert!(en.contains(Kind::FatalReport.label_en()));
+}
+
+#[test]
+fn alerts_run_from_p0_and_new_or_escalated_first() {
+    let html = render(Lang::En, &alerts(), 8);
+    let part = section(&html, "alerts");
+    let ids: Vec<&str> = part
+        .split("<span class=\"id\">")
+        .skip(1)
+        .map(|s| &s[..s.find('<').expect("closed span")])
+        .collect();
+    assert_eq!(ids, ["a6", "a4", "a2", "a5", "a9", "a3", "a7", "a1", "a8"]);
+    assert!(
+        !part.contains(">a0<"),
+        "resolved alerts are listed under changes"
+    );
+    let changes = section(&html, "changes");
+    assert!(changes.contains("message of a0"));
+    assert!(changes.contains("message of a6"));
+    assert!(!changes.contains("message of a2"), "ongoing is no change");
+}
+
+#[test]
+fn untrusted_text_is_escaped() {
+    for lang in [Lang::En, Lang::Zh] {
+        let html = render(lang, &alerts(), 8);
+        assert!(!html.contains("<script"), "{lang:?}");
+        assert!(!html.contains(QUOTES));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&quot;&amp;&#39;"));
+        // In the signals table, the forest plot, the screening list and the alert.
+        for id in ["signals", "screening", "alerts"] {
+            assert!(section(&html, id).contains("&lt;script&gt;"), "{id}");
+        }
+    }
+}
+
+#[test]
+fn page_is_self_contained() {
+    for lang in [Lang::En, Lang::Zh] {
+        let html = render(lang, &alerts(), 25);
+        for needle in [
+            "http://", "https://", "<script", "<link", "@import", "url(", "src=",
+        ] {
+            assert!(!html.contains(needle), "{needle} in the page");
+        }
+        assert!(html.contains("<style>"));
+    }
+}
+
+#[test]
+fn attainment_has_one_bar_per_targeted_row() {
+    let html = render(Lang::En, &[], 0);
+    let part = section(&html, "attainment");
+    // Province rows with a target: 310000 and 330000 drug, four device rows.
+    assert_eq!(part.matches("<svg").count(), 1);
+    assert_eq!(part.matches("<rect class=\"bar ").count(), 6);
+    assert_eq!(part.matches("<rect class=\"bar nodata\"").count(), 1);
+    assert_eq!(part.matches("class=\"target\"").count(), 1);
+    assert!(!part.contains("杭州市"), "cities are finer than provinces");
+    assert!(part.contains("4.0%"), "values are labelled");
+    // Without a target: Shandong and Shanxi drugs.
+    let without = &part[part.find("Without a target").expect("listed")..];
+    assert!(without.contains("山东省 (370000)"));
+    assert!(without.contains("140000"));
+    assert!(without.contains("no population figure"));
+    // Reasons are shown in the page's language, not as the table's English text.
+    let zh = render(Lang::Zh, &[], 0);
+    let part = section(&zh, "attainment");
+    assert!(part.contains("无人口数据") && part.contains("未设定目标"));
+    assert!(!part.contains("no population") && !part.contains("no target"));
+}
+
+#[test]
+fn signals_show_the_twenty_strongest() {
+    let html = render(Lang::En, &[], 30);
+    let part = section(&html, "signals");
+    assert_eq!(part.matches("class=\"point\"").count(), TOP);
+    let first = part.find("D029").expect("strongest shown");
+    let second = part.find("D028").expect("second shown");
+    assert!(first < second, "ordered by EB05, descending");
+    assert!(!part.contains("D026"), "not a signal (i % 5 == 1)");
+    assert!(part.contains("0.400 – 2.20"), "IC025–IC975 column");
+    assert!(part.contains("The 20 strongest of 24 signals"));
+}
+const TOP: usize = sections::TOP_SIGNALS;
+
+#[test]
+fn screening_list_has_trend_arrows() {
+    let html = render(Lang::Zh, &alerts(), 3);
+    let part = section(&html, "screening");
+    assert_eq!(
+        part.matches("<tr>").count(),
+        4,
+        "a header and three products"
+    );
+    assert!(part.contains("▲ +5"));
+    assert!(part.contains("▼ \u{2212}2"));
+    assert!(part.contains("▲ 上升"));
+    assert!(part.contains("集采中选"));
+    // Riskiest first: the product with a P0 alert.
+    assert!(part.find("M002").expect("listed") < part.find("D004").expect("listed"));
+    let changes = section(&html, "changes");
+    assert!(changes.contains("115 → 120"));
+    assert!(!changes.contains("D020"), "no previous batch to compare");
+}
+
+#[test]
+fn quality_accounts_for_every_row() {
+    let html = render(Lang::En, &[], 0);
+    let part = section(&html, "quality");
+    assert!(part.contains("7,050"));
+    assert!(part.contains("✓"));
+    assert!(part.contains("rejects.csv"));
+    assert!(part.contains("11 reject lines"));
+}
+
+#[test]
+fn empty_inputs_render() {
+    let empty = DataFrame::empty();
+    for lang in [Lang::En, Lang::Zh] {
+        let data = ReviewData {
+            pipeline: "demo",
+            period: "2025",
+            previous_period: None,
+            generated_at: "2026-01-05T08:00:00Z",
+            alerts: &[],
+            rates: &empty,
+            signals: &empty,
+            screening: &empty,
+            inputs: &[],
+            rejects: 0,
+        };
+        let html = render_review(&data, lang);
+        for id in IDS.iter().filter(|id| **id != "summary") {
+            assert!(section(&html, id).contains("class=\"none\""), "{id}");
+        }
+        assert!(section(&html, "summary").contains("<div class=\"count\">0</div>"));
+        assert!(!html.contains("NaN"));
+    }
+}
+
+#[test]
+fn frames_with_missing_columns_and_other_types_render() {
+    // Counts as Int32 and a frame of another period: cast, and filtered out.
+    let rates = df!(
+        col::PERIOD => ["2024", "2025"],
+        col::REGION => ["330000", "330000"],
+        col::CLASS => ["drug", "drug"],
+        col::TARGET_PER_MILLION => [1000i32, 1000],
+        col::ATTAINMENT => [f64::NAN, 1.25],
+        col::ON_TRACK => [true, true],
+    )
+    .expect("a valid frame");
+    let signals =
+        df!(out::IS_SIGNAL => [true], out::EB05 => [f64::INFINITY]).expect("a valid frame");
+    let screening = df!(col::PRODUCT_ID => ["X1"]).expect("a valid frame");
+    let data = ReviewData {
+        pipeline: "p",
+        period: "2025",
+        previous_period: None,
+        generated_at: "",
+        alerts: &[],
+        rates: &rates,
+        signals: &signals,
+        screening: &screening,
+        inputs: &[],
+        rejects: 0,
+    };
+    let html = render_review(&data, Lang::En);
+    let part = section(&html, "attainment");
+    assert_eq!(part.matches("<rect class=\"bar met\"").count(), 1);
+    assert!(part.contains("125.0%"));
+    assert!(section(&html, "screening").contains("X1"));
+    assert!(!html.contains("NaN") && !html.contains(">inf"));
+}
+
+#[test]
+fn a_long_priority_is_a_table_in_review_order() {
+    let mut many: Vec<Alert> = (0..40)
+        .map(|i| {
+            let status = [Status::Ongoing, Status::New, Status::Escalated][i % 3];
+            let mut a = alert(
+                &format!("s{i:02}"),
+                Priority::P2,
+                status,
+                Kind::SeriousReport,
+            );
+            a.case_id = Some(format!("C{i:06}"));
+            a.numbers
+                .insert("case_ids".into(), serde_json::json!(["C1", "C2"]));
+            a.numbers
+                .insert("sentinel_serious_share".into(), serde_json::json!(0.125));
+            a.numbers.insert("a".into(), serde_json::json!(5.0));
+            a.numbers.insert("eb05".into(), serde_json::json!(2.0625));
+            a
+        })
+        .collect();
+    many[0].product_name = Some(EVIL.into());
+    many.push(alert(
+        "z0",
+        Priority::P0,
+        Status::Ongoing,
+        Kind::FatalReport,
+    ));
+    let html = render(Lang::En, &many, 0);
+    let part = section(&html, "alerts");
+    assert_eq!(
+        part.matches("<article").count(),
+        1,
+        "the P0 alert is a card"
+    );
+    assert_eq!(part.matches("<tr class=\"alert-row").count(), 40);
+    let statuses: Vec<&str> = part
+        .split("<tr class=\"alert-row ")
+        .skip(1)
+        .map(|s| &s[..s.find('"').expect("closed class")])
+        .collect();
+    let first_ongoing = statuses.iter().position(|s| *s == "ongoing").expect("some");
+    assert!(statuses[..first_ongoing].iter().all(|s| *s != "ongoing"));
+    assert!(statuses[first_ongoing..].iter().all(|s| *s == "ongoing"));
+    assert_eq!(first_ongoing, 26, "13 new and 13 escalated first");
+    assert!(part.contains("C1, C2") && part.contains("12.5%"));
+    assert!(part.contains("</span>5</li>") && part.contains("</span>2.06</li>"));
+    assert!(!part.contains("<script"));
+}
