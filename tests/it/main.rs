@@ -22,5 +22,6 @@ mod pipelines;
 mod properties;
 mod rates;
 mod regression;
+mod review;
 mod signals;
 mod util;
