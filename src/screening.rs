@@ -20,6 +20,7 @@ use crate::config::Signals;
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, Period};
 use crate::schema::col;
+use crate::signals::counts::suspect_products;
 use crate::signals::{out, watched_products, PRODUCT_CLASS};
 
 /// Build the screening list.
@@ -34,15 +35,8 @@ pub fn compute_screening(
     let ctx = || "screening: building the risk screening list".to_string();
     let day = |c: &str| col(c).cast(DataType::Int32);
     let (start, end) = (epoch_days(period.start()), epoch_days(period.end()));
-    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
     let as_i64 = |e: Expr| e.cast(DataType::Int64);
-    let counts = data
-        .case_products
-        .clone()
-        .lazy()
-        .filter(col(col::ROLE).is_in(lit(roles).implode(false), false))
-        .select([col(col::CASE_ID), col(col::PRODUCT_ID)])
-        .unique(None, UniqueKeepStrategy::Any)
+    let counts = suspect_products(&data.case_products)
         .join(
             data.cases.clone().lazy().select([
                 col(col::CASE_ID),

@@ -14,6 +14,7 @@ use crate::config::{Alerts, Signals};
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, from_epoch_days, Period};
 use crate::schema::col;
+use crate::signals::counts::{suspect_products, suspect_role};
 use crate::signals::{out, watched_products};
 
 /// The frames the rules read.
@@ -309,14 +310,7 @@ fn case_alerts(inp: &RuleInputs<'_>, cfg: &Alerts, out_alerts: &mut Vec<Alert>) 
             col(col::IS_SERIOUS).fill_null(lit(false)),
             col(col::IS_NEW).fill_null(lit(false)),
         ]);
-    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
-    let df = inp
-        .case_products
-        .clone()
-        .lazy()
-        .filter(col(col::ROLE).is_in(lit(roles).implode(false), false))
-        .select([col(col::CASE_ID), col(col::PRODUCT_ID)])
-        .unique(None, UniqueKeepStrategy::Any)
+    let df = suspect_products(inp.case_products)
         .join(
             watched_products(inp.products, &inp.signals_cfg.watch),
             [col(col::PRODUCT_ID)],
@@ -493,7 +487,6 @@ fn cluster_alerts(
 ) -> Result<()> {
     let ctx = || "alerts: cluster search".to_string();
     let p = inp.period;
-    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
     let background = inp
         .cases
         .clone()
@@ -513,7 +506,7 @@ fn cluster_alerts(
         .case_products
         .clone()
         .lazy()
-        .filter(col(col::ROLE).is_in(lit(roles).implode(false), false))
+        .filter(suspect_role())
         .select([col(col::CASE_ID), col(col::PRODUCT_ID), col(col::BATCH)])
         .unique(None, UniqueKeepStrategy::Any)
         .join(

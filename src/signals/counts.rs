@@ -43,6 +43,24 @@ const S_AGE: &str = "__s_age";
 const S_YEAR: &str = "__s_year";
 const E_S: &str = "__e_s";
 
+/// Whether a `report_products` row counts: its product is suspect or interacting.
+/// Concomitant products never count, in any statistic or alert.
+pub fn suspect_role() -> Expr {
+    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
+    col(col::ROLE).is_in(lit(roles).implode(false), false)
+}
+
+/// Distinct (case_id, product_id) with the product as suspect or interacting: a product
+/// listed twice in one case counts once.
+pub fn suspect_products(case_products: &DataFrame) -> LazyFrame {
+    case_products
+        .clone()
+        .lazy()
+        .filter(suspect_role())
+        .select([col(col::CASE_ID), col(col::PRODUCT_ID)])
+        .unique(None, UniqueKeepStrategy::Any)
+}
+
 /// The stratum columns configured, as expressions over the cases frame.
 fn strata_exprs(cfg: &Signals) -> Vec<Expr> {
     let mut out = Vec::new();
@@ -106,19 +124,12 @@ pub fn count_pairs(
         )
         .select(bg_cols);
 
-    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
-    let products = case_products
-        .clone()
-        .lazy()
-        .filter(col(col::ROLE).is_in(lit(roles).implode(false), false))
-        .select([col(col::CASE_ID), col(col::PRODUCT_ID)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .join(
-            background.clone(),
-            [col(col::CASE_ID)],
-            [col(col::CASE_ID)],
-            JoinArgs::new(JoinType::Inner),
-        );
+    let products = suspect_products(case_products).join(
+        background.clone(),
+        [col(col::CASE_ID)],
+        [col(col::CASE_ID)],
+        JoinArgs::new(JoinType::Inner),
+    );
     let events = case_events
         .clone()
         .lazy()
