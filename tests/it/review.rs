@@ -73,16 +73,34 @@ fn demo_two_periods(lang: &str) -> tempfile::TempDir {
 
 #[test]
 fn review_page_renders_offline_with_every_section_in_chinese_and_english() {
+    // Every kind of alert the demo raises is on the page, by its label in the page's
+    // language (`Kind::label_zh` / `Kind::label_en`).
     for (lang, title, alert_kinds) in [
         (
             "zh",
             "信号与预警复核",
-            ["疑似群体不良事件", "死亡病例", "新信号"],
+            [
+                "疑似群体不良事件",
+                "死亡病例",
+                "严重/新的病例",
+                "新信号",
+                "信号增强",
+                "报告率未达标",
+                "哨点医院报告质量未达标",
+            ],
         ),
         (
             "en",
             "Pharmacovigilance review",
-            ["possible cluster", "fatal report", "new signal"],
+            [
+                "possible cluster",
+                "fatal report",
+                "serious or new report",
+                "new signal",
+                "strengthened signal",
+                "reporting rate below target",
+                "sentinel report quality below target",
+            ],
         ),
     ] {
         let out = demo_two_periods(lang);
