@@ -1,0 +1,554 @@
+//! Pipeline files: raw serde TOML types (`*Config`) and the validated [`Pipeline`].
+//!
+//! Parsing happens in two steps, as in vector: serde reads the file into the raw types
+//! (`deny_unknown_fields` everywhere, so a misspelt key is an error naming its dotted
+//! path), then [`Pipeline::from_config`] checks every value and collects *all* problems
+//! before it fails. Paths in the file are relative to the file's own folder, so a pipeline
+//! runs the same from cron, a shell or an orchestrator whatever the working directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ConfigErrors, ConfigProblem, Error, Result};
+use crate::period::Period;
+use crate::schema::{self, CLASSES};
+
+/// Default `ingest.max_rejected_fraction`.
+pub const DEFAULT_MAX_REJECTED_FRACTION: f64 = 0.01;
+/// Zhejiang's sentinel-hospital targets: at least 40% new-or-serious, 18% serious.
+pub const DEFAULT_NEW_OR_SERIOUS_SHARE: f64 = 0.40;
+pub const DEFAULT_SERIOUS_SHARE: f64 = 0.18;
+
+mod raw;
+pub use raw::*;
+
+// ---------------------------------------------------------------------------------------
+// Validated types.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Province,
+    City,
+}
+
+impl Level {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Level::Province => "province",
+            Level::City => "city",
+        }
+    }
+
+    /// The code of the region at this level that contains `region`.
+    pub fn region_of(&self, region: &str) -> String {
+        match self {
+            Level::Province => schema::province_of(region),
+            Level::City => schema::city_of(region),
+        }
+    }
+
+    /// Whether `code` is itself a region of this level (`330000` a province, `330100` a city).
+    pub fn is_level_code(&self, code: &str) -> bool {
+        match self {
+            Level::Province => code.ends_with("0000"),
+            Level::City => code.ends_with("00") && !code.ends_with("0000"),
+        }
+    }
+}
+
+/// Resolved input paths.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub reports: PathBuf,
+    pub report_products: PathBuf,
+    pub report_events: PathBuf,
+    pub products: PathBuf,
+    pub populations: PathBuf,
+    pub event_terms: Option<PathBuf>,
+}
+
+/// Targets of one class: a default and per-region overrides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClassTarget {
+    pub per_million: Option<f64>,
+    pub regions: BTreeMap<String, f64>,
+}
+
+impl ClassTarget {
+    /// The target for `region`: its own override, else its city's, else its province's,
+    /// else the class default.
+    pub fn for_region(&self, region: &str) -> Option<f64> {
+        self.regions
+            .get(region)
+            .or_else(|| self.regions.get(&schema::city_of(region)))
+            .or_else(|| self.regions.get(&schema::province_of(region)))
+            .copied()
+            .or(self.per_million)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates {
+    pub levels: Vec<Level>,
+    pub regions: Option<Vec<String>>,
+    pub classes: Vec<String>,
+    pub as_of: Option<NaiveDate>,
+    /// Keyed by class.
+    pub targets: BTreeMap<String, ClassTarget>,
+    pub new_or_serious_share: f64,
+    pub serious_share: f64,
+}
+
+impl Rates {
+    /// Whether a region at some level is inside the configured `regions` filter.
+    pub fn includes(&self, code: &str) -> bool {
+        match &self.regions {
+            None => true,
+            // `330000` covers `33xxxx`; `330100` covers `3301xx`; a district covers itself.
+            Some(list) => list.iter().any(|r| {
+                if Level::Province.is_level_code(r) {
+                    code.starts_with(&r[..2])
+                } else if Level::City.is_level_code(r) {
+                    code.starts_with(&r[..4])
+                } else {
+                    code == r
+                }
+            }),
+        }
+    }
+}
+
+/// The regulators' own targets, used for any class the pipeline file does not set:
+/// drug 1500/M for Shanghai and 1000/M for Zhejiang (no national drug target),
+/// device 400/M (Zhejiang, 2025), cosmetics 100/M.
+pub fn default_targets() -> BTreeMap<String, ClassTarget> {
+    let mut t = BTreeMap::new();
+    t.insert(
+        "drug".to_string(),
+        ClassTarget {
+            per_million: None,
+            regions: [
+                ("310000".to_string(), 1500.0),
+                ("330000".to_string(), 1000.0),
+            ]
+            .into_iter()
+            .collect(),
+        },
+    );
+    t.insert(
+        "device".to_string(),
+        ClassTarget {
+            per_million: Some(400.0),
+            regions: BTreeMap::new(),
+        },
+    );
+    t.insert(
+        "cosmetic".to_string(),
+        ClassTarget {
+            per_million: Some(100.0),
+            regions: BTreeMap::new(),
+        },
+    );
+    t
+}
+
+mod monitoring;
+pub use monitoring::*;
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The pipeline file as given.
+    pub file: PathBuf,
+    /// sha256 of the file's bytes, hex.
+    pub sha256: String,
+    pub name: String,
+    pub period: Period,
+    pub output_dir: PathBuf,
+    pub lang: Lang,
+    pub inputs: Inputs,
+    pub max_rejected_fraction: f64,
+    pub rates: Rates,
+    pub signals: Signals,
+    pub alerts: Alerts,
+    pub notify: Vec<Notify>,
+}
+
+/// Collects problems with their dotted keys.
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigProblem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+}
+
+impl Pipeline {
+    /// Read, parse and validate a pipeline file.
+    pub fn load(file: &Path) -> Result<Pipeline> {
+        let one = |message: String| {
+            Error::Config(ConfigErrors {
+                file: file.to_path_buf(),
+                problems: vec![ConfigProblem {
+                    key: String::new(),
+                    message,
+                }],
+            })
+        };
+        let bytes =
+            std::fs::read(file).map_err(|e| one(format!("cannot read the pipeline file: {e}")))?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|e| one(format!("the pipeline file is not UTF-8: {e}")))?;
+        let raw = parse_toml(file, &text)?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        Pipeline::from_config(file, sha256, raw)
+    }
+
+    /// Validate raw config, collecting every problem.
+    pub fn from_config(file: &Path, sha256: String, raw: PipelineConfig) -> Result<Pipeline> {
+        let mut p = Problems(Vec::new());
+        let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
+
+        let name = match raw.name {
+            Some(n) if n.trim().is_empty() => {
+                p.push("name", "expected a non-empty name, found ``");
+                String::new()
+            }
+            Some(n) => n,
+            None => file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "pipeline".to_string()),
+        };
+
+        let period = raw.period.parse::<Period>().unwrap_or_else(|e| {
+            p.push("period", e.to_string());
+            Period::Year(1970)
+        });
+
+        if raw.output_dir.trim().is_empty() {
+            p.push("output_dir", "expected a folder, found ``");
+        }
+        let output_dir = normalize(&base.join(&raw.output_dir));
+
+        let lang = match raw.lang.as_deref() {
+            None | Some("en") => Lang::En,
+            Some("zh") => Lang::Zh,
+            Some(other) => {
+                p.push("lang", format!("expected `en` or `zh`, found `{other}`"));
+                Lang::En
+            }
+        };
+
+        let mut input = |key: &str, value: &str| -> PathBuf {
+            let path = normalize(&base.join(value));
+            let ext = path
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if ext != "csv" && ext != "parquet" {
+                p.push(
+                    format!("inputs.{key}"),
+                    format!("expected a .csv or .parquet file, found `{value}`"),
+                );
+            } else if !path.is_file() {
+                p.push(
+                    format!("inputs.{key}"),
+                    format!("no such file `{}`", path.display()),
+                );
+            }
+            path
+        };
+        let inputs = Inputs {
+            reports: input("reports", &raw.inputs.reports),
+            report_products: input("report_products", &raw.inputs.report_products),
+            report_events: input("report_events", &raw.inputs.report_events),
+            products: input("products", &raw.inputs.products),
+            populations: input("populations", &raw.inputs.populations),
+            event_terms: raw
+                .inputs
+                .event_terms
+                .as_deref()
+                .map(|v| input("event_terms", v)),
+        };
+
+        let max_rejected_fraction = match raw.ingest.max_rejected_fraction {
+            None => DEFAULT_MAX_REJECTED_FRACTION,
+            Some(f) if (0.0..=1.0).contains(&f) => f,
+            Some(f) => {
+                p.push(
+                    "ingest.max_rejected_fraction",
+                    format!("expected a fraction from 0 to 1, found `{f}`"),
+                );
+                DEFAULT_MAX_REJECTED_FRACTION
+            }
+        };
+
+        let rates = validate_rates(raw.rates, &mut p);
+        let signals = validate_signals(raw.signals, &mut p);
+        let alerts = validate_alerts(raw.alerts, &mut p);
+        let notify = validate_notify(raw.notify, lang, &mut p);
+
+        if !p.0.is_empty() {
+            return Err(Error::Config(ConfigErrors {
+                file: file.to_path_buf(),
+                problems: p.0,
+            }));
+        }
+        Ok(Pipeline {
+            file: file.to_path_buf(),
+            sha256,
+            name,
+            period,
+            output_dir,
+            lang,
+            inputs,
+            max_rejected_fraction,
+            rates,
+            signals,
+            alerts,
+            notify,
+        })
+    }
+
+    /// Every input as (table name, path), in a fixed order.
+    pub fn input_paths(&self) -> Vec<(&'static str, &Path)> {
+        let i = &self.inputs;
+        let mut v: Vec<(&'static str, &Path)> = vec![
+            (schema::REPORTS.name, &i.reports),
+            (schema::REPORT_PRODUCTS.name, &i.report_products),
+            (schema::REPORT_EVENTS.name, &i.report_events),
+            (schema::PRODUCTS.name, &i.products),
+            (schema::POPULATIONS.name, &i.populations),
+        ];
+        if let Some(p) = &i.event_terms {
+            v.push((schema::EVENT_TERMS.name, p));
+        }
+        v
+    }
+}
+
+fn validate_rates(raw: RatesConfig, p: &mut Problems) -> Rates {
+    let mut levels = Vec::new();
+    for (i, l) in raw
+        .levels
+        .unwrap_or_else(|| vec!["province".to_string()])
+        .iter()
+        .enumerate()
+    {
+        let level = match l.as_str() {
+            "province" => Level::Province,
+            "city" => Level::City,
+            other => {
+                p.push(
+                    format!("rates.levels[{i}]"),
+                    format!("expected `province` or `city`, found `{other}`"),
+                );
+                continue;
+            }
+        };
+        if !levels.contains(&level) {
+            levels.push(level);
+        }
+    }
+    if levels.is_empty() && p.0.iter().all(|x| !x.key.starts_with("rates.levels")) {
+        p.push(
+            "rates.levels",
+            "expected at least one of `province`, `city`, found none",
+        );
+    }
+    levels.sort();
+
+    let regions = raw.regions.inspect(|list| {
+        for (i, r) in list.iter().enumerate() {
+            if !schema::is_region_code(r) {
+                p.push(
+                    format!("rates.regions[{i}]"),
+                    format!("expected a 6-digit GB/T 2260 region code, found `{r}`"),
+                );
+            }
+        }
+    });
+
+    let classes = match raw.classes {
+        None => CLASSES.iter().map(|c| c.to_string()).collect(),
+        Some(list) => {
+            for (i, c) in list.iter().enumerate() {
+                if !CLASSES.contains(&c.as_str()) {
+                    p.push(
+                        format!("rates.classes[{i}]"),
+                        format!("expected one of `drug`, `device`, `cosmetic`, found `{c}`"),
+                    );
+                }
+            }
+            list
+        }
+    };
+
+    let as_of = raw.as_of.and_then(|s| match parse_date(&s) {
+        Some(d) => Some(d),
+        None => {
+            p.push(
+                "rates.as_of",
+                format!("expected a date YYYY-MM-DD, found `{s}`"),
+            );
+            None
+        }
+    });
+
+    let mut targets = default_targets();
+    if let Some(t) = raw.targets {
+        for (class, ct) in [
+            ("drug", t.drug),
+            ("device", t.device),
+            ("cosmetic", t.cosmetic),
+        ] {
+            let Some(ct) = ct else { continue };
+            let key = format!("rates.targets.{class}");
+            let mut target = ClassTarget::default();
+            if let Some(v) = ct.per_million {
+                check_positive(p, &format!("{key}.per_million"), v);
+                target.per_million = Some(v);
+            }
+            for (region, v) in ct.regions.unwrap_or_default() {
+                let k = format!("{key}.regions.{region}");
+                if !schema::is_region_code(&region) {
+                    p.push(
+                        k.clone(),
+                        format!(
+                            "expected a 6-digit GB/T 2260 region code as the key, found `{region}`"
+                        ),
+                    );
+                }
+                check_positive(p, &k, v);
+                target.regions.insert(region, v);
+            }
+            targets.insert(class.to_string(), target);
+        }
+    }
+
+    let shares = raw.sentinel_targets.unwrap_or_default();
+    let mut share = |key: &str, v: Option<f64>, default: f64| match v {
+        None => default,
+        Some(f) if (0.0..=1.0).contains(&f) => f,
+        Some(f) => {
+            p.push(
+                format!("rates.sentinel_targets.{key}"),
+                format!("expected a share from 0 to 1, found `{f}`"),
+            );
+            default
+        }
+    };
+    let new_or_serious_share = share(
+        "new_or_serious",
+        shares.new_or_serious,
+        DEFAULT_NEW_OR_SERIOUS_SHARE,
+    );
+    let serious_share = share("serious", shares.serious, DEFAULT_SERIOUS_SHARE);
+
+    Rates {
+        levels,
+        regions,
+        classes,
+        as_of,
+        targets,
+        new_or_serious_share,
+        serious_share,
+    }
+}
+
+fn check_positive(p: &mut Problems, key: &str, v: f64) {
+    if !(v.is_finite() && v > 0.0) {
+        p.push(key, format!("expected a number > 0, found `{v}`"));
+    }
+}
+
+/// Resolve `.` and `..` lexically (`pipelines/../sample-data/x.csv` -> `sample-data/x.csv`),
+/// so that messages and the manifest show the path a user would type.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// Parse a strict `YYYY-MM-DD` date.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    if s.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Parse TOML into the raw types; a serde error names its dotted key and line.
+fn parse_toml(file: &Path, text: &str) -> Result<PipelineConfig> {
+    let fail = |key: String, err: &toml::de::Error| {
+        let line = err
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let message = match line {
+            Some(l) => format!("{} (line {l})", err.message().trim_end()),
+            None => err.message().trim_end().to_string(),
+        };
+        Error::Config(ConfigErrors {
+            file: file.to_path_buf(),
+            problems: vec![ConfigProblem { key, message }],
+        })
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| fail(String::new(), &e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { String::new() } else { path };
+        fail(key, e.inner())
+    })
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests;

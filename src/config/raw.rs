@@ -1,0 +1,210 @@
+//! Raw serde types of a pipeline file, as written (`deny_unknown_fields` on every one).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Names the pipeline in the manifest and (later) in alert ids; default: file stem.
+    pub name: Option<String>,
+    pub period: String,
+    pub output_dir: String,
+    /// `en` or `zh`: language of the run summary and messages; `--lang` overrides it.
+    pub lang: Option<String>,
+    pub inputs: InputsConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub rates: RatesConfig,
+    #[serde(default)]
+    pub signals: SignalsConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// Webhook targets (`[[notify]]`).
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputsConfig {
+    pub reports: String,
+    pub report_products: String,
+    pub report_events: String,
+    pub products: String,
+    pub populations: String,
+    pub event_terms: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub max_rejected_fraction: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesConfig {
+    /// `province`, `city` (default: `["province"]`).
+    pub levels: Option<Vec<String>>,
+    /// Restrict the table to these regions and everything under them (province or city codes).
+    pub regions: Option<Vec<String>>,
+    /// Classes to report (default: all three).
+    pub classes: Option<Vec<String>>,
+    /// Data cut-off for annualising an unfinished period (default: latest received_date).
+    pub as_of: Option<String>,
+    pub targets: Option<TargetsConfig>,
+    pub sentinel_targets: Option<ShareTargetsConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsConfig {
+    pub drug: Option<ClassTargetConfig>,
+    pub device: Option<ClassTargetConfig>,
+    pub cosmetic: Option<ClassTargetConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassTargetConfig {
+    /// Target for every region without an override.
+    pub per_million: Option<f64>,
+    /// Per-region overrides, keyed by region code; a province's value covers its cities.
+    pub regions: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareTargetsConfig {
+    pub new_or_serious: Option<f64>,
+    pub serious: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// Which products get signal rows: `innovative`, `conditional`, `procured`, or `all`.
+    pub watch: Option<Vec<String>>,
+    /// Methods whose flags count towards `is_signal`: `prr`, `ror`, `bcpnn`, `ebgm`.
+    pub methods: Option<Vec<String>>,
+    /// A pair is a signal when at least this many of `methods` flag it.
+    pub min_methods: Option<i64>,
+    /// Added to every cell of a table with a zero cell, for PRR and ROR (0 = none).
+    pub continuity_correction: Option<f64>,
+    pub prr: Option<PrrConfig>,
+    pub ror: Option<RorConfig>,
+    pub bcpnn: Option<BcpnnConfig>,
+    pub ebgm: Option<EbgmConfig>,
+    pub strata: Option<StrataConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrrConfig {
+    pub min_a: Option<f64>,
+    pub min_prr: Option<f64>,
+    pub min_chi2: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RorConfig {
+    pub min_a: Option<f64>,
+    pub min_lower: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BcpnnConfig {
+    pub min_ic025: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbgmConfig {
+    pub min_eb05: Option<f64>,
+    /// `mixture` (default) or `per_component` (openEBGM's and PhViD's likelihood).
+    pub truncation: Option<String>,
+    /// A fixed prior instead of the fitted one.
+    pub prior: Option<PriorConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorConfig {
+    pub alpha1: f64,
+    pub beta1: f64,
+    pub alpha2: f64,
+    pub beta2: f64,
+    pub p: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrataConfig {
+    pub sex: Option<bool>,
+    /// Lower edges of age bands after the first, in years, increasing: `[18, 45, 65]` gives
+    /// `<18`, `18–44`, `45–64`, `≥65`. Unknown age is a band of its own.
+    pub age_bands: Option<Vec<f64>>,
+    /// Stratify by the year a case was first received.
+    pub year: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub new_signal: Option<ToggleConfig>,
+    pub strengthened_signal: Option<StrengthenedConfig>,
+    pub fatal_report: Option<ToggleConfig>,
+    pub serious_report: Option<SeriousConfig>,
+    pub cluster: Option<ClusterConfig>,
+    pub rate_below_target: Option<ToggleConfig>,
+    pub sentinel_quality_below_target: Option<ToggleConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToggleConfig {
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrengthenedConfig {
+    pub enabled: Option<bool>,
+    /// The lower bound (EB05, or 2^IC025) must have risen by at least this factor.
+    pub factor: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriousConfig {
+    pub enabled: Option<bool>,
+    /// Also alert on new (新的, not in the label) reports that are not serious.
+    pub include_new: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub enabled: Option<bool>,
+    pub min_cases: Option<i64>,
+    pub window_days: Option<i64>,
+    /// Also look for clusters by product and city among cases with no batch.
+    pub by_region: Option<bool>,
+    pub region_min_cases: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// `https://…`, `http://…`, or `env:NAME` to read the URL from an environment variable.
+    pub url: String,
+    pub min_priority: Option<String>,
+    pub lang: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub retries: Option<u32>,
+}
