@@ -1,0 +1,166 @@
+//! The alert rules: each reads frames and returns alerts (status `new` until compared with
+//! the previous run). See the module table in `alerts` for what fires and its priority.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::alert_id;
+use super::messages::{class_zh, num, pct, product_label, watch_labels};
+use super::model::{Alert, Kind, Priority, Status};
+use crate::config::{Alerts, Signals};
+use crate::error::{PolarsContext, Result};
+use crate::period::{epoch_days, from_epoch_days, Period};
+use crate::schema::col;
+use crate::signals::counts::{suspect_products, suspect_role};
+use crate::signals::{out, watched_products};
+
+/// The frames the rules read.
+pub struct RuleInputs<'a> {
+    pub period: &'a Period,
+    pub cases: &'a DataFrame,
+    pub case_products: &'a DataFrame,
+    pub products: &'a DataFrame,
+    pub rates: &'a DataFrame,
+    pub signals: &'a DataFrame,
+    pub signals_cfg: &'a Signals,
+    /// The previous run's alerts, for `strengthened_signal`.
+    pub previous: Option<&'a [Alert]>,
+}
+
+/// Evaluate every enabled rule.
+pub fn evaluate_rules(inp: &RuleInputs<'_>, cfg: &Alerts) -> Result<Vec<Alert>> {
+    let mut out = Vec::new();
+    signal_alerts(inp, cfg, &mut out)?;
+    if cfg.fatal_report || cfg.serious_report {
+        case_alerts(inp, cfg, &mut out)?;
+    }
+    if let Some(c) = &cfg.cluster {
+        cluster_alerts(inp, c, &mut out)?;
+    }
+    if cfg.rate_below_target || cfg.sentinel_quality_below_target {
+        rate_alerts(inp, cfg, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn base(kind: Kind, priority: Priority, period: &Period, class: &str, id: String) -> Alert {
+    Alert {
+        alert_id: id,
+        kind,
+        priority,
+        status: Status::New,
+        period: period.to_string(),
+        first_period: period.to_string(),
+        class: class.to_string(),
+        product_id: None,
+        product_name: None,
+        event: None,
+        region: None,
+        batch: None,
+        case_id: None,
+        rule: String::new(),
+        threshold: 0.0,
+        value: 0.0,
+        numbers: Map::new(),
+        message_en: String::new(),
+        message_zh: String::new(),
+    }
+}
+
+/// Column accessors for a frame that came out of this crate (types are known).
+struct Cols<'a>(&'a DataFrame, &'static str);
+
+impl Cols<'_> {
+    fn ctx(&self) -> String {
+        format!("alerts: reading {}", self.1)
+    }
+    fn str(&self, name: &str) -> Result<StringChunked> {
+        self.0
+            .column(name)
+            .and_then(|c| c.str().cloned())
+            .context(|| self.ctx())
+    }
+    fn f64(&self, name: &str) -> Result<Float64Chunked> {
+        self.0
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Float64))
+            .and_then(|c| c.f64().cloned())
+            .context(|| self.ctx())
+    }
+    fn bool(&self, name: &str) -> Result<BooleanChunked> {
+        self.0
+            .column(name)
+            .and_then(|c| c.bool().cloned())
+            .context(|| self.ctx())
+    }
+    fn days(&self, name: &str) -> Result<Int32Chunked> {
+        self.0
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Int32))
+            .and_then(|c| c.i32().cloned())
+            .context(|| self.ctx())
+    }
+}
+
+fn product_names(products: &DataFrame) -> Result<BTreeMap<String, String>> {
+    let s = Cols(products, "products");
+    let (id, name) = (s.str(col::PRODUCT_ID)?, s.str(col::NAME)?);
+    Ok((0..products.height())
+        .filter_map(|i| Some((id.get(i)?.to_string(), name.get(i)?.to_string())))
+        .collect())
+}
+
+mod case;
+mod cluster;
+mod rate;
+mod signal;
+
+use case::case_alerts;
+use cluster::cluster_alerts;
+use rate::rate_alerts;
+use signal::signal_alerts;
+
+#[cfg(test)]
+mod tests {
+    use super::cluster::{best_window, Hit};
+    use super::signal::eb05_tier;
+
+    fn hits(days: &[i32]) -> Vec<Hit> {
+        days.iter()
+            .enumerate()
+            .map(|(i, d)| Hit {
+                day: *d,
+                case: format!("C{i}"),
+                region: "330100".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn best_window_counts_cases_within_w_days_touching_the_period() {
+        // Days 0, 3, 6 are within 7 days (0..=6); day 7 is not with day 0.
+        let h = hits(&[0, 3, 6, 7, 30]);
+        assert_eq!(best_window(&h, 7, 0, 100), Some((0, 2)));
+        // The window must include a case in the period [20, 40]: only day 30 does.
+        assert_eq!(best_window(&h, 7, 20, 40), Some((4, 4)));
+        // A window of 8 days holds 0, 3, 6, 7.
+        assert_eq!(best_window(&h, 8, 0, 100), Some((0, 3)));
+        assert_eq!(best_window(&h, 7, 50, 60), None);
+    }
+
+    #[test]
+    fn tiers() {
+        assert_eq!(
+            (
+                eb05_tier(1.9),
+                eb05_tier(2.0),
+                eb05_tier(4.1),
+                eb05_tier(9.0)
+            ),
+            (0, 1, 2, 3)
+        );
+    }
+}
