@@ -17,6 +17,7 @@
 //! value is ever NaN or infinite.
 
 pub mod bcpnn;
+mod cells;
 pub mod counts;
 pub mod ebgm;
 pub mod prr;

@@ -77,6 +77,8 @@
 //! `lower <= prr <= upper` whenever all three are `Some`; every `Some` is
 //! finite; `prr` is non-decreasing in `a` with `b`, `c`, `d` fixed.
 
+use super::cells::{finite, invalid_input, zero_cells};
+
 /// Normal quantile for a two-sided 95% interval, `qnorm(0.975)`.
 pub const Z_95: f64 = 1.959_963_984_540_054;
 
@@ -188,39 +190,6 @@ pub fn mhra_flag(a: f64, p: &Prr, min_a: f64, min_prr: f64, min_chi2: f64) -> bo
         (Some(prr), Some(chi2)) => a >= min_a && prr >= min_prr && chi2 >= min_chi2,
         _ => false,
     }
-}
-
-/// Why the inputs cannot be used at all, if they cannot.
-fn invalid_input(a: f64, b: f64, c: f64, d: f64, z: f64, cc: f64) -> Option<String> {
-    if ![a, b, c, d].iter().all(|x| x.is_finite() && *x >= 0.0) {
-        Some("cells must be finite and >= 0".to_string())
-    } else if !(z.is_finite() && z >= 0.0) {
-        Some("z must be finite and >= 0".to_string())
-    } else if !(cc.is_finite() && cc >= 0.0) {
-        Some("cc must be finite and >= 0".to_string())
-    } else {
-        None
-    }
-}
-
-/// Names the zero cells of the raw table: `"c = 0"`, `"b = 0 and c = 0"`,
-/// `"b = 0, c = 0 and d = 0"`. `None` when no cell is zero.
-fn zero_cells(a: f64, b: f64, c: f64, d: f64) -> Option<String> {
-    let zero: Vec<String> = [("a", a), ("b", b), ("c", c), ("d", d)]
-        .iter()
-        .filter(|(_, v)| *v == 0.0)
-        .map(|(name, _)| format!("{name} = 0"))
-        .collect();
-    match zero.as_slice() {
-        [] => None,
-        [only] => Some(only.clone()),
-        [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
-    }
-}
-
-/// Keeps a value only if it is finite.
-fn finite(x: Option<f64>) -> Option<f64> {
-    x.filter(|v| v.is_finite())
 }
 
 #[cfg(test)]
