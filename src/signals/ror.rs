@@ -55,7 +55,7 @@
 use super::cells::{finite, invalid_input, zero_cells};
 
 /// Normal quantile for a two-sided 95% interval, `qnorm(0.975)`.
-pub const Z_95: f64 = 1.959_963_984_540_054;
+pub use super::cells::Z_95;
 
 /// EMA-style defaults: at least 3 cases and a lower bound above 1.
 pub const EMA_MIN_A: f64 = 3.0;
@@ -140,19 +140,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Asserts `|actual - expected| <= tol`, naming the quantity on failure.
-    fn close(what: &str, actual: Option<f64>, expected: f64, tol: f64) {
-        let actual = actual.unwrap_or_else(|| panic!("{what}: expected {expected}, got None"));
-        assert!(
-            (actual - expected).abs() <= tol,
-            "{what}: expected {expected} ± {tol}, got {actual}"
-        );
-    }
-
-    /// Relative version of [`close`].
-    fn close_rel(what: &str, actual: Option<f64>, expected: f64, rel: f64) {
-        close(what, actual, expected, rel * expected.abs());
-    }
+    use crate::signals::cells::test_support::{close, close_rel};
 
     // Source: R package `faers` (Yunuuuu/faers), README.md at commit
     // 175bdf366ff817813ab201ae87a814f06061ffff, section "Pharmacovigilance

@@ -1,6 +1,7 @@
 //! `new_signal` and `strengthened_signal`: watched product × event pairs that are signals.
 
 use super::*;
+use crate::signals::counts;
 
 /// EB05 tiers: below 2, 2–4, 4–8, 8 and above.
 pub(super) fn eb05_tier(x: f64) -> u8 {
@@ -35,8 +36,8 @@ pub(super) fn signal_alerts(
     let is_signal = s.bool(out::IS_SIGNAL)?;
     let f = |n: &str| s.f64(n);
     let (a, e, prr, chi2, ror, ror_lower) = (
-        f("a")?,
-        f("expected")?,
+        f(counts::A)?,
+        f(counts::EXPECTED)?,
         f(out::PRR)?,
         f(out::CHI2)?,
         f(out::ROR)?,
@@ -75,7 +76,7 @@ pub(super) fn signal_alerts(
                 .and_then(Value::as_f64)
                 .unwrap_or(f64::NAN)
         };
-        let (eb05_prev, ic025_prev) = (prev_num("eb05"), prev_num("ic025"));
+        let (eb05_prev, ic025_prev) = (prev_num(out::EB05), prev_num(out::IC025));
         let strengthened = match (cfg.strengthened_factor, prev) {
             (Some(factor), Some(_)) => {
                 (eb05_prev > 0.0 && eb05_now >= factor * eb05_prev)
@@ -105,17 +106,18 @@ pub(super) fn signal_alerts(
         al.product_name = name.map(str::to_string);
         al.event = Some(ev.to_string());
         let nums = [
-            ("a", g(&a)),
-            ("expected", g(&e)),
-            ("prr", g(&prr)),
-            ("chi2", g(&chi2)),
-            ("ror", g(&ror)),
-            ("ror_lower", g(&ror_lower)),
-            ("ic025", ic025_now),
-            ("ebgm", g(&ebgm)),
-            ("eb05", eb05_now),
-            ("eb95", g(&eb95)),
-            ("n_methods_flagged", g(&k)),
+            // The numbers are named as the columns of signals.parquet.
+            (counts::A, g(&a)),
+            (counts::EXPECTED, g(&e)),
+            (out::PRR, g(&prr)),
+            (out::CHI2, g(&chi2)),
+            (out::ROR, g(&ror)),
+            (out::ROR_LOWER, g(&ror_lower)),
+            (out::IC025, ic025_now),
+            (out::EBGM, g(&ebgm)),
+            (out::EB05, eb05_now),
+            (out::EB95, g(&eb95)),
+            (out::N_METHODS_FLAGGED, g(&k)),
         ];
         for (key, v) in nums {
             al.numbers.insert(key.to_string(), json!(v));
