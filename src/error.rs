@@ -50,6 +50,19 @@ pub enum Error {
         source: PolarsError,
     },
 
+    /// A stage would need more memory than the budget allows (see `memory`): stopped
+    /// before it started, so nothing was written.
+    #[error(
+        "{stage}: {what} needs about {needed_gib:.1} GiB of memory, more than the {limit_gib:.1} GiB allowed ({limit_source}); nothing was written"
+    )]
+    Memory {
+        stage: &'static str,
+        what: String,
+        needed_gib: f64,
+        limit_gib: f64,
+        limit_source: &'static str,
+    },
+
     /// A failure injected for tests of the atomic publish (see `output::publish`).
     #[error("injected failure at `{0}` (PVWATCH_FAULT)")]
     Injected(String),
@@ -61,7 +74,9 @@ impl Error {
         match self {
             Error::Config(_) | Error::Input { .. } => EXIT_USAGE,
             Error::TooManyRejects(_) => EXIT_REJECTS,
-            Error::Io { .. } | Error::Polars { .. } | Error::Injected(_) => EXIT_FAILURE,
+            Error::Io { .. } | Error::Polars { .. } | Error::Memory { .. } | Error::Injected(_) => {
+                EXIT_FAILURE
+            }
         }
     }
 

@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod memory;
 pub mod notify;
 pub mod output;
 pub mod period;
@@ -215,6 +216,8 @@ struct Manifest<'a> {
     /// Webhook deliveries; written after the outputs are published (empty until then).
     notify: &'a [notify::Delivery],
     timings_ms: &'a Timings,
+    /// Peak resident memory of the run when the manifest was written (Linux), bytes.
+    peak_memory_bytes: Option<u64>,
     outputs: &'a [OutputFile],
 }
 
@@ -249,6 +252,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     )?;
     timings.rates_ms = ms(stage.finish(rates.height() as u64, "region × class rows", ""));
 
+    check_signals_memory(pipeline, &data)?;
     let stage = opts.progress.stage("signals");
     let sig = signals::compute_signals(&data, &pipeline.signals, &period)?;
     let flagged = sig
@@ -359,6 +363,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         alerts: &alerts_headline,
         notify: &[],
         timings_ms: &timings,
+        peak_memory_bytes: memory::peak_rss_bytes(),
         outputs: &outputs,
     };
     staging.write_json(output::MANIFEST, &manifest)?;
@@ -390,6 +395,24 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         outputs,
         timings,
     })
+}
+
+/// Stop before counting when the case × product × event rows would not fit in memory.
+/// Their number is estimated as products × events / cases (rows of latest versions).
+fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
+    let cases = data.cases.height().max(1) as f64;
+    let rows =
+        (data.case_products.height() as f64 * data.case_events.height() as f64 / cases) as u64;
+    memory::Budget::new(pipeline.max_memory_gib).check(
+        "signals",
+        || {
+            format!(
+                "counting about {} case × product × event rows",
+                thousands(rows)
+            )
+        },
+        rows * memory::SIGNALS_BYTES_PER_PAIR_ROW,
+    )
 }
 
 /// POST the new and escalated alerts to the pipeline's `[[notify]]` targets.

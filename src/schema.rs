@@ -45,6 +45,9 @@ pub mod col {
     pub const LINE: &str = "__line";
     /// Internal: the earliest received_date among the versions of a case.
     pub const FIRST_RECEIVED: &str = "__first_received";
+    /// Internal: a case's integer key (its row in ingest's `cases`, `IdxSize`), which
+    /// `case_products` and `case_events` carry instead of the case_id text.
+    pub const CASE_KEY: &str = "__case";
 
     // rates.parquet
     pub const PERIOD: &str = "period";

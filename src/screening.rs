@@ -39,13 +39,13 @@ pub fn compute_screening(
     let counts = suspect_products(&data.case_products)
         .join(
             data.cases.clone().lazy().select([
-                col(col::CASE_ID),
+                col(col::CASE_KEY),
                 col(col::FIRST_RECEIVED),
                 col(col::IS_SERIOUS).fill_null(lit(false)),
                 col(col::FATAL).fill_null(lit(false)),
             ]),
-            [col(col::CASE_ID)],
-            [col(col::CASE_ID)],
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
             JoinArgs::new(JoinType::Inner),
         )
         .filter(day(col::FIRST_RECEIVED).lt_eq(lit(end)))

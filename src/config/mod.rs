@@ -186,6 +186,8 @@ pub struct Pipeline {
     pub lang: Lang,
     pub inputs: Inputs,
     pub max_rejected_fraction: f64,
+    /// `max_memory_gib`: the memory budget (see `memory`); `None`: what is available.
+    pub max_memory_gib: Option<f64>,
     pub rates: Rates,
     pub signals: Signals,
     pub alerts: Alerts,
@@ -305,6 +307,17 @@ impl Pipeline {
             }
         };
 
+        let max_memory_gib = match raw.max_memory_gib {
+            Some(g) if !(g.is_finite() && g > 0.0) => {
+                p.push(
+                    "max_memory_gib",
+                    format!("expected a positive number of GiB, found `{g}`"),
+                );
+                None
+            }
+            g => g,
+        };
+
         let rates = validate_rates(raw.rates, &mut p);
         let signals = validate_signals(raw.signals, &mut p);
         let alerts = validate_alerts(raw.alerts, &mut p);
@@ -325,6 +338,7 @@ impl Pipeline {
             lang,
             inputs,
             max_rejected_fraction,
+            max_memory_gib,
             rates,
             signals,
             alerts,

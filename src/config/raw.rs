@@ -13,6 +13,8 @@ pub struct PipelineConfig {
     pub output_dir: String,
     /// `en` or `zh`: language of the run summary and messages; `--lang` overrides it.
     pub lang: Option<String>,
+    /// Memory the run may use, GiB (default: what the machine has available).
+    pub max_memory_gib: Option<f64>,
     pub inputs: InputsConfig,
     #[serde(default)]
     pub ingest: IngestConfig,

@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Pipeline;
 use crate::error::{Error, PolarsContext, Result, TooManyRejects};
+use crate::memory::{self, Budget};
 use crate::period::from_epoch_days;
 use crate::progress::{RowCounter, Stage};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
@@ -264,7 +265,13 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
 
     // Duplicate keys among otherwise good rows: the first line wins.
     let key = unique_key(spec);
-    if !key.is_empty() {
+    // One key column with as many distinct values as rows cannot hold a duplicate: that
+    // check is one hash pass, against a map of every key otherwise.
+    let all_distinct = match key {
+        [k] => df.column(k).context(context)?.n_unique().context(context)? == height,
+        _ => false,
+    };
+    if !key.is_empty() && !all_distinct {
         let key_cols: Vec<Vec<Option<String>>> = key
             .iter()
             .map(|k| {
@@ -323,8 +330,12 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
     }
 
     let rejected = raw.read - good.iter().filter(|g| **g).count() as u64;
-    let mask = BooleanChunked::from_slice("good".into(), &good);
-    let df = df.filter(&mask).context(context)?;
+    let df = if good.iter().all(|g| *g) {
+        df
+    } else {
+        let mask = BooleanChunked::from_slice("good".into(), &good);
+        df.filter(&mask).context(context)?
+    };
     rejects.sort_by_key(|r| r.line);
     Ok(Loaded {
         spec,
@@ -349,6 +360,7 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
         .into_iter()
         .map(|(name, path)| (spec_by_name(name), path.to_path_buf()))
         .collect();
+    check_memory(&specs, &Budget::new(pipeline.max_memory_gib))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -379,6 +391,49 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
     link(tables, pipeline.max_rejected_fraction)
 }
 
+/// Stop before loading when the inputs would not fit in the memory budget. Parquet files
+/// give their row counts in their footers; a CSV file's need is estimated from its size.
+/// A file that cannot be opened is left to the loader, which names it.
+fn check_memory(specs: &[(&'static TableSpec, PathBuf)], budget: &Budget) -> Result<()> {
+    let mut needed = 0u64;
+    let mut sizes = Vec::new();
+    for (spec, path) in specs {
+        let is_parquet = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        let bytes = if is_parquet {
+            let Ok(rows) = std::fs::File::open(path)
+                .map_err(|_| ())
+                .and_then(|f| ParquetReader::new(f).num_rows().map_err(|_| ()))
+            else {
+                continue;
+            };
+            let per_row = memory::INGEST_BYTES_PER_ROW
+                .iter()
+                .find(|(t, _)| *t == spec.name)
+                .map_or(memory::INGEST_BYTES_PER_OTHER_ROW, |(_, b)| *b);
+            sizes.push(format!(
+                "{} rows of {}",
+                crate::progress::thousands(rows as u64),
+                spec.name
+            ));
+            rows as u64 * per_row
+        } else {
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            sizes.push(format!(
+                "{} MB of {} (CSV)",
+                meta.len() / 1_000_000,
+                spec.name
+            ));
+            meta.len() * memory::INGEST_BYTES_PER_CSV_BYTE
+        };
+        needed += bytes;
+    }
+    budget.check("ingest", || format!("loading {}", sizes.join(", ")), needed)
+}
+
 fn spec_by_name(name: &str) -> &'static TableSpec {
     match name {
         "reports" => &schema::REPORTS,
@@ -391,8 +446,10 @@ fn spec_by_name(name: &str) -> &'static TableSpec {
     }
 }
 
-/// Per-report status after supersession: `report_id`, `case_id`, `__latest`.
+/// Per-report status after supersession: `report_id`, `__case`, `__latest`.
 const LATEST: &str = "__latest";
+/// Versions of a report's case.
+const N_VERSIONS: &str = "__n_versions";
 
 /// Supersession and cross-table checks; then the tolerance check.
 fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> {
@@ -408,8 +465,9 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
     let event_terms = take(&mut tables, "event_terms");
     let ctx = |what: &'static str| move || format!("ingest: {what}");
 
-    // Latest version of each case.
-    let ranked = reports
+    // Latest version of each case. Most cases have a single version and are their own
+    // latest; only the rows of cases with several versions are sorted to rank them.
+    let numbered = reports
         .df
         .clone()
         .lazy()
@@ -417,6 +475,25 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
             coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID),
             col(col::VERSION).fill_null(lit(1i64)),
         ])
+        .with_column(
+            len()
+                .over([col(col::CASE_ID)])
+                .context(ctx("counting case versions"))?
+                .alias(N_VERSIONS),
+        )
+        .collect()
+        .context(ctx("counting case versions"))?;
+    let single = numbered
+        .clone()
+        .lazy()
+        .filter(col(N_VERSIONS).eq(lit(1)))
+        .with_columns([
+            col(col::RECEIVED_DATE).alias(col::FIRST_RECEIVED),
+            lit(true).alias(LATEST),
+        ]);
+    let multi = numbered
+        .lazy()
+        .filter(col(N_VERSIONS).gt(lit(1)))
         .with_column(
             col(col::RECEIVED_DATE)
                 .min()
@@ -438,21 +515,39 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
                 .neq(col(col::CASE_ID).shift(lit(1)))
                 .fill_null(lit(true))
                 .alias(LATEST),
-        )
-        .collect()
-        .context(ctx("ranking case versions"))?;
-    let status = ranked
-        .select([col::REPORT_ID, col::CASE_ID, LATEST])
+        );
+    let mut ranked = concat([single, multi], UnionArgs::default())
+        .and_then(|lf| {
+            lf.drop(cols([N_VERSIONS]))
+                .sort([col::LINE], SortMultipleOptions::default())
+                .collect()
+        })
         .context(ctx("ranking case versions"))?;
     let latest_mask = ranked
         .column(LATEST)
         .and_then(|c| c.bool().cloned())
         .context(ctx("latest"))?;
-    let n_latest = latest_mask.sum().unwrap_or(0) as u64;
+    // Each latest version's case gets its integer key: its row in `cases`.
+    let mut next = 0 as IdxSize;
+    let keys: IdxCa = latest_mask
+        .iter()
+        .map(|l| {
+            (l == Some(true)).then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect();
+    ranked
+        .with_column(keys.with_name(col::CASE_KEY.into()).into_column())
+        .context(ctx("numbering cases"))?;
+    let status = ranked
+        .select([col::REPORT_ID, col::CASE_KEY, LATEST])
+        .context(ctx("ranking case versions"))?;
+    let n_latest = next as u64;
     let cases = ranked
         .filter(&latest_mask)
         .and_then(|df| df.drop(LATEST))
-        .and_then(|df| df.sort([col::LINE], SortMultipleOptions::default()))
         .context(ctx("selecting latest versions"))?;
     let data_cutoff = cases
         .column(col::RECEIVED_DATE)
@@ -466,6 +561,8 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
     accounts.push(account(&reports, n_latest, reports_superseded));
 
     let child = |t: &mut Loaded| -> Result<(DataFrame, TableAccount)> {
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.maintain_order = MaintainOrderJoin::Left;
         let joined =
             t.df.clone()
                 .lazy()
@@ -473,28 +570,29 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
                     status.clone().lazy(),
                     [col(col::REPORT_ID)],
                     [col(col::REPORT_ID)],
-                    JoinArgs::new(JoinType::Left),
+                    args,
                 )
-                .sort([col::LINE], SortMultipleOptions::default())
                 .collect()
                 .context(|| format!("{}: linking to reports", t.path.display()))?;
         let latest = joined
             .column(LATEST)
             .and_then(|c| c.bool().cloned())
             .context(ctx("link"))?;
-        let ids = joined
-            .column(col::REPORT_ID)
-            .and_then(|c| c.str().cloned())
-            .context(ctx("link"))?;
-        let lines = joined
-            .column(col::LINE)
-            .and_then(|c| c.i64().cloned())
-            .context(ctx("link"))?;
         let file = t.path.display().to_string();
-        let mut orphans = 0u64;
-        for row in 0..joined.height() {
-            if latest.get(row).is_none() {
-                orphans += 1;
+        let orphans = latest.null_count() as u64;
+        if orphans > 0 {
+            let ids = joined
+                .column(col::REPORT_ID)
+                .and_then(|c| c.str().cloned())
+                .context(ctx("link"))?;
+            let lines = joined
+                .column(col::LINE)
+                .and_then(|c| c.i64().cloned())
+                .context(ctx("link"))?;
+            for row in 0..joined.height() {
+                if latest.get(row).is_some() {
+                    continue;
+                }
                 let id = ids.get(row).unwrap_or("");
                 let expected = if reports.rejected_keys.contains(id) {
                     format!("a report_id of a valid row in {file_of_reports} (that report was rejected)")
@@ -510,15 +608,16 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
                     expected,
                 });
             }
+            t.rejects.sort_by_key(|r| r.line);
         }
-        t.rejects.sort_by_key(|r| r.line);
         t.rejected += orphans;
         let used_mask = latest.fill_null_with_values(false).context(ctx("link"))?;
         let used = used_mask.sum().unwrap_or(0) as u64;
         let superseded = joined.height() as u64 - orphans - used;
+        // Rows of latest versions, keyed by their case; report ids are not needed further.
         let df = joined
             .filter(&used_mask)
-            .and_then(|df| df.drop(LATEST))
+            .map(|df| df.drop_many([LATEST, col::REPORT_ID]))
             .context(ctx("link"))?;
         Ok((df, account(t, used, superseded)))
     };

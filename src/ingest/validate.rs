@@ -133,6 +133,13 @@ fn type_column(
         _ => {}
     }
 
+    // Text columns already clean (Parquet, or CSV written by a careful tool): every value
+    // trimmed, non-empty and, for enums and regions, already in canonical form. Checking
+    // that costs one pass without allocation, and the column is then kept as it is.
+    if dtype == &DataType::String && already_clean(spec, s.str().context(context)?) {
+        return Ok(s.clone().with_name(name));
+    }
+
     // Text path: everything else is read from its string form.
     let text = if dtype == &DataType::String {
         s.clone()
@@ -192,6 +199,43 @@ fn type_column(
         }
     };
     Ok(typed)
+}
+
+/// Whether a text column needs no change: no missing required value, no value that
+/// trimming would change or empty, and (enums, regions) every distinct value valid and
+/// spelled as the canonical form. Then the slow path would return the column unchanged and
+/// report no problem, so it can be skipped.
+fn already_clean(spec: &ColumnSpec, ca: &StringChunked) -> bool {
+    let check_values: fn(&str) -> bool = match spec.kind {
+        Kind::Text => |_| true,
+        Kind::Region => crate::schema::is_region_code,
+        Kind::Enum(_) => |_| true,
+        _ => return false,
+    };
+    if spec.required && ca.null_count() > 0 {
+        return false;
+    }
+    let trimmed = |v: &str| {
+        !v.is_empty() && !v.starts_with(char::is_whitespace) && !v.ends_with(char::is_whitespace)
+    };
+    match spec.kind {
+        Kind::Text => ca.iter().flatten().all(trimmed),
+        _ => {
+            // Few distinct values: check each once.
+            let Ok(distinct) = ca.unique() else {
+                return false;
+            };
+            let clean = distinct.iter().flatten().all(|v| {
+                trimmed(v)
+                    && check_values(v)
+                    && match spec.kind {
+                        Kind::Enum(allowed) => allowed.contains(&v),
+                        _ => true,
+                    }
+            });
+            clean
+        }
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +318,50 @@ mod tests {
             .find(|c| c.name() == col::RECEIVED_DATE)
             .unwrap();
         assert_eq!(date.dtype(), &DataType::Date);
+    }
+
+    #[test]
+    fn clean_text_columns_are_kept_and_unclean_ones_parsed() {
+        let spec = |name| REPORTS.column(name).unwrap();
+        let ca =
+            |v: &[Option<&str>]| StringChunked::from_iter_options("x".into(), v.iter().copied());
+        assert!(already_clean(
+            spec(col::REPORT_ID),
+            &ca(&[Some("R1"), Some("R2")])
+        ));
+        assert!(
+            !already_clean(spec(col::REPORT_ID), &ca(&[Some("R1"), None])),
+            "required and missing"
+        );
+        assert!(
+            !already_clean(spec(col::REPORT_ID), &ca(&[Some(" R1")])),
+            "needs trimming"
+        );
+        assert!(
+            already_clean(spec(col::CASE_ID), &ca(&[Some("C1"), None])),
+            "optional may be missing"
+        );
+        assert!(already_clean(
+            spec(col::CLASS),
+            &ca(&[Some("drug"), Some("device"), Some("drug")])
+        ));
+        assert!(
+            !already_clean(spec(col::CLASS), &ca(&[Some("Drug")])),
+            "not the canonical spelling"
+        );
+        assert!(!already_clean(spec(col::CLASS), &ca(&[Some("vaccine")])));
+        assert!(already_clean(spec(col::REGION), &ca(&[Some("330100")])));
+        assert!(!already_clean(spec(col::REGION), &ca(&[Some("33010")])));
+        assert!(
+            !already_clean(spec(col::AGE_YEARS), &ca(&[Some("4")])),
+            "numbers are parsed"
+        );
+        // Either way, the typed result is the same as the slow path's.
+        let df = text_frame(&[(col::CLASS, &[Some("drug"), Some(" Device ")])]);
+        let (cols, problems) = type_columns(&REPORTS, &df, &|| "t".into()).unwrap();
+        assert!(problems.is_empty());
+        let class: Vec<Option<&str>> = cols[0].str().unwrap().iter().collect();
+        assert_eq!(class, vec![Some("drug"), Some("device")]);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub const N: &str = "n";
 pub const EXPECTED: &str = "expected";
 const N_PRODUCT: &str = "__n_product";
 const N_EVENT: &str = "__n_event";
+const P_CODE: &str = "__p";
+const E_CODE: &str = "__e";
 const S_SEX: &str = "__s_sex";
 const S_AGE: &str = "__s_age";
 const S_YEAR: &str = "__s_year";
@@ -50,14 +52,14 @@ pub fn suspect_role() -> Expr {
     col(col::ROLE).is_in(lit(roles).implode(false), false)
 }
 
-/// Distinct (case_id, product_id) with the product as suspect or interacting: a product
+/// Distinct (case key, product_id) with the product as suspect or interacting: a product
 /// listed twice in one case counts once.
 pub fn suspect_products(case_products: &DataFrame) -> LazyFrame {
     case_products
         .clone()
         .lazy()
         .filter(suspect_role())
-        .select([col(col::CASE_ID), col(col::PRODUCT_ID)])
+        .select([col(col::CASE_KEY), col(col::PRODUCT_ID)])
         .unique(None, UniqueKeepStrategy::Any)
 }
 
@@ -112,7 +114,7 @@ pub fn count_pairs(
         })
         .collect();
 
-    let mut bg_cols = vec![col(col::CASE_ID), col(col::CLASS)];
+    let mut bg_cols = vec![col(col::CASE_KEY), col(col::CLASS)];
     bg_cols.extend(strata.iter().cloned());
     let background = cases
         .clone()
@@ -126,41 +128,72 @@ pub fn count_pairs(
 
     let products = suspect_products(case_products).join(
         background.clone(),
-        [col(col::CASE_ID)],
-        [col(col::CASE_ID)],
+        [col(col::CASE_KEY)],
+        [col(col::CASE_KEY)],
         JoinArgs::new(JoinType::Inner),
     );
     let events = case_events
         .clone()
         .lazy()
-        .select([col(col::CASE_ID), col(col::EVENT)])
+        .select([col(col::CASE_KEY), col(col::EVENT)])
         .unique(None, UniqueKeepStrategy::Any)
         .join(
             background.clone(),
-            [col(col::CASE_ID)],
-            [col(col::CASE_ID)],
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
             JoinArgs::new(JoinType::Inner),
         );
 
     let key = [col(col::CLASS), col(col::PRODUCT_ID), col(col::EVENT)];
-    let pairs = products
+    // The products (with their class) and the events (with theirs) get integer codes, so
+    // that the case × product × event join and its group-by, the one step whose rows grow
+    // as products × events per case, work on integers rather than text.
+    // The dictionaries are collected once: a lazy one could number its rows differently
+    // each time the plan evaluates it, since joins do not keep row order.
+    let dictionary = |lf: LazyFrame, what: Expr, code: &str| -> Result<LazyFrame> {
+        let df = lf
+            .select([col(col::CLASS), what])
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()
+            .and_then(|df| df.with_row_index(code.into(), None))
+            .context(ctx)?;
+        Ok(df.lazy())
+    };
+    let product_codes = dictionary(products.clone(), col(col::PRODUCT_ID), P_CODE)?;
+    let event_codes = dictionary(events.clone(), col(col::EVENT), E_CODE)?;
+    let coded_products = products
         .clone()
-        .select([col(col::CASE_ID), col(col::CLASS), col(col::PRODUCT_ID)])
         .join(
-            events.clone().select([col(col::CASE_ID), col(col::EVENT)]),
-            [col(col::CASE_ID)],
-            [col(col::CASE_ID)],
+            product_codes.clone(),
+            [col(col::CLASS), col(col::PRODUCT_ID)],
+            [col(col::CLASS), col(col::PRODUCT_ID)],
             JoinArgs::new(JoinType::Inner),
         )
-        .group_by(key.clone())
+        .select([col(col::CASE_KEY), col(P_CODE)]);
+    let coded_events = events
+        .clone()
+        .join(
+            event_codes.clone(),
+            [col(col::CLASS), col(col::EVENT)],
+            [col(col::CLASS), col(col::EVENT)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col(col::CASE_KEY), col(E_CODE)]);
+    let pairs = coded_products
+        .clone()
+        .join(
+            coded_events.clone(),
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col(P_CODE), col(E_CODE)])
         .agg([len().cast(DataType::Int64).alias(A)]);
-    let n_product = products
-        .clone()
-        .group_by([col(col::CLASS), col(col::PRODUCT_ID)])
+    let n_product = coded_products
+        .group_by([col(P_CODE)])
         .agg([len().cast(DataType::Int64).alias(N_PRODUCT)]);
-    let n_event = events
-        .clone()
-        .group_by([col(col::CLASS), col(col::EVENT)])
+    let n_event = coded_events
+        .group_by([col(E_CODE)])
         .agg([len().cast(DataType::Int64).alias(N_EVENT)]);
     let n_class = background
         .clone()
@@ -171,14 +204,26 @@ pub fn count_pairs(
     let mut table = pairs
         .join(
             n_product,
-            [col(col::CLASS), col(col::PRODUCT_ID)],
-            [col(col::CLASS), col(col::PRODUCT_ID)],
+            [col(P_CODE)],
+            [col(P_CODE)],
             JoinArgs::new(JoinType::Inner),
         )
         .join(
             n_event,
-            [col(col::CLASS), col(col::EVENT)],
-            [col(col::CLASS), col(col::EVENT)],
+            [col(E_CODE)],
+            [col(E_CODE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            product_codes,
+            [col(P_CODE)],
+            [col(P_CODE)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            event_codes.select([col(E_CODE), col(col::EVENT)]),
+            [col(E_CODE)],
+            [col(E_CODE)],
             JoinArgs::new(JoinType::Inner),
         )
         .join(
@@ -311,10 +356,15 @@ mod tests {
 
     fn frames(db: &Db) -> (DataFrame, DataFrame, DataFrame) {
         let id = |i: usize| format!("C{i}");
+        let key = |i: usize| i as IdxSize;
         let cases = DataFrame::new_infer_height(vec![
             Column::new(
                 col::CASE_ID.into(),
                 (0..db.cases.len()).map(id).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::CASE_KEY.into(),
+                (0..db.cases.len()).map(key).collect::<Vec<_>>(),
             ),
             Column::new(
                 col::CLASS.into(),
@@ -338,8 +388,8 @@ mod tests {
         .unwrap();
         let products = DataFrame::new_infer_height(vec![
             Column::new(
-                col::CASE_ID.into(),
-                db.products.iter().map(|p| id(p.0)).collect::<Vec<_>>(),
+                col::CASE_KEY.into(),
+                db.products.iter().map(|p| key(p.0)).collect::<Vec<_>>(),
             ),
             Column::new(
                 col::PRODUCT_ID.into(),
@@ -356,8 +406,8 @@ mod tests {
         .unwrap();
         let events = DataFrame::new_infer_height(vec![
             Column::new(
-                col::CASE_ID.into(),
-                db.events.iter().map(|e| id(e.0)).collect::<Vec<_>>(),
+                col::CASE_KEY.into(),
+                db.events.iter().map(|e| key(e.0)).collect::<Vec<_>>(),
             ),
             Column::new(
                 col::EVENT.into(),

@@ -23,5 +23,6 @@ mod properties;
 mod rates;
 mod regression;
 mod review;
+mod scale;
 mod signals;
 mod util;

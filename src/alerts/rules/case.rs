@@ -25,6 +25,7 @@ pub(super) fn case_alerts(
                 .and(day(col::RECEIVED_DATE).lt_eq(lit(epoch_days(p.end()))))),
         )
         .select([
+            col(col::CASE_KEY),
             col(col::CASE_ID),
             col(col::CLASS),
             col(col::REGION),
@@ -42,8 +43,8 @@ pub(super) fn case_alerts(
         )
         .join(
             in_period,
-            [col(col::CASE_ID)],
-            [col(col::CASE_ID)],
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
             JoinArgs::new(JoinType::Inner),
         )
         .filter(

@@ -40,12 +40,20 @@ pub(super) fn cluster_alerts(
         .cases
         .clone()
         .lazy()
+        // Only a window of `window_days` that touches the period can alert, so cases first
+        // received before `start - window_days` cannot be in one (see `best_window`).
         .filter(
             col(col::FIRST_RECEIVED)
                 .cast(DataType::Int32)
-                .lt_eq(lit(epoch_days(p.end()))),
+                .lt_eq(lit(epoch_days(p.end())))
+                .and(
+                    col(col::FIRST_RECEIVED)
+                        .cast(DataType::Int32)
+                        .gt_eq(lit(epoch_days(p.start()) as i64 - c.window_days)),
+                ),
         )
         .select([
+            col(col::CASE_KEY),
             col(col::CASE_ID),
             col(col::CLASS),
             col(col::REGION),
@@ -56,12 +64,12 @@ pub(super) fn cluster_alerts(
         .clone()
         .lazy()
         .filter(suspect_role())
-        .select([col(col::CASE_ID), col(col::PRODUCT_ID), col(col::BATCH)])
+        .select([col(col::CASE_KEY), col(col::PRODUCT_ID), col(col::BATCH)])
         .unique(None, UniqueKeepStrategy::Any)
         .join(
             background,
-            [col(col::CASE_ID)],
-            [col(col::CASE_ID)],
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
             JoinArgs::new(JoinType::Inner),
         )
         .sort(

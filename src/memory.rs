@@ -1,0 +1,152 @@
+//! The memory budget: a run stops with a clear message, naming the stage and the size,
+//! before a stage needs more memory than the machine (or the pipeline's `max_memory_gib`)
+//! allows, rather than being killed half-way by the kernel's out-of-memory killer.
+//!
+//! A stage's need is estimated from its row counts, with bytes per row measured by the
+//! benchmark harness (`examples/bench.rs`: peak resident memory over rows at 1, 10 and 25
+//! million cases) and rounded up. The limit is `max_memory_gib` when the pipeline sets it,
+//! otherwise the memory available when the run starts: `MemAvailable` in /proc/meminfo,
+//! or the cgroup's `memory.max` less its current use when that is lower (containers).
+//! Where neither can be read, the budget is unlimited.
+
+use crate::error::{Error, Result};
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Peak bytes per input row while loading and checking a table (both copies of a
+/// filtered frame, the join with the report status, the hash tables).
+pub const INGEST_BYTES_PER_ROW: [(&str, u64); 3] = [
+    ("reports", 260),
+    ("report_products", 120),
+    ("report_events", 110),
+];
+/// Bytes per input row for tables not listed above.
+pub const INGEST_BYTES_PER_OTHER_ROW: u64 = 200;
+/// Bytes per CSV byte (a CSV row is read as text, then typed).
+pub const INGEST_BYTES_PER_CSV_BYTE: u64 = 6;
+/// Peak bytes per case × product × event row while counting pairs.
+pub const SIGNALS_BYTES_PER_PAIR_ROW: u64 = 40;
+
+/// Where the limit comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSource {
+    Pipeline,
+    Available,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub limit: u64,
+    pub source: LimitSource,
+}
+
+impl Budget {
+    /// `max_memory_gib` from the pipeline, or what the machine has available now.
+    pub fn new(max_memory_gib: Option<f64>) -> Budget {
+        match max_memory_gib {
+            Some(g) => Budget {
+                limit: (g * GIB) as u64,
+                source: LimitSource::Pipeline,
+            },
+            None => match available_bytes() {
+                Some(b) => Budget {
+                    limit: b,
+                    source: LimitSource::Available,
+                },
+                None => Budget {
+                    limit: u64::MAX,
+                    source: LimitSource::Unknown,
+                },
+            },
+        }
+    }
+
+    /// Stop with [`Error::Memory`] when `needed` bytes exceed the limit.
+    pub fn check(
+        &self,
+        stage: &'static str,
+        what: impl FnOnce() -> String,
+        needed: u64,
+    ) -> Result<()> {
+        if needed <= self.limit {
+            return Ok(());
+        }
+        Err(Error::Memory {
+            stage,
+            what: what(),
+            needed_gib: needed as f64 / GIB,
+            limit_gib: self.limit as f64 / GIB,
+            limit_source: match self.source {
+                LimitSource::Pipeline => "max_memory_gib in the pipeline file",
+                LimitSource::Available => "memory available on this machine",
+                LimitSource::Unknown => "unknown",
+            },
+        })
+    }
+}
+
+/// Bytes available to this process now, if the platform tells.
+pub fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map(|kib| kib * 1024)?;
+    let cgroup = || -> Option<u64> {
+        let read = |f: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/{f}")).ok();
+        let max = read("memory.max")?.trim().parse::<u64>().ok()?;
+        let current = read("memory.current")?.trim().parse::<u64>().ok()?;
+        Some(max.saturating_sub(current))
+    };
+    Some(match cgroup() {
+        Some(c) => available.min(c),
+        None => available,
+    })
+}
+
+/// Peak resident memory of this process so far, in bytes (Linux), for the manifest.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_need_above_the_limit_names_the_stage_and_the_size() {
+        let budget = Budget::new(Some(2.0));
+        assert!(budget.check("signals", || "x".into(), 1 << 30).is_ok());
+        let err = budget
+            .check(
+                "signals",
+                || "counting 100,000,000 case × product × event rows".into(),
+                3 << 30,
+            )
+            .unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::EXIT_FAILURE);
+        assert_eq!(
+            err.to_string(),
+            "signals: counting 100,000,000 case × product × event rows needs about 3.0 GiB of memory, \
+             more than the 2.0 GiB allowed (max_memory_gib in the pipeline file); nothing was written"
+        );
+    }
+
+    #[test]
+    fn the_machine_reports_some_available_memory() {
+        if cfg!(target_os = "linux") {
+            let b = available_bytes().expect("MemAvailable on Linux");
+            assert!(b > 0);
+            assert!(peak_rss_bytes().expect("VmHWM on Linux") > 0);
+        }
+    }
+}
