@@ -1,4 +1,4 @@
-//! Contingency counts per (class, product, event), counted per case with polars.
+//! Contingency counts per (class, product, event), counted per case.
 //!
 //! The background database of a class is every case of that class first received on or
 //! before the end of the period (latest version only). For each product and event that
@@ -19,7 +19,13 @@
 //! 64-bit floats: the product overflows 32-bit integers at national scale (openEBGM 0.8.2
 //! fixed exactly this bug).
 //!
-//! Everything is group-bys and joins over whole tables: there is no loop over pairs.
+//! Products and events are coded as integers once; each background case's distinct
+//! products and events are laid out as compressed rows by case key; the marginals are
+//! counted per case, and `a` by one pass over each case's products × events into a hash
+//! map per core. Nothing of size products × events is materialised, and no text is hashed
+//! after coding. The property tests below check every cell against a brute-force recount.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -36,14 +42,9 @@ pub const C: &str = "c";
 pub const D: &str = "d";
 pub const N: &str = "n";
 pub const EXPECTED: &str = "expected";
-const N_PRODUCT: &str = "__n_product";
-const N_EVENT: &str = "__n_event";
-const P_CODE: &str = "__p";
-const E_CODE: &str = "__e";
 const S_SEX: &str = "__s_sex";
 const S_AGE: &str = "__s_age";
 const S_YEAR: &str = "__s_year";
-const E_S: &str = "__e_s";
 
 /// Whether a `report_products` row counts: its product is suspect or interacting.
 /// Concomitant products never count, in any statistic or alert.
@@ -94,9 +95,9 @@ fn strata_exprs(cfg: &Signals) -> Vec<Expr> {
 
 /// Count `a, b, c, d, n, expected` for every (class, product_id, event) with `a ≥ 1`.
 ///
-/// Inputs are ingest's `cases`, `case_products` and `case_events`. Output columns:
-/// `class, product_id, event, a, b, c, d, n` (Int64) and `expected` (Float64), sorted by
-/// class, product and event.
+/// Inputs are ingest's `cases` (with `__case`), `case_products` and `case_events` (keyed by
+/// `__case`). Output columns: `class, product_id, event, a, b, c, d, n` (Int64) and
+/// `expected` (Float64), sorted by class, product and event.
 pub fn count_pairs(
     cases: &DataFrame,
     case_products: &DataFrame,
@@ -105,207 +106,305 @@ pub fn count_pairs(
     cfg: &Signals,
 ) -> Result<DataFrame> {
     let ctx = || "signals: counting cases per product and event".to_string();
+    // Per case (by row): class index and stratum, or None outside the background.
     let strata = strata_exprs(cfg);
-    let strata_names: Vec<&str> = strata
-        .iter()
-        .filter_map(|e| match e {
-            Expr::Alias(_, name) => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
+    let mut select = vec![
+        col(col::CASE_KEY),
+        col(col::CLASS),
+        col(col::FIRST_RECEIVED)
+            .cast(DataType::Int32)
+            .alias(col::FIRST_RECEIVED),
+    ];
+    select.extend(strata.iter().cloned());
+    let bg = cases.clone().lazy().select(select).collect().context(ctx)?;
+    let keys = bg
+        .column(col::CASE_KEY)
+        .context(ctx)?
+        .cast(&IDX_DTYPE)
+        .context(ctx)?;
+    let keys = keys.idx().context(ctx)?;
+    let class_col = bg.column(col::CLASS).context(ctx)?.str().context(ctx)?;
+    let first = bg
+        .column(col::FIRST_RECEIVED)
+        .context(ctx)?
+        .i32()
+        .context(ctx)?;
+    let end = epoch_days(period_end);
+    let stratum = stratum_ids(&bg, cfg).context(ctx)?;
 
-    let mut bg_cols = vec![col(col::CASE_KEY), col(col::CLASS)];
-    bg_cols.extend(strata.iter().cloned());
-    let background = cases
-        .clone()
-        .lazy()
-        .filter(
-            col(col::FIRST_RECEIVED)
-                .cast(DataType::Int32)
-                .lt_eq(lit(epoch_days(period_end))),
-        )
-        .select(bg_cols);
-
-    let products = suspect_products(case_products).join(
-        background.clone(),
-        [col(col::CASE_KEY)],
-        [col(col::CASE_KEY)],
-        JoinArgs::new(JoinType::Inner),
-    );
-    let events = case_events
-        .clone()
-        .lazy()
-        .select([col(col::CASE_KEY), col(col::EVENT)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .join(
-            background.clone(),
-            [col(col::CASE_KEY)],
-            [col(col::CASE_KEY)],
-            JoinArgs::new(JoinType::Inner),
-        );
-
-    let key = [col(col::CLASS), col(col::PRODUCT_ID), col(col::EVENT)];
-    // The products (with their class) and the events (with theirs) get integer codes, so
-    // that the case × product × event join and its group-by, the one step whose rows grow
-    // as products × events per case, work on integers rather than text.
-    // The dictionaries are collected once: a lazy one could number its rows differently
-    // each time the plan evaluates it, since joins do not keep row order.
-    let dictionary = |lf: LazyFrame, what: Expr, code: &str| -> Result<LazyFrame> {
-        let df = lf
-            .select([col(col::CLASS), what])
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect()
-            .and_then(|df| df.with_row_index(code.into(), None))
-            .context(ctx)?;
-        Ok(df.lazy())
-    };
-    let product_codes = dictionary(products.clone(), col(col::PRODUCT_ID), P_CODE)?;
-    let event_codes = dictionary(events.clone(), col(col::EVENT), E_CODE)?;
-    let coded_products = products
-        .clone()
-        .join(
-            product_codes.clone(),
-            [col(col::CLASS), col(col::PRODUCT_ID)],
-            [col(col::CLASS), col(col::PRODUCT_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([col(col::CASE_KEY), col(P_CODE)]);
-    let coded_events = events
-        .clone()
-        .join(
-            event_codes.clone(),
-            [col(col::CLASS), col(col::EVENT)],
-            [col(col::CLASS), col(col::EVENT)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([col(col::CASE_KEY), col(E_CODE)]);
-    let pairs = coded_products
-        .clone()
-        .join(
-            coded_events.clone(),
-            [col(col::CASE_KEY)],
-            [col(col::CASE_KEY)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col(P_CODE), col(E_CODE)])
-        .agg([len().cast(DataType::Int64).alias(A)]);
-    let n_product = coded_products
-        .group_by([col(P_CODE)])
-        .agg([len().cast(DataType::Int64).alias(N_PRODUCT)]);
-    let n_event = coded_events
-        .group_by([col(E_CODE)])
-        .agg([len().cast(DataType::Int64).alias(N_EVENT)]);
-    let n_class = background
-        .clone()
-        .group_by([col(col::CLASS)])
-        .agg([len().cast(DataType::Int64).alias(N)]);
-
-    let f = |c: &str| col(c).cast(DataType::Float64);
-    let mut table = pairs
-        .join(
-            n_product,
-            [col(P_CODE)],
-            [col(P_CODE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            n_event,
-            [col(E_CODE)],
-            [col(E_CODE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            product_codes,
-            [col(P_CODE)],
-            [col(P_CODE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            event_codes.select([col(E_CODE), col(col::EVENT)]),
-            [col(E_CODE)],
-            [col(E_CODE)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            n_class,
-            [col(col::CLASS)],
-            [col(col::CLASS)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .with_columns([
-            (col(N_PRODUCT) - col(A)).alias(B),
-            (col(N_EVENT) - col(A)).alias(C),
-            (col(N) - col(N_PRODUCT) - col(N_EVENT) + col(A)).alias(D),
-            (f(N_PRODUCT) * f(N_EVENT) / f(N)).alias(EXPECTED),
-        ]);
-
-    if !strata_names.is_empty() {
-        let by = |first: &[&str]| -> Vec<Expr> {
-            first
-                .iter()
-                .chain(strata_names.iter())
-                .map(|c| col(*c))
-                .collect()
+    let max_key = keys.max().map_or(0, |k| k as usize + 1);
+    // Case key → (class, stratum) of a background case.
+    let mut case_of: Vec<Option<(u32, u32)>> = vec![None; max_key];
+    let mut classes: Vec<&str> = Vec::new();
+    let mut n_strata = 1u32;
+    for (row, &s) in stratum.iter().enumerate() {
+        let (Some(k), Some(c), Some(d)) = (keys.get(row), class_col.get(row), first.get(row))
+        else {
+            continue;
         };
-        let np_s = products
-            .group_by(by(&[col::CLASS, col::PRODUCT_ID]))
-            .agg([len().cast(DataType::Float64).alias(N_PRODUCT)]);
-        let ne_s = events
-            .group_by(by(&[col::CLASS, col::EVENT]))
-            .agg([len().cast(DataType::Float64).alias(N_EVENT)]);
-        let n_s = background
-            .group_by(by(&[col::CLASS]))
-            .agg([len().cast(DataType::Float64).alias(N)]);
-        let stratified = table
-            .clone()
-            .select(key.clone())
-            .join(
-                np_s,
-                [col(col::CLASS), col(col::PRODUCT_ID)],
-                [col(col::CLASS), col(col::PRODUCT_ID)],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .join(
-                ne_s,
-                by(&[col::CLASS, col::EVENT]),
-                by(&[col::CLASS, col::EVENT]),
-                JoinArgs::new(JoinType::Inner),
-            )
-            .join(
-                n_s,
-                by(&[col::CLASS]),
-                by(&[col::CLASS]),
-                JoinArgs::new(JoinType::Inner),
-            )
-            .with_column((col(N_PRODUCT) * col(N_EVENT) / col(N)).alias(E_S))
-            .group_by(key.clone())
-            .agg([col(E_S).sum().alias(EXPECTED)]);
-        table = table.drop(cols([EXPECTED])).join(
-            stratified,
-            key.clone(),
-            key.clone(),
-            JoinArgs::new(JoinType::Left),
-        );
+        if d > end {
+            continue;
+        }
+        let ci = match classes.iter().position(|x| *x == c) {
+            Some(i) => i,
+            None => {
+                classes.push(c);
+                classes.len() - 1
+            }
+        } as u32;
+        n_strata = n_strata.max(s + 1);
+        case_of[k as usize] = Some((ci, s));
+    }
+    let n_classes = classes.len().max(1) as u64;
+
+    // Products (suspect or interacting) and events per background case, as integer codes.
+    let products = suspect_products(case_products).collect().context(ctx)?;
+    let (product_names, by_case_p) = per_case(&products, col::PRODUCT_ID, &case_of).context(ctx)?;
+    let events = case_events
+        .select([col::CASE_KEY, col::EVENT])
+        .context(ctx)?;
+    let (event_names, by_case_e) = per_case(&events, col::EVENT, &case_of).context(ctx)?;
+
+    // Marginals, per class (and stratum): n, n_product, n_event.
+    let n_pc = product_names.len() as u64 * n_classes;
+    let n_ec = event_names.len() as u64 * n_classes;
+    let cells = |n: u64| vec![0u32; (n * n_strata as u64) as usize];
+    let (mut n_class, mut n_product, mut n_event) = (cells(n_classes), cells(n_pc), cells(n_ec));
+    for (key, cs) in case_of.iter().enumerate() {
+        let Some((c, s)) = *cs else { continue };
+        let (c, s) = (c as u64, s as u64);
+        let at = |code: u64| ((code * n_classes + c) * n_strata as u64 + s) as usize;
+        n_class[(c * n_strata as u64 + s) as usize] += 1;
+        for &p in by_case_p.of(key) {
+            n_product[at(p as u64)] += 1;
+        }
+        for &e in by_case_e.of(key) {
+            n_event[at(e as u64)] += 1;
+        }
     }
 
-    table
-        .select([
-            col(col::CLASS),
-            col(col::PRODUCT_ID),
-            col(col::EVENT),
-            col(A),
-            col(B),
-            col(C),
-            col(D),
-            col(N),
-            col(EXPECTED),
-        ])
-        .sort(
-            [col::CLASS, col::PRODUCT_ID, col::EVENT],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .context(ctx)
+    // a per (product, class, event): the one step whose work grows as products × events
+    // per case. Each core counts half the cases into its own map; the maps are merged.
+    let pair_key = |p: u32, c: u32, e: u32| ((p as u64 * n_classes + c as u64) << 32) | e as u64;
+    let count_range = |range: std::ops::Range<usize>| {
+        let mut map: HashMap<u64, u32, foldhash::fast::FixedState> = HashMap::default();
+        for key in range {
+            let Some((c, _)) = case_of[key] else { continue };
+            let es = by_case_e.of(key);
+            for &p in by_case_p.of(key) {
+                for &e in es {
+                    *map.entry(pair_key(p, c, e)).or_insert(0) += 1;
+                }
+            }
+        }
+        map
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = case_of.len().div_ceil(threads).max(1);
+    let maps: Vec<HashMap<u64, u32, foldhash::fast::FixedState>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = (t * chunk).min(case_of.len())..((t + 1) * chunk).min(case_of.len());
+                s.spawn(move || count_range(range))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("counting thread"))
+            .collect()
+    });
+    let mut maps = maps.into_iter();
+    let mut pairs = maps.next().unwrap_or_default();
+    for m in maps {
+        for (k, v) in m {
+            *pairs.entry(k).or_insert(0) += v;
+        }
+    }
+
+    // One row per pair. `expected` is n_product·n_event/n summed over strata, in f64.
+    let sum_strata = |v: &[u32], code: u64, c: u64| -> i64 {
+        let at = ((code * n_classes + c) * n_strata as u64) as usize;
+        v[at..at + n_strata as usize]
+            .iter()
+            .map(|&x| x as i64)
+            .sum()
+    };
+    let h = pairs.len();
+    let (mut o_class, mut o_product, mut o_event) = (
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+    );
+    let (mut o_a, mut o_b, mut o_c, mut o_d, mut o_n, mut o_e) = (
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+        Vec::with_capacity(h),
+    );
+    for (&key, &a) in &pairs {
+        let e = key & 0xFFFF_FFFF;
+        let pc = key >> 32;
+        let (p, c) = (pc / n_classes, pc % n_classes);
+        let a = a as i64;
+        let np = sum_strata(&n_product, p, c);
+        let ne = sum_strata(&n_event, e, c);
+        let n: i64 = n_class[(c * n_strata as u64) as usize..((c + 1) * n_strata as u64) as usize]
+            .iter()
+            .map(|&x| x as i64)
+            .sum();
+        let expected = if n_strata == 1 {
+            np as f64 * ne as f64 / n as f64
+        } else {
+            let (pi, ei, ni) = (
+                ((p * n_classes + c) * n_strata as u64) as usize,
+                ((e * n_classes + c) * n_strata as u64) as usize,
+                (c * n_strata as u64) as usize,
+            );
+            (0..n_strata as usize)
+                .filter(|&s| n_product[pi + s] > 0 && n_event[ei + s] > 0)
+                .map(|s| n_product[pi + s] as f64 * n_event[ei + s] as f64 / n_class[ni + s] as f64)
+                .sum()
+        };
+        o_class.push(classes[c as usize]);
+        o_product.push(product_names[p as usize]);
+        o_event.push(event_names[e as usize]);
+        o_a.push(a);
+        o_b.push(np - a);
+        o_c.push(ne - a);
+        o_d.push(n - np - ne + a);
+        o_n.push(n);
+        o_e.push(expected);
+    }
+    let out = DataFrame::new_infer_height(vec![
+        Column::new(col::CLASS.into(), o_class),
+        Column::new(col::PRODUCT_ID.into(), o_product),
+        Column::new(col::EVENT.into(), o_event),
+        Column::new(A.into(), o_a),
+        Column::new(B.into(), o_b),
+        Column::new(C.into(), o_c),
+        Column::new(D.into(), o_d),
+        Column::new(N.into(), o_n),
+        Column::new(EXPECTED.into(), o_e),
+    ])
+    .context(ctx)?;
+    out.sort(
+        [col::CLASS, col::PRODUCT_ID, col::EVENT],
+        SortMultipleOptions::default(),
+    )
+    .context(ctx)
+}
+
+/// Codes of a text column's values in first-seen order, and per case key the distinct
+/// codes of its rows (background cases only), as compressed rows.
+fn per_case<'a>(
+    df: &'a DataFrame,
+    name: &str,
+    case_of: &[Option<(u32, u32)>],
+) -> PolarsResult<(Vec<&'a str>, PerCase)> {
+    let keys = df.column(col::CASE_KEY)?.idx()?;
+    let values = df.column(name)?.str()?;
+    let mut names: Vec<&str> = Vec::new();
+    let mut index: HashMap<&str, u32, foldhash::fast::FixedState> = HashMap::default();
+    let mut rows: Vec<(u32, u32)> = Vec::with_capacity(df.height());
+    for (k, v) in keys.iter().zip(values.iter()) {
+        let (Some(k), Some(v)) = (k, v) else { continue };
+        if case_of.get(k as usize).copied().flatten().is_none() {
+            continue;
+        }
+        let code = *index.entry(v).or_insert_with(|| {
+            names.push(v);
+            (names.len() - 1) as u32
+        });
+        rows.push((k, code));
+    }
+    Ok((names, PerCase::new(case_of.len(), rows)))
+}
+
+/// For each case key, its distinct codes (compressed sparse rows).
+struct PerCase {
+    offsets: Vec<u32>,
+    codes: Vec<u32>,
+}
+
+impl PerCase {
+    fn new(n_cases: usize, rows: Vec<(u32, u32)>) -> PerCase {
+        let mut offsets = vec![0u32; n_cases + 1];
+        for &(k, _) in &rows {
+            offsets[k as usize + 1] += 1;
+        }
+        for i in 0..n_cases {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut codes = vec![0u32; rows.len()];
+        for (k, c) in rows {
+            codes[fill[k as usize] as usize] = c;
+            fill[k as usize] += 1;
+        }
+        // Distinct within each case: sort each (short) run, then compact.
+        let mut out_offsets = vec![0u32; n_cases + 1];
+        let mut w = 0usize;
+        for i in 0..n_cases {
+            let (s, e) = (offsets[i] as usize, offsets[i + 1] as usize);
+            codes[s..e].sort_unstable();
+            let mut last = None;
+            for r in s..e {
+                if last != Some(codes[r]) {
+                    last = Some(codes[r]);
+                    codes[w] = codes[r];
+                    w += 1;
+                }
+            }
+            out_offsets[i + 1] = w as u32;
+        }
+        codes.truncate(w);
+        PerCase {
+            offsets: out_offsets,
+            codes,
+        }
+    }
+
+    fn of(&self, key: usize) -> &[u32] {
+        &self.codes[self.offsets[key] as usize..self.offsets[key + 1] as usize]
+    }
+}
+
+/// Each case's stratum as a dense index (0 when no strata are configured).
+fn stratum_ids(bg: &DataFrame, cfg: &Signals) -> PolarsResult<Vec<u32>> {
+    let h = bg.height();
+    let mut id = vec![0u32; h];
+    let mut radix = 1u32;
+    if cfg.strata_sex {
+        let sex = bg.column(S_SEX)?.str()?;
+        for (i, v) in sex.iter().enumerate() {
+            id[i] += radix
+                * match v {
+                    Some("M") => 0,
+                    Some("F") => 1,
+                    _ => 2,
+                };
+        }
+        radix *= 3;
+    }
+    if !cfg.strata_age_bands.is_empty() {
+        let band = bg.column(S_AGE)?.i32()?;
+        for (i, v) in band.iter().enumerate() {
+            id[i] += radix * (v.unwrap_or(-1) + 1) as u32;
+        }
+        radix *= cfg.strata_age_bands.len() as u32 + 2;
+    }
+    if cfg.strata_year {
+        let year = bg.column(S_YEAR)?.i32()?;
+        let min = year.min().unwrap_or(0);
+        for (i, v) in year.iter().enumerate() {
+            id[i] += radix * v.map_or(0, |y| (y - min) as u32);
+        }
+    }
+    Ok(id)
 }
 
 #[cfg(test)]
