@@ -290,17 +290,21 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         },
         &pipeline.alerts,
     )?;
-    let alert_list = alerts::compare_with_previous(fired, previous_alerts, &period.to_string());
-    let screening = screening::compute_screening(
-        &data,
-        &sig.table,
-        &alert_list,
-        previous
-            .as_ref()
-            .map(|p| (p.period.as_str(), p.screening.as_ref())),
-        &pipeline.signals,
-        &period,
-    )?;
+    let alert_list = progress::timed("alerts: statuses against the previous run", || {
+        alerts::compare_with_previous(fired, previous_alerts, &period.to_string())
+    });
+    let screening = progress::timed("alerts: screening list", || {
+        screening::compute_screening(
+            &data,
+            &sig.table,
+            &alert_list,
+            previous
+                .as_ref()
+                .map(|p| (p.period.as_str(), p.screening.as_ref())),
+            &pipeline.signals,
+            &period,
+        )
+    })?;
     let alerts_headline =
         AlertsHeadline::of(&alert_list, previous.as_ref().map(|p| p.period.clone()));
     let detail = format!(

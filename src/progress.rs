@@ -116,6 +116,19 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Run `f` and log its wall time at debug level: the steps inside a stage, for profiling
+/// (`-v` shows them; the benchmark harness's profile in the README comes from them).
+pub fn timed<T>(step: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    tracing::debug!(
+        step,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "step finished"
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::thousands;

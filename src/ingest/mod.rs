@@ -37,7 +37,7 @@ use crate::config::Pipeline;
 use crate::error::{Error, PolarsContext, Result, TooManyRejects};
 use crate::memory::{self, Budget};
 use crate::period::from_epoch_days;
-use crate::progress::{RowCounter, Stage};
+use crate::progress::{timed, RowCounter, Stage};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
 
 /// One bad cell (or a bad row, with an empty `column`) of an input table.
@@ -225,16 +225,25 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
             counter.add(n.saturating_sub(prev));
         }
     };
+    let step = |what: &str| format!("ingest: {} {what}", spec.name);
     let (raw, format) = if ext == "parquet" {
-        (parquet::read_parquet(path, spec, &on_rows)?, "parquet")
+        let raw = timed(&step("read"), || {
+            parquet::read_parquet(path, spec, &on_rows)
+        })?;
+        (raw, "parquet")
     } else {
-        (csv::read_csv(path, spec, &on_rows)?, "csv")
+        (
+            timed(&step("read"), || csv::read_csv(path, spec, &on_rows))?,
+            "csv",
+        )
     };
-    let (size_bytes, sha256) = sha256_file(path)?;
+    let (size_bytes, sha256) = timed(&step("sha256"), || sha256_file(path))?;
     let file = path.display().to_string();
     let context = || format!("{}: checking {}", path.display(), spec.name);
 
-    let (mut columns, problems) = validate::type_columns(spec, &raw.df, &context)?;
+    let (mut columns, problems) = timed(&step("cell checks"), || {
+        validate::type_columns(spec, &raw.df, &context)
+    })?;
     let lines: Vec<i64> = raw
         .df
         .column(col::LINE)
@@ -388,7 +397,9 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
     for l in loaded {
         tables.push(l?);
     }
-    link(tables, pipeline.max_rejected_fraction)
+    timed("ingest: versions and links", || {
+        link(tables, pipeline.max_rejected_fraction)
+    })
 }
 
 /// Stop before loading when the inputs would not fit in the memory budget. Parquet files
@@ -446,11 +457,6 @@ fn spec_by_name(name: &str) -> &'static TableSpec {
     }
 }
 
-/// Per-report status after supersession: `report_id`, `__case`, `__latest`.
-const LATEST: &str = "__latest";
-/// Versions of a report's case.
-const N_VERSIONS: &str = "__n_versions";
-
 /// Supersession and cross-table checks; then the tolerance check.
 fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> {
     let take = |tables: &mut Vec<Loaded>, name: &str| -> Option<Loaded> {
@@ -465,89 +471,93 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
     let event_terms = take(&mut tables, "event_terms");
     let ctx = |what: &'static str| move || format!("ingest: {what}");
 
-    // Latest version of each case. Most cases have a single version and are their own
-    // latest; only the rows of cases with several versions are sorted to rank them.
-    let numbered = reports
-        .df
-        .clone()
+    // Latest version of each case: highest version (default 1), then latest received_date,
+    // then highest report_id. One pass over the reports with a map from case to its best
+    // row so far: no sort, and the reports frame is copied once, into `cases`.
+    let rdf = &reports.df;
+    let ids = rdf
+        .column(col::REPORT_ID)
+        .and_then(|c| c.str().cloned())
+        .context(ctx("ranking case versions"))?;
+    let (latest_mask, first_received, n_latest) = {
+        let case_ids = rdf
+            .column(col::CASE_ID)
+            .and_then(|c| c.str().cloned())
+            .context(ctx("ranking case versions"))?;
+        let versions = rdf
+            .column(col::VERSION)
+            .and_then(|c| c.i64().cloned())
+            .context(ctx("ranking case versions"))?;
+        let received = rdf
+            .column(col::RECEIVED_DATE)
+            .and_then(|c| c.cast(&DataType::Int32))
+            .and_then(|c| c.i32().cloned())
+            .context(ctx("ranking case versions"))?;
+        // Per case: its best row so far, with its rank, and its earliest receipt.
+        struct Best<'a> {
+            row: usize,
+            rank: (i64, i32, &'a str),
+            first: i32,
+        }
+        let mut cases: HashMap<&str, Best, foldhash::fast::FixedState> =
+            HashMap::with_capacity_and_hasher(ids.len(), Default::default());
+        let rows = ids
+            .iter()
+            .zip(case_ids.iter())
+            .zip(versions.iter())
+            .zip(received.iter());
+        for (row, (((id, case), version), date)) in rows.enumerate() {
+            let id = id.unwrap_or("");
+            let date = date.unwrap_or(i32::MIN);
+            let rank = (version.unwrap_or(1), date, id);
+            cases
+                .entry(case.unwrap_or(id))
+                .and_modify(|b| {
+                    if rank > b.rank {
+                        b.row = row;
+                        b.rank = rank;
+                    }
+                    b.first = b.first.min(date);
+                })
+                .or_insert(Best {
+                    row,
+                    rank,
+                    first: date,
+                });
+        }
+        let mut latest = vec![false; ids.len()];
+        let mut first = vec![0i32; ids.len()];
+        for b in cases.values() {
+            latest[b.row] = true;
+            first[b.row] = b.first;
+        }
+        let n_latest = cases.len();
+        let first: Vec<i32> = first
+            .into_iter()
+            .zip(&latest)
+            .filter_map(|(f, l)| l.then_some(f))
+            .collect();
+        (latest, first, n_latest as u64)
+    };
+    let latest_mask = BooleanChunked::from_slice("latest".into(), &latest_mask);
+    let mut cases = rdf
+        .filter(&latest_mask)
+        .context(ctx("selecting latest versions"))?;
+    let first_received = Column::new(col::FIRST_RECEIVED.into(), first_received)
+        .cast(&DataType::Date)
+        .context(ctx("selecting latest versions"))?;
+    let case_keys: Vec<IdxSize> = (0..n_latest as IdxSize).collect();
+    cases
+        .with_column(first_received)
+        .and_then(|df| df.with_column(Column::new(col::CASE_KEY.into(), case_keys)))
+        .context(ctx("selecting latest versions"))?;
+    let cases = cases
         .lazy()
         .with_columns([
             coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID),
             col(col::VERSION).fill_null(lit(1i64)),
         ])
-        .with_column(
-            len()
-                .over([col(col::CASE_ID)])
-                .context(ctx("counting case versions"))?
-                .alias(N_VERSIONS),
-        )
         .collect()
-        .context(ctx("counting case versions"))?;
-    let single = numbered
-        .clone()
-        .lazy()
-        .filter(col(N_VERSIONS).eq(lit(1)))
-        .with_columns([
-            col(col::RECEIVED_DATE).alias(col::FIRST_RECEIVED),
-            lit(true).alias(LATEST),
-        ]);
-    let multi = numbered
-        .lazy()
-        .filter(col(N_VERSIONS).gt(lit(1)))
-        .with_column(
-            col(col::RECEIVED_DATE)
-                .min()
-                .over([col(col::CASE_ID)])
-                .context(ctx("ranking case versions"))?
-                .alias(col::FIRST_RECEIVED),
-        )
-        .sort(
-            [
-                col::CASE_ID,
-                col::VERSION,
-                col::RECEIVED_DATE,
-                col::REPORT_ID,
-            ],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, true, true]),
-        )
-        .with_column(
-            col(col::CASE_ID)
-                .neq(col(col::CASE_ID).shift(lit(1)))
-                .fill_null(lit(true))
-                .alias(LATEST),
-        );
-    let mut ranked = concat([single, multi], UnionArgs::default())
-        .and_then(|lf| {
-            lf.drop(cols([N_VERSIONS]))
-                .sort([col::LINE], SortMultipleOptions::default())
-                .collect()
-        })
-        .context(ctx("ranking case versions"))?;
-    let latest_mask = ranked
-        .column(LATEST)
-        .and_then(|c| c.bool().cloned())
-        .context(ctx("latest"))?;
-    // Each latest version's case gets its integer key: its row in `cases`.
-    let mut next = 0 as IdxSize;
-    let keys: IdxCa = latest_mask
-        .iter()
-        .map(|l| {
-            (l == Some(true)).then(|| {
-                next += 1;
-                next - 1
-            })
-        })
-        .collect();
-    ranked
-        .with_column(keys.with_name(col::CASE_KEY.into()).into_column())
-        .context(ctx("numbering cases"))?;
-    let status = ranked
-        .select([col::REPORT_ID, col::CASE_KEY, LATEST])
-        .context(ctx("ranking case versions"))?;
-    let n_latest = next as u64;
-    let cases = ranked
-        .filter(&latest_mask)
-        .and_then(|df| df.drop(LATEST))
         .context(ctx("selecting latest versions"))?;
     let data_cutoff = cases
         .column(col::RECEIVED_DATE)
@@ -560,71 +570,46 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
     let file_of_reports = reports.path.display().to_string();
     accounts.push(account(&reports, n_latest, reports_superseded));
 
-    let child = |t: &mut Loaded| -> Result<(DataFrame, TableAccount)> {
-        let mut args = JoinArgs::new(JoinType::Left);
-        args.maintain_order = MaintainOrderJoin::Left;
-        let joined =
-            t.df.clone()
-                .lazy()
-                .join(
-                    status.clone().lazy(),
-                    [col(col::REPORT_ID)],
-                    [col(col::REPORT_ID)],
-                    args,
-                )
-                .collect()
-                .context(|| format!("{}: linking to reports", t.path.display()))?;
-        let latest = joined
-            .column(LATEST)
-            .and_then(|c| c.bool().cloned())
-            .context(ctx("link"))?;
-        let file = t.path.display().to_string();
-        let orphans = latest.null_count() as u64;
-        if orphans > 0 {
-            let ids = joined
-                .column(col::REPORT_ID)
-                .and_then(|c| c.str().cloned())
-                .context(ctx("link"))?;
-            let lines = joined
-                .column(col::LINE)
-                .and_then(|c| c.i64().cloned())
-                .context(ctx("link"))?;
-            for row in 0..joined.height() {
-                if latest.get(row).is_some() {
-                    continue;
-                }
-                let id = ids.get(row).unwrap_or("");
-                let expected = if reports.rejected_keys.contains(id) {
-                    format!("a report_id of a valid row in {file_of_reports} (that report was rejected)")
-                } else {
-                    format!("a report_id present in {file_of_reports}")
-                };
-                t.rejects.push(Reject {
-                    table: t.spec.name,
-                    file: file.clone(),
-                    line: lines.get(row).unwrap_or(0),
-                    column: col::REPORT_ID.to_string(),
-                    found: id.to_string(),
-                    expected,
-                });
+    // Report id → its case key (latest versions, in row order) or SUPERSEDED.
+    let status = {
+        let mut status: ReportStatus =
+            HashMap::with_capacity_and_hasher(ids.len(), Default::default());
+        let mut next: IdxSize = 0;
+        for (id, latest) in ids.iter().zip(latest_mask.iter()) {
+            let key = if latest == Some(true) {
+                next += 1;
+                next - 1
+            } else {
+                SUPERSEDED
+            };
+            if let Some(id) = id {
+                status.insert(id, key);
             }
-            t.rejects.sort_by_key(|r| r.line);
         }
-        t.rejected += orphans;
-        let used_mask = latest.fill_null_with_values(false).context(ctx("link"))?;
-        let used = used_mask.sum().unwrap_or(0) as u64;
-        let superseded = joined.height() as u64 - orphans - used;
-        // Rows of latest versions, keyed by their case; report ids are not needed further.
-        let df = joined
-            .filter(&used_mask)
-            .map(|df| df.drop_many([LATEST, col::REPORT_ID]))
-            .context(ctx("link"))?;
-        Ok((df, account(t, used, superseded)))
+        status
     };
-    let (case_products, acc) = child(&mut products_of)?;
+    let link_of = Linker {
+        status: &status,
+        rejected_keys: &reports.rejected_keys,
+        file_of_reports: &file_of_reports,
+    };
+    // The two child tables link at once, one per core.
+    let (linked_products, linked_events) = std::thread::scope(|scope| {
+        let p = scope.spawn(|| {
+            timed("ingest: linking report_products", || {
+                link_of.link(&mut products_of)
+            })
+        });
+        let e = timed("ingest: linking report_events", || {
+            link_of.link(&mut events_of)
+        });
+        (p.join().expect("linking thread"), e)
+    });
+    let (case_products, acc) = linked_products?;
     accounts.push(acc);
-    let (case_events, acc) = child(&mut events_of)?;
+    let (case_events, acc) = linked_events?;
     accounts.push(acc);
+    drop(status);
     let case_products = case_products
         .lazy()
         .with_column(col(col::ROLE).fill_null(lit("suspect")))
@@ -665,6 +650,86 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
         tables: accounts,
         data_cutoff,
     })
+}
+
+/// A report id's case key when it is the latest version of its case.
+type ReportStatus<'a> = HashMap<&'a str, IdxSize, foldhash::fast::FixedState>;
+/// The status of a report that an later version of its case superseded.
+const SUPERSEDED: IdxSize = IdxSize::MAX;
+
+/// Links a child table (report_products, report_events) to the reports.
+struct Linker<'a> {
+    status: &'a ReportStatus<'a>,
+    rejected_keys: &'a HashSet<String>,
+    file_of_reports: &'a str,
+}
+
+impl Linker<'_> {
+    /// Keep the rows of latest versions, keyed by their case (`__case`; report ids are not
+    /// needed further); count the superseded ones; reject rows whose report_id is not a
+    /// valid report. Row order is kept.
+    fn link(&self, t: &mut Loaded) -> Result<(DataFrame, TableAccount)> {
+        let ctx = || format!("{}: linking to reports", t.path.display());
+        let ids =
+            t.df.column(col::REPORT_ID)
+                .and_then(|c| c.str().cloned())
+                .context(ctx)?;
+        let mut used = Vec::with_capacity(ids.len());
+        let mut keys: Vec<IdxSize> = Vec::with_capacity(ids.len());
+        let mut orphan_rows = Vec::new();
+        for (row, id) in ids.iter().enumerate() {
+            match id.and_then(|id| self.status.get(id)) {
+                Some(&SUPERSEDED) => used.push(false),
+                Some(&key) => {
+                    used.push(true);
+                    keys.push(key);
+                }
+                None => {
+                    used.push(false);
+                    orphan_rows.push(row);
+                }
+            }
+        }
+        if !orphan_rows.is_empty() {
+            let lines =
+                t.df.column(col::LINE)
+                    .and_then(|c| c.i64().cloned())
+                    .context(ctx)?;
+            let file = t.path.display().to_string();
+            for &row in &orphan_rows {
+                let id = ids.get(row).unwrap_or("");
+                let expected = if self.rejected_keys.contains(id) {
+                    format!(
+                        "a report_id of a valid row in {} (that report was rejected)",
+                        self.file_of_reports
+                    )
+                } else {
+                    format!("a report_id present in {}", self.file_of_reports)
+                };
+                t.rejects.push(Reject {
+                    table: t.spec.name,
+                    file: file.clone(),
+                    line: lines.get(row).unwrap_or(0),
+                    column: col::REPORT_ID.to_string(),
+                    found: id.to_string(),
+                    expected,
+                });
+            }
+            t.rejects.sort_by_key(|r| r.line);
+        }
+        let orphans = orphan_rows.len() as u64;
+        t.rejected += orphans;
+        let n_used = keys.len() as u64;
+        let superseded = ids.len() as u64 - orphans - n_used;
+        let mask = BooleanChunked::from_slice("used".into(), &used);
+        let mut df =
+            t.df.drop(col::REPORT_ID)
+                .and_then(|df| df.filter(&mask))
+                .context(ctx)?;
+        df.with_column(Column::new(col::CASE_KEY.into(), keys))
+            .context(ctx)?;
+        Ok((df, account(t, n_used, superseded)))
+    }
 }
 
 fn account(t: &Loaded, used: u64, superseded: u64) -> TableAccount {

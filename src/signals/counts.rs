@@ -137,9 +137,9 @@ pub fn count_pairs(
     let mut case_of: Vec<Option<(u32, u32)>> = vec![None; max_key];
     let mut classes: Vec<&str> = Vec::new();
     let mut n_strata = 1u32;
-    for (row, &s) in stratum.iter().enumerate() {
-        let (Some(k), Some(c), Some(d)) = (keys.get(row), class_col.get(row), first.get(row))
-        else {
+    let rows = keys.iter().zip(class_col.iter()).zip(first.iter());
+    for (((k, c), d), &s) in rows.zip(&stratum) {
+        let (Some(k), Some(c), Some(d)) = (k, c, d) else {
             continue;
         };
         if d > end {
@@ -158,12 +158,10 @@ pub fn count_pairs(
     let n_classes = classes.len().max(1) as u64;
 
     // Products (suspect or interacting) and events per background case, as integer codes.
-    let products = suspect_products(case_products).collect().context(ctx)?;
-    let (product_names, by_case_p) = per_case(&products, col::PRODUCT_ID, &case_of).context(ctx)?;
-    let events = case_events
-        .select([col::CASE_KEY, col::EVENT])
-        .context(ctx)?;
-    let (event_names, by_case_e) = per_case(&events, col::EVENT, &case_of).context(ctx)?;
+    let (product_names, by_case_p) =
+        per_case(case_products, col::PRODUCT_ID, true, &case_of).context(ctx)?;
+    let (event_names, by_case_e) =
+        per_case(case_events, col::EVENT, false, &case_of).context(ctx)?;
 
     // Marginals, per class (and stratum): n, n_product, n_event.
     let n_pc = product_names.len() as u64 * n_classes;
@@ -299,19 +297,35 @@ pub fn count_pairs(
 }
 
 /// Codes of a text column's values in first-seen order, and per case key the distinct
-/// codes of its rows (background cases only), as compressed rows.
+/// codes of its rows (background cases only), as compressed rows. With `suspect_only`,
+/// only rows whose role is suspect or interacting count (see [`suspect_role`]).
 fn per_case<'a>(
     df: &'a DataFrame,
     name: &str,
+    suspect_only: bool,
     case_of: &[Option<(u32, u32)>],
 ) -> PolarsResult<(Vec<&'a str>, PerCase)> {
     let keys = df.column(col::CASE_KEY)?.idx()?;
     let values = df.column(name)?.str()?;
+    let roles = if suspect_only {
+        Some(df.column(col::ROLE)?.str()?)
+    } else {
+        None
+    };
+    let counts: Box<dyn Iterator<Item = bool>> = match roles {
+        Some(r) => Box::new(
+            r.iter()
+                .map(|v| matches!(v, Some("suspect" | "interacting"))),
+        ),
+        None => Box::new(std::iter::repeat(true)),
+    };
     let mut names: Vec<&str> = Vec::new();
     let mut index: HashMap<&str, u32, foldhash::fast::FixedState> = HashMap::default();
     let mut rows: Vec<(u32, u32)> = Vec::with_capacity(df.height());
-    for (k, v) in keys.iter().zip(values.iter()) {
-        let (Some(k), Some(v)) = (k, v) else { continue };
+    for ((k, v), counts) in keys.iter().zip(values.iter()).zip(counts) {
+        let (Some(k), Some(v), true) = (k, v, counts) else {
+            continue;
+        };
         if case_of.get(k as usize).copied().flatten().is_none() {
             continue;
         }

@@ -30,6 +30,7 @@ use polars::prelude::*;
 
 use crate::config::Signals;
 use crate::error::{PolarsContext, Result};
+use crate::progress::timed;
 use crate::schema::col;
 
 /// Output column names of `signals.parquet` beyond the shared ones in `schema::col`.
@@ -303,28 +304,21 @@ pub fn compute_signals(
     period: &crate::Period,
 ) -> Result<SignalsResult> {
     let end: NaiveDate = period.end();
-    let counts = counts::count_pairs(
-        &data.cases,
-        &data.case_products,
-        &data.case_events,
-        end,
-        cfg,
-    )?;
+    let counts = timed("signals: counting", || {
+        counts::count_pairs(
+            &data.cases,
+            &data.case_products,
+            &data.case_events,
+            end,
+            cfg,
+        )
+    })?;
     tracing::debug!(pairs = counts.height(), "signals: counted");
-    let t = std::time::Instant::now();
-    let priors = priors(&counts, cfg)?;
-    tracing::debug!(
-        elapsed_ms = t.elapsed().as_millis() as u64,
-        "signals: prior fitted"
-    );
-    let t = std::time::Instant::now();
-    let rows = watched_rows(&counts, &data.products, data.event_terms.as_ref(), cfg)?;
-    let table = add_statistics(rows, &priors, cfg, &period.to_string())?;
-    tracing::debug!(
-        elapsed_ms = t.elapsed().as_millis() as u64,
-        rows = table.height(),
-        "signals: statistics"
-    );
+    let priors = timed("signals: fitting the EBGM prior", || priors(&counts, cfg))?;
+    let table = timed("signals: statistics", || {
+        let rows = watched_rows(&counts, &data.products, data.event_terms.as_ref(), cfg)?;
+        add_statistics(rows, &priors, cfg, &period.to_string())
+    })?;
     Ok(SignalsResult {
         table,
         priors: priors.into_values().collect(),

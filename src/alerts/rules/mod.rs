@@ -32,16 +32,17 @@ pub struct RuleInputs<'a> {
 
 /// Evaluate every enabled rule.
 pub fn evaluate_rules(inp: &RuleInputs<'_>, cfg: &Alerts) -> Result<Vec<Alert>> {
+    use crate::progress::timed;
     let mut out = Vec::new();
-    signal_alerts(inp, cfg, &mut out)?;
+    timed("alerts: signal rules", || signal_alerts(inp, cfg, &mut out))?;
     if cfg.fatal_report || cfg.serious_report {
-        case_alerts(inp, cfg, &mut out)?;
+        timed("alerts: case rules", || case_alerts(inp, cfg, &mut out))?;
     }
     if let Some(c) = &cfg.cluster {
-        cluster_alerts(inp, c, &mut out)?;
+        timed("alerts: cluster rule", || cluster_alerts(inp, c, &mut out))?;
     }
     if cfg.rate_below_target || cfg.sentinel_quality_below_target {
-        rate_alerts(inp, cfg, &mut out)?;
+        timed("alerts: rate rules", || rate_alerts(inp, cfg, &mut out))?;
     }
     Ok(out)
 }
