@@ -104,7 +104,16 @@ pub fn read_units(
             "the file is {size} bytes, above the bound of {max_bytes} bytes for one XML file (max_xml_bytes); it was not read"
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // Read at most one byte past the bound, in case the file grew since its size was taken.
+    let mut bytes = Vec::with_capacity(size as usize);
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, max_bytes + 1), &mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(fail(format!(
+            "the file grew past the bound of {max_bytes} bytes for one XML file while it was read"
+        )));
+    }
     let text = std::str::from_utf8(&bytes).map_err(|e| fail(format!("not UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
 
@@ -255,5 +264,46 @@ impl LineAt {
             .count() as u64;
         self.pos = at;
         self.line + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn units(xml: &str) -> Result<Vec<Node>> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("m.xml");
+        std::fs::write(&path, xml).expect("write");
+        let mut out = Vec::new();
+        read_units(&path, 1 << 20, "unit", |n| out.push(n))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn units_with_local_names_lines_and_entities() {
+        let xml = "<?xml version=\"1.0\"?>\n<r xmlns:h=\"urn:hl7-org:v3\">\n<h:unit a=\"x &amp; y\">\n  <h:name>A &lt;&#65;&#x42;&gt; <![CDATA[c]]></h:name><empty/>\n</h:unit>\n<unit/></r>";
+        let u = units(xml).unwrap();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].line, 3);
+        assert_eq!(u[0].attr("a"), Some("x & y"));
+        assert_eq!(u[0].child("name").and_then(Node::text), Some("A <AB> c"));
+        assert!(u[0].child("empty").is_some());
+        assert_eq!(u[1].line, 6);
+    }
+
+    #[test]
+    fn hostile_constructs_are_errors() {
+        let e = units("<!DOCTYPE r [<!ENTITY e \"x\">]><r><unit>&e;</unit></r>").unwrap_err();
+        assert!(
+            e.to_string().contains("line 1: a DOCTYPE declaration"),
+            "{e}"
+        );
+        let e = units("<r><unit>&e;</unit></r>").unwrap_err();
+        assert!(e.to_string().contains("undefined entity `&e;`"), "{e}");
+        let e = units("<r><unit a=\"&e;\"/></r>").unwrap_err();
+        assert!(e.to_string().contains("attribute `a`"), "{e}");
+        let e = units("<r><unit></r>").unwrap_err();
+        assert!(e.to_string().contains("malformed XML"), "{e}");
     }
 }
