@@ -20,6 +20,9 @@ pub mod model;
 pub mod source;
 pub mod xml;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
