@@ -7,7 +7,7 @@
 //! Per report, on average: 3.75 DRUG rows, 3 REAC rows, 0.75 OUTC rows, so 400,000 reports
 //! give about 1.5 million DRUG and 1.2 million REAC rows, like a real quarter. About 3% of
 //! reports are follow-up versions of an earlier case (caseversion 2). `--malformed K`
-//! plants K DEMO rows with a wrong field count and K wrapped DRUG rows (a line break inside
+//! plants K DEMO rows with a wrong field count and up to K wrapped DRUG rows (a line break inside
 //! the drug name: two lines with too few fields), each a reject with its line.
 
 use std::fs::File;

@@ -77,7 +77,7 @@ enum Command {
         #[arg(long, default_value_t = convert::DEFAULT_MAX_XML_BYTES)]
         max_xml_bytes: u64,
         /// Stop (exit 3) when a source file has more than this fraction of rows rejected.
-        #[arg(long, default_value_t = 0.01, value_parser = parse_fraction)]
+        #[arg(long, default_value_t = pvwatch::config::DEFAULT_MAX_REJECTED_FRACTION, value_parser = parse_fraction)]
         max_rejected_fraction: f64,
     },
 }

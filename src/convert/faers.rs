@@ -27,7 +27,7 @@
 //! not a valid DEMO row is rejected; one whose report is an older case version is
 //! superseded.
 
-use std::collections::{HashMap, HashSet};
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -195,7 +195,7 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
     let quarters = find_quarters(src)?;
     let mut demo = Demo {
         onset: Vec::new(),
-        rejected: HashSet::new(),
+        rejected: HashSet::default(),
     };
     for q in &quarters {
         let path = q.demo.as_deref().expect("checked in find_quarters");
@@ -236,7 +236,7 @@ fn read_demo(
     let c_age_cod = f.column(&["age_cod"]);
     let c_rept = f.column(&["rept_cod"]);
     let c_event = f.column(&["event_dt"]);
-    let mut first_line: HashMap<String, (u32, u64)> = HashMap::new();
+    let mut first_line: HashMap<String, (u32, u64)> = HashMap::default();
     let outcome = has_outc.then_some(false);
 
     while f.next_row(b)? {

@@ -12,10 +12,11 @@
 //!
 //! Invariant, per source file: `read = used + superseded + rejected`.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+// polars' own fast hash maps: no new dependency, and the hot loops hash millions of keys.
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
 use crate::error::{PolarsContext, Result};
 use crate::ingest::Reject;
@@ -135,7 +136,7 @@ impl Builder {
         Builder {
             files: Vec::new(),
             reports: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             products: Vec::new(),
             events: Vec::new(),
             product_names: Interner::default(),
@@ -245,7 +246,7 @@ impl Builder {
     /// The latest version of each case: see the module header for the rule.
     fn latest(&self) -> Vec<bool> {
         let key = |r: &Report| (r.version.unwrap_or(1), r.received);
-        let mut best: HashMap<&str, u32> = HashMap::new();
+        let mut best: HashMap<&str, u32> = HashMap::default();
         for (i, r) in self.reports.iter().enumerate() {
             let slot = best.entry(r.case_id.as_str()).or_insert(i as u32);
             let b = &self.reports[*slot as usize];
@@ -272,14 +273,16 @@ impl Builder {
             }
         }
         // Rejects in the order the files were read, then by line.
-        let order: HashMap<&str, usize> = self
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.path.as_str(), i))
-            .collect();
-        self.rejects
-            .sort_by_key(|r| (order.get(r.file.as_str()).copied(), r.line));
+        {
+            let order: HashMap<&str, usize> = self
+                .files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.path.as_str(), i))
+                .collect();
+            self.rejects
+                .sort_by_key(|r| (order.get(r.file.as_str()).copied(), r.line));
+        }
         let ctx = |t: &'static str| move || format!("convert: building {t}");
 
         let r = &self.reports;
@@ -315,10 +318,10 @@ impl Builder {
         .context(ctx("reports"))?;
 
         // Exact duplicates within a report (a product or event listed twice) add nothing.
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         self.products
             .retain(|p| seen.insert((p.report, p.product, p.role, p.batch.clone())));
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         self.events
             .retain(|e| seen.insert((e.report, e.event, e.onset)));
 
