@@ -106,18 +106,23 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
         .from_reader(std::io::BufReader::with_capacity(1 << 20, f));
     let csv_err = |e: csv::Error| Error::input(src, format!("unreadable CSV: {e}"));
     let header = rdr.byte_headers().map_err(csv_err)?.clone();
-    let names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let h = String::from_utf8_lossy(h).into_owned();
+    let mut names = Vec::with_capacity(header.len());
+    for (i, h) in header.iter().enumerate() {
+        let h = std::str::from_utf8(h).map_err(|_| {
+            Error::input(
+                src,
+                format!("line 1: header field {} is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)", i + 1),
+            )
+        })?;
+        names.push(
             if i == 0 {
-                h.trim_start_matches('\u{feff}').to_string()
+                h.trim_start_matches('\u{feff}')
             } else {
                 h
             }
-        })
-        .collect();
+            .to_string(),
+        );
+    }
     let mut positions = Vec::with_capacity(mapping.columns.len());
     for (t, h) in &mapping.columns {
         let Some(i) = names.iter().position(|n| n == h) else {

@@ -596,6 +596,19 @@ fn flat_export_missing_a_mapped_column_is_a_usage_error() {
     )));
     assert!(r.stderr.contains(&format!("error: {m}: columns: missing the required canonical column `product_id` (or `product_name`)\n")));
     assert!(r.stderr.contains(&format!("error: {m}: columns: missing the required canonical column `region` (or give a default region)\n")));
+    // A GBK export (`报告` in GBK) is refused with a hint, not read as garbage.
+    std::fs::write(fx.p("gbk.csv"), b"\xb1\xa8\xb8\xe6,x\n1,2\n").expect("write");
+    let r = convert(
+        &fx,
+        "flat",
+        &fx.ps("gbk.csv"),
+        &["--mapping", &data("flat/mapping.toml")],
+    );
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {}: line 1: header field 1 is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)\n", fx.ps("gbk.csv"))
+    );
     let r = convert(&fx, "flat", &data("flat/export.csv"), &[]);
     r.expect_code(2);
     assert_eq!(
