@@ -20,7 +20,7 @@ use super::model::{Builder, Report};
 use super::Options;
 use crate::error::{Error, Result};
 use crate::ingest::csv::LineCounter;
-use crate::period::epoch_days;
+use crate::period::{epoch_days, from_epoch_days};
 use crate::schema::{col, Kind};
 
 /// A typed canonical value.
@@ -317,56 +317,44 @@ fn report_of(
     })
 }
 
+/// The report-level values of a report as text, by canonical column.
+fn report_cells(r: &Report) -> [(&'static str, String); 12] {
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    let flag = |v: Option<bool>| v.map(|b| b.to_string()).unwrap_or_default();
+    [
+        (col::CASE_ID, r.case_id.clone()),
+        (
+            col::VERSION,
+            r.version.map(|v| v.to_string()).unwrap_or_default(),
+        ),
+        (col::RECEIVED_DATE, from_epoch_days(r.received).to_string()),
+        (col::CLASS, r.class.to_string()),
+        (col::REGION, r.region.clone()),
+        (col::REPORTER_TYPE, text(r.reporter_type)),
+        (col::SENTINEL, flag(r.sentinel)),
+        (col::IS_NEW, flag(r.is_new)),
+        (col::IS_SERIOUS, flag(r.is_serious)),
+        (col::FATAL, flag(r.fatal)),
+        (col::SEX, text(r.sex)),
+        (
+            col::AGE_YEARS,
+            r.age_years.map(|a| a.to_string()).unwrap_or_default(),
+        ),
+    ]
+}
+
 /// The first report-level column on which `new` disagrees with `first`: (source header,
 /// value found, value on the first row).
 fn conflict(first: &Report, new: &Report, m: &Mapping) -> Option<(String, String, String)> {
-    let show = |v: &dyn std::fmt::Debug| {
-        let s = format!("{v:?}");
-        let s = s
-            .strip_prefix("Some(")
-            .and_then(|x| x.strip_suffix(')'))
-            .unwrap_or(&s);
-        s.trim_matches('"').to_string()
-    };
-    let pairs: [(&str, String, String); 12] = [
-        (col::CASE_ID, show(&first.case_id), show(&new.case_id)),
-        (col::VERSION, show(&first.version), show(&new.version)),
-        (
-            col::RECEIVED_DATE,
-            show(&first.received),
-            show(&new.received),
-        ),
-        (col::CLASS, show(&first.class), show(&new.class)),
-        (col::REGION, show(&first.region), show(&new.region)),
-        (
-            col::REPORTER_TYPE,
-            show(&first.reporter_type),
-            show(&new.reporter_type),
-        ),
-        (col::SENTINEL, show(&first.sentinel), show(&new.sentinel)),
-        (col::IS_NEW, show(&first.is_new), show(&new.is_new)),
-        (
-            col::IS_SERIOUS,
-            show(&first.is_serious),
-            show(&new.is_serious),
-        ),
-        (col::FATAL, show(&first.fatal), show(&new.fatal)),
-        (col::SEX, show(&first.sex), show(&new.sex)),
-        (col::AGE_YEARS, show(&first.age_years), show(&new.age_years)),
-    ];
-    let (name, was, found) = pairs.into_iter().find(|(_, a, b)| a != b)?;
+    let (name, was, found) = report_cells(first)
+        .into_iter()
+        .zip(report_cells(new))
+        .find(|((_, a), (_, b))| a != b)
+        .map(|((name, a), (_, b))| (name, a, b))?;
     let header = m
         .columns
         .iter()
         .find(|(t, _)| t.spec.name == name)
         .map_or(name.to_string(), |(_, h)| h.clone());
-    let date = |s: String| {
-        s.parse::<i32>()
-            .map(|d| crate::period::from_epoch_days(d).to_string())
-            .unwrap_or(s)
-    };
-    if name == col::RECEIVED_DATE {
-        return Some((header, date(found), date(was)));
-    }
     Some((header, found, was))
 }
