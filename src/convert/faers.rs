@@ -431,7 +431,6 @@ fn read_reac(path: &Path, b: &mut Builder, demo: &Demo) -> Result<()> {
             b.reject(f.file, f.line, "pt", "", "a MedDRA preferred term");
             continue;
         }
-        let pt = pt.into_owned();
         b.add_event(r, &pt, demo.onset[r as usize]);
         b.accept_row(f.file, r);
     }
