@@ -775,3 +775,52 @@ fn pipeline_source_over_the_tolerance_stops_with_exit_3() {
     );
     assert_eq!(entries(fx.path()), ["p.toml", "populations.csv"]);
 }
+
+#[test]
+fn faers_quarters_in_one_folder_are_read_together() {
+    let fx = Fixture::empty();
+    let valid = repo().join("tests/data/convert/faers/valid/ASCII");
+    for name in [
+        "DEMO24Q1.txt",
+        "DRUG24Q1.txt",
+        "REAC24Q1.txt",
+        "OUTC24Q1.txt",
+    ] {
+        let text = std::fs::read_to_string(valid.join(name)).expect("fixture");
+        fx.write(&format!("q/{name}"), &text);
+    }
+    // 24Q2, in lower case: version 3 of case 100, and a DRUG row for a 24Q1 report.
+    fx.write(
+        "q/demo24q2.txt",
+        "primaryid$caseid$caseversion$fda_dt$age$age_cod$sex\n1003$100$3$20240405$31$YR$F\n",
+    );
+    fx.write(
+        "q/drug24q2.txt",
+        "primaryid$role_cod$drugname\n1003$PS$Aspirin\n2001$C$Omeprazole\n",
+    );
+    fx.write("q/reac24q2.txt", "primaryid$pt\n1003$Nausea\n");
+    let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    // Case 100 now has three versions: 1001 and 1002 (24Q1) are superseded by 1003.
+    assert_eq!(c.account("DEMO24Q1.txt"), [4, 2, 2, 0]);
+    assert_eq!(c.account("demo24q2.txt"), [1, 1, 0, 0]);
+    assert_eq!(c.account("DRUG24Q1.txt"), [6, 3, 3, 0]);
+    assert_eq!(c.account("drug24q2.txt"), [2, 2, 0, 0]);
+    let rep = &c.reports;
+    let v3 = rep.row_where(&[("report_id", "1003")]);
+    assert_eq!(rep.get(v3, "version").int(), 3);
+    assert_eq!(
+        rep.get(v3, "received_date"),
+        &Value::Date(days("2024-04-05"))
+    );
+    assert!(
+        rep.get(v3, "is_serious").is_null(),
+        "a quarter without its OUTC file has unknown seriousness"
+    );
+    assert_eq!(
+        c.products_of("2001")[1],
+        (s("OMEPRAZOLE"), s("concomitant"), None)
+    );
+}
