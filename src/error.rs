@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{0}")]
     TooManyRejects(TooManyRejects),
 
+    /// Some source file of `pvwatch convert` has more rejected rows than it tolerates.
+    #[error("{}", .0.describe("--max-rejected-fraction"))]
+    TooManyConvertRejects(TooManyRejects),
+
     /// Reading or writing a file failed. The cause is the error's source, so that `main`
     /// prints it once, after the path.
     #[error("{}", path.display())]
@@ -73,7 +77,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) | Error::Input { .. } => EXIT_USAGE,
-            Error::TooManyRejects(_) => EXIT_REJECTS,
+            Error::TooManyRejects(_) | Error::TooManyConvertRejects(_) => EXIT_REJECTS,
             Error::Io { .. } | Error::Polars { .. } | Error::Memory { .. } | Error::Injected(_) => {
                 EXIT_FAILURE
             }
@@ -152,25 +156,34 @@ pub struct TooManyRejects {
 
 impl fmt::Display for TooManyRejects {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe("ingest.max_rejected_fraction"))
+    }
+}
+
+impl TooManyRejects {
+    /// The message, naming the setting that holds the tolerance.
+    pub fn describe(&self, setting: &str) -> String {
+        use std::fmt::Write;
+        let mut f = String::new();
         for (i, (path, rejected, read)) in self.tables.iter().enumerate() {
             if i > 0 {
-                writeln!(f)?;
+                f.push('\n');
             }
             let pct = if *read == 0 {
                 0.0
             } else {
                 100.0 * *rejected as f64 / *read as f64
             };
-            write!(
+            let _ = write!(
                 f,
-                "{}: {rejected} of {read} rows rejected ({pct:.2}%), above ingest.max_rejected_fraction = {}; nothing was written",
+                "{}: {rejected} of {read} rows rejected ({pct:.2}%), above {setting} = {}; nothing was written",
                 path.display(),
                 self.max_fraction
-            )?;
+            );
         }
         for e in &self.examples {
-            write!(f, "\n  {e}")?;
+            let _ = write!(f, "\n  {e}");
         }
-        Ok(())
+        f
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod convert;
 pub mod error;
 pub mod ingest;
 pub mod memory;
@@ -211,6 +212,9 @@ struct Manifest<'a> {
     started_at: String,
     rows: RowTotals,
     inputs: &'a [TableAccount],
+    /// The conversion of a real-world source (`[inputs.source]`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion: Option<&'a convert::source::ConversionReport>,
     signals: &'a SignalsHeadline,
     alerts: &'a AlertsHeadline,
     /// Webhook deliveries; written after the outputs are published (empty until then).
@@ -240,7 +244,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let lang = opts.lang.unwrap_or(pipeline.lang);
     let mut timings = Timings::default();
 
-    let data = load(pipeline, &opts.progress, &mut timings)?;
+    let (data, conversion) = load(pipeline, &opts.progress, &mut timings)?;
 
     let stage = opts.progress.stage("rates");
     let rates = rates::compute_rates(
@@ -363,6 +367,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         started_at,
         rows,
         inputs: &data.tables,
+        conversion: conversion.as_ref(),
         signals: &signals_headline,
         alerts: &alerts_headline,
         notify: &[],
@@ -442,9 +447,11 @@ fn deliver(pipeline: &Pipeline, alerts: &[alerts::Alert], period: &str) -> Vec<n
     deliveries
 }
 
-fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Result<Dataset> {
+type Loaded = (Dataset, Option<convert::source::ConversionReport>);
+
+fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Result<Loaded> {
     let stage = progress.stage("ingest");
-    let data = ingest::load_inputs(pipeline, &stage)?;
+    let (data, conversion) = convert::source::load_inputs(pipeline, &stage)?;
     let rows = RowTotals::of(&data.tables);
     let detail = format!(
         "used {}, superseded {}, rejected {}",
@@ -464,7 +471,7 @@ fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Resu
             "table loaded"
         );
     }
-    Ok(data)
+    Ok((data, conversion))
 }
 
 /// What `pvwatch validate` found.
@@ -478,7 +485,7 @@ pub struct ValidateSummary {
 /// Check the pipeline and every input as a run would, and write nothing.
 pub fn validate(pipeline: &Pipeline, progress: &Progress) -> Result<ValidateSummary> {
     let mut timings = Timings::default();
-    let data = load(pipeline, progress, &mut timings)?;
+    let (data, _) = load(pipeline, progress, &mut timings)?;
     Ok(ValidateSummary {
         pipeline: pipeline.name.clone(),
         inputs: data.tables,

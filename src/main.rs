@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use pvwatch::{error, summary, Lang, Period, Pipeline, Progress, RunOptions};
+use pvwatch::{convert, error, summary, Lang, Period, Pipeline, Progress, RunOptions};
 
 /// Pharmacovigilance signal monitoring: reporting rates against targets, from case reports.
 #[derive(Parser)]
@@ -51,6 +51,42 @@ enum Command {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
     },
+    /// Convert a real-world source (FAERS, E2B(R3), flat export) into canonical tables.
+    Convert {
+        /// Source format.
+        #[arg(long, value_enum)]
+        from: convert::Format,
+        /// FAERS: the folder of a quarter's ASCII files; E2B: an .xml file or folder; flat: a CSV file.
+        src: PathBuf,
+        /// Output folder (created, or replaced if it holds a previous conversion).
+        #[arg(long)]
+        out: PathBuf,
+        /// Region code for every report (required for faers and e2b; the default for flat).
+        #[arg(long)]
+        region: Option<String>,
+        /// Class of every report (the default for flat).
+        #[arg(long, value_parser = ["drug", "device", "cosmetic"], default_value = "drug")]
+        class: String,
+        /// Column and value mapping of a flat export (TOML).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Strip dose text from product names (`LIPITOR 20 MG` -> `LIPITOR`).
+        #[arg(long)]
+        strip_dose: bool,
+        /// Largest E2B XML file read, in bytes.
+        #[arg(long, default_value_t = convert::DEFAULT_MAX_XML_BYTES)]
+        max_xml_bytes: u64,
+        /// Stop (exit 3) when a source file has more than this fraction of rows rejected.
+        #[arg(long, default_value_t = pvwatch::config::DEFAULT_MAX_REJECTED_FRACTION, value_parser = parse_fraction)]
+        max_rejected_fraction: f64,
+    },
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("expected a fraction from 0 to 1, found `{s}`")),
+    }
 }
 
 fn parse_period(s: &str) -> Result<Period, String> {
@@ -114,6 +150,27 @@ fn main() -> ExitCode {
             }
             Ok(())
         }),
+        Command::Convert {
+            from,
+            src,
+            out,
+            region,
+            class,
+            mapping,
+            strip_dose,
+            max_xml_bytes,
+            max_rejected_fraction,
+        } => convert_options(*from, region, class, mapping.as_deref(), *strip_dose).and_then(
+            |mut opts| {
+                opts.max_xml_bytes = *max_xml_bytes;
+                opts.max_rejected_fraction = *max_rejected_fraction;
+                let s = convert::run_convert(*from, src, out, &opts)?;
+                if !cli.quiet {
+                    println!("{}", convert::summary_paragraph(&s));
+                }
+                Ok(())
+            },
+        ),
     };
 
     match result {
@@ -136,6 +193,42 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+fn convert_options(
+    from: convert::Format,
+    region: &Option<String>,
+    class: &str,
+    mapping: Option<&std::path::Path>,
+    strip_dose: bool,
+) -> pvwatch::Result<convert::Options> {
+    let mapping = match (from, mapping) {
+        (convert::Format::Flat, Some(m)) => Some(convert::Mapping::load(m, region.is_some())?),
+        (convert::Format::Flat, None) => {
+            return Err(pvwatch::Error::input(
+                "--mapping",
+                "a flat export needs a column mapping file (--mapping FILE)",
+            ))
+        }
+        (_, Some(m)) => {
+            return Err(pvwatch::Error::input(
+                m,
+                "--mapping applies to --from flat only",
+            ))
+        }
+        (_, None) => None,
+    };
+    Ok(convert::Options {
+        region: region.clone(),
+        class: pvwatch::schema::CLASSES
+            .iter()
+            .find(|c| **c == class)
+            .copied()
+            .unwrap_or("drug"),
+        strip_dose,
+        mapping,
+        ..Default::default()
+    })
 }
 
 // The exit codes are part of the contract; keep the binary's mapping in one place.

@@ -83,6 +83,9 @@ pub struct Inputs {
     pub products: PathBuf,
     pub populations: PathBuf,
     pub event_terms: Option<PathBuf>,
+    /// A real-world source converted at run time; then the case tables (and products,
+    /// unless given) are empty paths until `convert::source::prepare` fills them.
+    pub source: Option<crate::convert::source::Source>,
 }
 
 /// Targets of one class: a default and per-region overrides.
@@ -282,17 +285,51 @@ impl Pipeline {
             }
             path
         };
+        let has_source = raw.inputs.source.is_some();
+        let mut shape = Vec::new();
+        let mut case_table = |key: &'static str, value: Option<&str>| match (value, has_source) {
+            (Some(v), false) => input(key, v),
+            (Some(v), true) if key == "products" => input(key, v),
+            (None, true) => PathBuf::new(),
+            (Some(_), true) => {
+                shape.push((
+                    key,
+                    "not allowed with inputs.source, which gives the case tables",
+                ));
+                PathBuf::new()
+            }
+            (None, false) => {
+                let m = "missing: expected a .csv or .parquet file (or name a real-world `source`)";
+                shape.push((key, m));
+                PathBuf::new()
+            }
+        };
+        let reports = case_table("reports", raw.inputs.reports.as_deref());
+        let report_products = case_table("report_products", raw.inputs.report_products.as_deref());
+        let report_events = case_table("report_events", raw.inputs.report_events.as_deref());
+        let products = case_table("products", raw.inputs.products.as_deref());
+        let populations = input("populations", &raw.inputs.populations);
+        let event_terms = raw
+            .inputs
+            .event_terms
+            .as_deref()
+            .map(|v| input("event_terms", v));
+        for (key, message) in shape {
+            p.push(format!("inputs.{key}"), message);
+        }
+        let source = raw.inputs.source.and_then(|s| {
+            let (source, problems) = crate::convert::source::validate_source(s, &base);
+            p.0.extend(problems);
+            source
+        });
         let inputs = Inputs {
-            reports: input("reports", &raw.inputs.reports),
-            report_products: input("report_products", &raw.inputs.report_products),
-            report_events: input("report_events", &raw.inputs.report_events),
-            products: input("products", &raw.inputs.products),
-            populations: input("populations", &raw.inputs.populations),
-            event_terms: raw
-                .inputs
-                .event_terms
-                .as_deref()
-                .map(|v| input("event_terms", v)),
+            reports,
+            report_products,
+            report_events,
+            products,
+            populations,
+            event_terms,
+            source,
         };
 
         let max_rejected_fraction = match raw.ingest.max_rejected_fraction {

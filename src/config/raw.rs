@@ -32,12 +32,39 @@ pub struct PipelineConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputsConfig {
-    pub reports: String,
-    pub report_products: String,
-    pub report_events: String,
-    pub products: String,
+    /// The three case tables; required unless `source` names a real-world source.
+    pub reports: Option<String>,
+    pub report_products: Option<String>,
+    pub report_events: Option<String>,
+    /// Required unless `source` is given (then the conversion's registry is the default).
+    pub products: Option<String>,
     pub populations: String,
     pub event_terms: Option<String>,
+    /// A real-world source (FAERS, E2B, flat) converted at run time (`convert::source`).
+    pub source: Option<SourceConfig>,
+}
+
+/// `[inputs.source]`: see `convert::source` and the README, "Real-world inputs".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `faers`, `e2b` or `flat`.
+    pub format: String,
+    /// A FAERS folder, an E2B file or folder, a flat CSV file.
+    pub path: String,
+    /// Region code of every report (FAERS, E2B: required), or the default (flat).
+    pub region: Option<String>,
+    /// Class of every report, or the default (flat); default `drug`.
+    pub class: Option<String>,
+    /// Strip dose text from product names.
+    pub strip_dose: Option<bool>,
+    /// Bound on one XML file's size (E2B), in bytes.
+    pub max_xml_bytes: Option<u64>,
+    /// A mapping file (flat), or the inline keys below.
+    pub mapping: Option<String>,
+    pub columns: Option<BTreeMap<String, String>>,
+    pub values: Option<BTreeMap<String, BTreeMap<String, toml::Value>>>,
+    pub date_formats: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -154,14 +154,14 @@ pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<
 /// Finds the editor's line of a byte offset, by counting `\n` in a second pass over the file
 /// as offsets increase. The `csv` crate's own line count skips blank lines and counts a
 /// CRLF file one line short (BurntSushi/rust-csv#208); byte offsets are exact.
-struct LineCounter {
+pub(crate) struct LineCounter {
     reader: std::io::BufReader<File>,
     pos: u64,
     line: u64,
 }
 
 impl LineCounter {
-    fn open(path: &Path) -> Result<LineCounter> {
+    pub(crate) fn open(path: &Path) -> Result<LineCounter> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         Ok(LineCounter {
             reader: std::io::BufReader::with_capacity(1 << 16, file),
@@ -172,7 +172,7 @@ impl LineCounter {
 
     /// The 1-based line on which the record starting at `byte` begins. Offsets must not
     /// decrease between calls.
-    fn line_at(&mut self, byte: u64) -> std::io::Result<u64> {
+    pub(crate) fn line_at(&mut self, byte: u64) -> std::io::Result<u64> {
         use std::io::BufRead;
         while self.pos < byte {
             let buf = self.reader.fill_buf()?;

@@ -13,11 +13,14 @@
 //!   contingency tables, and the `[signals]` configuration errors;
 //! - `alerts`: statuses over three quarters and a rerun, golden alerts of every kind, the
 //!   demo's alerts and screening list, and the `[alerts]` configuration errors;
-//! - `properties`: `read = used + superseded + rejected` on random report sets.
+//! - `properties`: `read = used + superseded + rejected` on random report sets;
+//! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
+//!   pipelines with `[inputs.source]`.
 
 mod alerts;
 mod bad_input;
 mod cli;
+mod convert;
 mod pipelines;
 mod properties;
 mod rates;

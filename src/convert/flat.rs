@@ -1,0 +1,360 @@
+//! Flat exports → canonical tables: a CSV file (UTF-8, an Excel byte-order mark allowed)
+//! with one row per case × product × event and its own column names, read through a
+//! [`Mapping`] of canonical columns to source headers and of source values to canonical
+//! values (`严重` → `true`, `男` → `M`, `怀疑` → `suspect`).
+//!
+//! Rows are grouped by `report_id` into one report, its products and its events
+//! (exact duplicates within a report are written once). Report-level values (the
+//! `reports` columns) must agree on every row of a report: a row that disagrees with the
+//! first row of its report is rejected, naming that line. A row with a bad cell (after
+//! value mapping) is rejected, naming the source header. Every mapped header must be in
+//! the file; a missing one is an error naming the file, the header and the headers found.
+//!
+//! `region` and `class` default to the options' region and class when not mapped.
+
+use std::fs::File;
+use std::path::Path;
+
+use super::mapping::{Mapping, Target};
+use super::model::{Builder, Report};
+use super::Options;
+use crate::error::{Error, Result};
+use crate::ingest::csv::LineCounter;
+use crate::period::{epoch_days, from_epoch_days};
+use crate::schema::{col, Kind};
+
+/// A typed canonical value.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Text(String),
+    Enum(&'static str),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Date(i32),
+}
+
+fn parse_cell(kind: Kind, v: &str, mapping: &Mapping) -> Option<Cell> {
+    Some(match kind {
+        Kind::Text => Cell::Text(v.to_string()),
+        Kind::Region => Cell::Text(crate::schema::is_region_code(v).then(|| v.to_string())?),
+        Kind::Enum(allowed) => Cell::Enum(allowed.iter().find(|a| a.eq_ignore_ascii_case(v))?),
+        Kind::Bool => Cell::Bool(crate::ingest::validate::parse_bool(v)?),
+        Kind::Int { min, max } => Cell::Int(v.parse().ok().filter(|x| (min..=max).contains(x))?),
+        Kind::Float { min, max } => Cell::Float(
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= min && *x <= max)?,
+        ),
+        Kind::Date => Cell::Date(epoch_days(
+            mapping.date_formats.iter().find_map(|f| f.date(v))?,
+        )),
+    })
+}
+
+/// The typed cells of one row, in the mapping's column order.
+struct Row {
+    cells: Vec<Option<Cell>>,
+}
+
+impl Row {
+    fn get(&self, m: &Mapping, name: &str) -> Option<&Cell> {
+        let i = m.columns.iter().position(|(t, _)| t.spec.name == name)?;
+        self.cells[i].as_ref()
+    }
+
+    fn text(&self, m: &Mapping, name: &str) -> Option<String> {
+        match self.get(m, name)? {
+            Cell::Text(s) => Some(s.clone()),
+            Cell::Enum(s) => Some(s.to_string()),
+            Cell::Int(i) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+
+    fn enumerated(&self, m: &Mapping, name: &str) -> Option<&'static str> {
+        match self.get(m, name)? {
+            Cell::Enum(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn boolean(&self, m: &Mapping, name: &str) -> Option<bool> {
+        match self.get(m, name)? {
+            Cell::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
+    let mapping = opts.mapping.as_ref().ok_or_else(|| {
+        Error::input(
+            src,
+            "a flat export needs a column mapping (--mapping FILE, or `mapping`/`columns` in the pipeline's source)",
+        )
+    })?;
+    if !src.is_file() {
+        return Err(Error::input(src, "expected a CSV file"));
+    }
+    let file = b.add_file(src, "flat")?;
+    let f = File::open(src).map_err(|e| Error::io(src, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+    let csv_err = |e: csv::Error| Error::input(src, format!("unreadable CSV: {e}"));
+    let header = rdr.byte_headers().map_err(csv_err)?.clone();
+    let mut names = Vec::with_capacity(header.len());
+    for (i, h) in header.iter().enumerate() {
+        let h = std::str::from_utf8(h).map_err(|_| {
+            Error::input(
+                src,
+                format!("line 1: header field {} is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)", i + 1),
+            )
+        })?;
+        names.push(
+            if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            }
+            .to_string(),
+        );
+    }
+    let mut positions = Vec::with_capacity(mapping.columns.len());
+    for (t, h) in &mapping.columns {
+        let Some(i) = names.iter().position(|n| n == h) else {
+            let found: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            return Err(Error::input(
+                src,
+                format!(
+                    "missing column `{h}`, mapped to `{}` (found: {})",
+                    t.spec.name,
+                    found.join(", ")
+                ),
+            ));
+        };
+        positions.push(i);
+    }
+
+    let mut lines = LineCounter::open(src)?;
+    // First line of each report, by report index, to explain conflicts.
+    let mut first_line: Vec<u64> = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_err(e)),
+        }
+        let byte = record.position().map_or(0, |p| p.byte());
+        let line = lines.line_at(byte).map_err(|e| Error::io(src, e))?;
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        b.read(file, 1);
+        if record.len() != names.len() {
+            let found = format!("{} fields", record.len());
+            b.reject(
+                file,
+                line,
+                "",
+                found,
+                format!("{} fields, as in the header", names.len()),
+            );
+            continue;
+        }
+        let row = match read_row(&record, &positions, mapping, opts.region.is_some()) {
+            Ok(row) => row,
+            Err((header, found, expected)) => {
+                b.reject(file, line, &header, found, expected);
+                continue;
+            }
+        };
+        let report = match report_of(&row, mapping, opts) {
+            Ok(r) => r,
+            Err((header, expected)) => {
+                b.reject(file, line, &header, "", expected);
+                continue;
+            }
+        };
+        let r = match b.report_index(&report.report_id) {
+            Some(r) => {
+                if let Some((column, found, was)) = conflict(b.report(r), &report, mapping) {
+                    let expected = format!(
+                        "the same value as line {} (`{was}`): every row of report `{}` must agree on its report columns",
+                        first_line[r as usize], report.report_id
+                    );
+                    b.reject(file, line, &column, found, expected);
+                    continue;
+                }
+                r
+            }
+            None => {
+                first_line.push(line);
+                b.add_report(report)
+            }
+        };
+        let product = row.text(mapping, col::PRODUCT_ID).unwrap_or_default();
+        let role = row.enumerated(mapping, col::ROLE);
+        let batch = row.text(mapping, col::BATCH);
+        b.add_product(r, &product, role, batch.as_deref());
+        let event = row.text(mapping, col::EVENT).unwrap_or_default();
+        let onset = match row.get(mapping, col::ONSET_DATE) {
+            Some(Cell::Date(d)) => Some(*d),
+            _ => None,
+        };
+        b.add_event(r, &event, onset);
+        b.accept_row(file, r);
+    }
+    Ok(())
+}
+
+type CellProblem = (String, String, String);
+
+/// Map and type the cells of one record; the first bad cell rejects the row.
+fn read_row(
+    record: &csv::ByteRecord,
+    positions: &[usize],
+    mapping: &Mapping,
+    region_default: bool,
+) -> std::result::Result<Row, CellProblem> {
+    let mut cells = Vec::with_capacity(positions.len());
+    for ((t, header), &i) in mapping.columns.iter().zip(positions) {
+        let raw = std::str::from_utf8(&record[i]).map_err(|_| {
+            let found = String::from_utf8_lossy(&record[i]).into_owned();
+            (header.clone(), found, "UTF-8 text".to_string())
+        })?;
+        let mapped = mapping
+            .values
+            .get(t.spec.name)
+            .and_then(|m| m.get(raw))
+            .map_or(raw, String::as_str)
+            .trim();
+        if mapped.is_empty() {
+            if is_key(t, region_default) {
+                return Err((header.clone(), String::new(), expected(t, mapping)));
+            }
+            cells.push(None);
+            continue;
+        }
+        match parse_cell(t.spec.kind, mapped, mapping) {
+            Some(c) => cells.push(Some(c)),
+            None => return Err((header.clone(), raw.to_string(), expected(t, mapping))),
+        }
+    }
+    Ok(Row { cells })
+}
+
+/// The columns every row needs a value in (`class` and `region` have defaults).
+fn is_key(t: &Target, region_default: bool) -> bool {
+    [
+        col::REPORT_ID,
+        col::RECEIVED_DATE,
+        col::PRODUCT_ID,
+        col::EVENT,
+    ]
+    .contains(&t.spec.name)
+        || (t.spec.name == col::REGION && !region_default)
+}
+
+fn expected(t: &Target, mapping: &Mapping) -> String {
+    let what = match t.spec.kind {
+        Kind::Date => format!("a date ({})", mapping.date_formats_text()),
+        k => k.expected(),
+    };
+    let mapped = if mapping.values.contains_key(t.spec.name) {
+        ", after [values]"
+    } else {
+        ""
+    };
+    format!("{what} for `{}`{mapped}", t.spec.name)
+}
+
+/// The report a row describes. Fails on a report-level value with no source and no default.
+fn report_of(
+    row: &Row,
+    m: &Mapping,
+    opts: &Options,
+) -> std::result::Result<Report, (String, String)> {
+    let report_id = row.text(m, col::REPORT_ID).unwrap_or_default();
+    let Some(Cell::Date(date)) = row.get(m, col::RECEIVED_DATE).cloned() else {
+        return Err((String::new(), "a received_date".to_string()));
+    };
+    let region = row
+        .text(m, col::REGION)
+        .or_else(|| opts.region.clone())
+        .ok_or_else(|| {
+            (
+                String::new(),
+                "a region (map `region` or give a default)".to_string(),
+            )
+        })?;
+    Ok(Report {
+        case_id: row
+            .text(m, col::CASE_ID)
+            .unwrap_or_else(|| report_id.clone()),
+        version: match row.get(m, col::VERSION) {
+            Some(Cell::Int(v)) => Some(*v),
+            _ => None,
+        },
+        received: date,
+        class: row.enumerated(m, col::CLASS).unwrap_or(opts.class),
+        region,
+        reporter_type: row.enumerated(m, col::REPORTER_TYPE),
+        sentinel: row.boolean(m, col::SENTINEL),
+        is_new: row.boolean(m, col::IS_NEW),
+        is_serious: row.boolean(m, col::IS_SERIOUS),
+        fatal: row.boolean(m, col::FATAL),
+        sex: row.enumerated(m, col::SEX),
+        age_years: match row.get(m, col::AGE_YEARS) {
+            Some(Cell::Float(a)) => Some(*a),
+            _ => None,
+        },
+        report_id,
+    })
+}
+
+/// The report-level values of a report as text, by canonical column.
+fn report_cells(r: &Report) -> [(&'static str, String); 12] {
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    let flag = |v: Option<bool>| v.map(|b| b.to_string()).unwrap_or_default();
+    [
+        (col::CASE_ID, r.case_id.clone()),
+        (
+            col::VERSION,
+            r.version.map(|v| v.to_string()).unwrap_or_default(),
+        ),
+        (col::RECEIVED_DATE, from_epoch_days(r.received).to_string()),
+        (col::CLASS, r.class.to_string()),
+        (col::REGION, r.region.clone()),
+        (col::REPORTER_TYPE, text(r.reporter_type)),
+        (col::SENTINEL, flag(r.sentinel)),
+        (col::IS_NEW, flag(r.is_new)),
+        (col::IS_SERIOUS, flag(r.is_serious)),
+        (col::FATAL, flag(r.fatal)),
+        (col::SEX, text(r.sex)),
+        (
+            col::AGE_YEARS,
+            r.age_years.map(|a| a.to_string()).unwrap_or_default(),
+        ),
+    ]
+}
+
+/// The first report-level column on which `new` disagrees with `first`: (source header,
+/// value found, value on the first row).
+fn conflict(first: &Report, new: &Report, m: &Mapping) -> Option<(String, String, String)> {
+    let (name, was, found) = report_cells(first)
+        .into_iter()
+        .zip(report_cells(new))
+        .find(|((_, a), (_, b))| a != b)
+        .map(|((name, a), (_, b))| (name, a, b))?;
+    let header = m
+        .columns
+        .iter()
+        .find(|(t, _)| t.spec.name == name)
+        .map_or(name.to_string(), |(_, h)| h.clone());
+    Some((header, found, was))
+}

@@ -1,0 +1,345 @@
+//! Real-world inputs → canonical tables: FDA FAERS quarterly ASCII files ([`faers`]),
+//! ICH E2B(R3) XML messages ([`e2b`]) and flat one-row-per-line exports with their own
+//! column names ([`flat`]).
+//!
+//! A conversion reads a source into a [`model::Builder`], which keeps every report version
+//! with its products and events and accounts for every source row: `read = used +
+//! superseded + rejected`, per source file. The result is the canonical `reports`,
+//! `report_products`, `report_events` and a `products` registry (each distinct product,
+//! with the configured class and nothing watched), which `pvwatch convert` writes as BI-safe
+//! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
+//! folder, and which a pipeline naming a `source` feeds to the normal ingest
+//! ([`source`]).
+
+pub mod dollar;
+pub mod e2b;
+pub mod faers;
+pub mod flat;
+pub mod mapping;
+pub mod model;
+pub mod source;
+pub mod xml;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{Error, Result, TooManyRejects};
+use crate::ingest::Reject;
+use crate::output::{OutputFile, Staging};
+use crate::progress::thousands;
+use crate::RowTotals;
+use model::{Builder, SourceAccount, Tables};
+
+pub use mapping::Mapping;
+
+/// The manifest of a conversion, beside its tables.
+pub const MANIFEST: &str = "convert-manifest.json";
+/// Default bound on the size of one E2B XML file.
+pub const DEFAULT_MAX_XML_BYTES: u64 = 64 << 20;
+
+/// A source format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// FDA FAERS quarterly ASCII files (`$`-delimited DEMO, DRUG, REAC, OUTC).
+    Faers,
+    /// ICH E2B(R3) ICSR XML messages.
+    E2b,
+    /// A flat CSV export, one row per case × product × event, with a column mapping.
+    Flat,
+}
+
+impl Format {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Format::Faers => "faers",
+            Format::E2b => "e2b",
+            Format::Flat => "flat",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "faers" => Some(Format::Faers),
+            "e2b" => Some(Format::E2b),
+            "flat" => Some(Format::Flat),
+            _ => None,
+        }
+    }
+}
+
+/// How to convert: what the command line or the pipeline's `source` says.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Region code for every report (FAERS, E2B), or the default (flat).
+    pub region: Option<String>,
+    /// Class of every report (default `drug`), or the default (flat).
+    pub class: &'static str,
+    /// Strip dose text from FAERS product names (`LIPITOR 20 MG` → `LIPITOR`).
+    pub strip_dose: bool,
+    /// Bound on one XML file's size.
+    pub max_xml_bytes: u64,
+    /// Column and value mapping of a flat export.
+    pub mapping: Option<Mapping>,
+    /// Stop (exit 3) when a source file's rejected fraction is above this.
+    pub max_rejected_fraction: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            region: None,
+            class: "drug",
+            strip_dose: false,
+            max_xml_bytes: DEFAULT_MAX_XML_BYTES,
+            mapping: None,
+            max_rejected_fraction: crate::config::DEFAULT_MAX_REJECTED_FRACTION,
+        }
+    }
+}
+
+/// A finished conversion, in memory.
+pub struct Conversion {
+    pub format: Format,
+    pub source: PathBuf,
+    pub tables: Tables,
+    pub read_ms: u64,
+}
+
+impl Conversion {
+    pub fn rows(&self) -> RowTotals {
+        totals(&self.tables.sources)
+    }
+}
+
+fn totals(sources: &[SourceAccount]) -> RowTotals {
+    sources.iter().fold(RowTotals::default(), |t, a| RowTotals {
+        read: t.read + a.read,
+        used: t.used + a.used,
+        superseded: t.superseded + a.superseded,
+        rejected: t.rejected + a.rejected,
+    })
+}
+
+/// Read a source into canonical tables. Rejected rows are kept in the result; the
+/// tolerance is checked by [`check_tolerance`].
+pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion> {
+    let started = Instant::now();
+    if !src.exists() {
+        return Err(Error::input(src, "no such file or folder"));
+    }
+    if let Some(r) = &opts.region {
+        if !crate::schema::is_region_code(r) {
+            return Err(Error::input(
+                src,
+                format!("region: expected a 6-digit GB/T 2260 region code, found `{r}`"),
+            ));
+        }
+    }
+    let mut b = Builder::new();
+    match format {
+        Format::Faers => faers::convert(src, opts, &mut b)?,
+        Format::E2b => e2b::convert(src, opts, &mut b)?,
+        Format::Flat => flat::convert(src, opts, &mut b)?,
+    }
+    let tables = b.finish(opts.class)?;
+    Ok(Conversion {
+        format,
+        source: src.to_path_buf(),
+        tables,
+        read_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Fail when any source file's rejected fraction is above `max`; `pipeline` selects the
+/// error that names the pipeline's setting rather than the command-line flag.
+pub fn check_tolerance(conv: &Conversion, max: f64, pipeline: bool) -> Result<()> {
+    let over: Vec<&SourceAccount> = conv
+        .tables
+        .sources
+        .iter()
+        .filter(|a| a.read > 0 && (a.rejected as f64 / a.read as f64) > max)
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    let examples = over
+        .iter()
+        .flat_map(|a| {
+            conv.tables
+                .rejects
+                .iter()
+                .filter(move |r| r.file == a.path)
+                .take(5)
+        })
+        .map(Reject::to_string)
+        .collect();
+    let t = TooManyRejects {
+        max_fraction: max,
+        tables: over
+            .iter()
+            .map(|a| (PathBuf::from(&a.path), a.rejected, a.read))
+            .collect(),
+        examples,
+    };
+    Err(if pipeline {
+        Error::TooManyRejects(t)
+    } else {
+        Error::TooManyConvertRejects(t)
+    })
+}
+
+/// Names of the canonical tables a conversion writes.
+pub const REPORTS_FILE: &str = "reports.parquet";
+pub const REPORT_PRODUCTS_FILE: &str = "report_products.parquet";
+pub const REPORT_EVENTS_FILE: &str = "report_events.parquet";
+pub const PRODUCTS_FILE: &str = "products.parquet";
+pub const REJECTS_FILE: &str = "rejects.csv";
+
+/// What a written conversion did: the summary and the manifest's body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConvertSummary {
+    pub pvwatch_version: &'static str,
+    pub format: Format,
+    pub source: String,
+    pub region: Option<String>,
+    pub class: &'static str,
+    pub strip_dose: bool,
+    pub started_at: String,
+    pub rows: RowTotals,
+    pub sources: Vec<SourceAccount>,
+    pub outputs: Vec<OutputFile>,
+    pub timings_ms: ConvertTimings,
+    #[serde(skip)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ConvertTimings {
+    pub read_ms: u64,
+    pub write_ms: u64,
+    pub total_ms: u64,
+}
+
+/// Write the canonical tables, `rejects.csv` and the manifest into `out`, atomically:
+/// everything goes to a staging folder beside `out`, renamed into place at the end.
+/// An existing `out` is replaced only when it holds a previous conversion.
+pub fn write(conv: &Conversion, opts: &Options, out: &Path) -> Result<ConvertSummary> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::input(out, "expected a folder name for the output"))?;
+    if out.is_file() {
+        return Err(Error::input(
+            out,
+            "expected a folder for the output, found a file",
+        ));
+    }
+    if out.is_dir() && !out.join(MANIFEST).is_file() {
+        let empty = std::fs::read_dir(out)
+            .map_err(|e| Error::io(out, e))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(Error::input(
+                out,
+                format!("the folder exists and holds no {MANIFEST}: a conversion replaces its output folder, so give a new or empty folder"),
+            ));
+        }
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut staging = Staging::create(&parent, &name)?;
+    let t = &conv.tables;
+    staging.write_parquet(REPORTS_FILE, &t.reports)?;
+    staging.write_parquet(REPORT_PRODUCTS_FILE, &t.report_products)?;
+    staging.write_parquet(REPORT_EVENTS_FILE, &t.report_events)?;
+    staging.write_parquet(PRODUCTS_FILE, &t.products)?;
+    staging.write_rejects(REJECTS_FILE, &t.rejects)?;
+    let write_ms = started.elapsed().as_millis() as u64;
+    let mut summary = ConvertSummary {
+        pvwatch_version: env!("CARGO_PKG_VERSION"),
+        format: conv.format,
+        source: conv.source.display().to_string(),
+        region: opts.region.clone(),
+        class: opts.class,
+        strip_dose: opts.strip_dose,
+        started_at,
+        rows: conv.rows(),
+        sources: t.sources.clone(),
+        outputs: staging.written.clone(),
+        timings_ms: ConvertTimings {
+            read_ms: conv.read_ms,
+            write_ms,
+            total_ms: conv.read_ms + write_ms,
+        },
+        output: out.to_path_buf(),
+    };
+    staging.write_json(MANIFEST, &summary)?;
+    summary.output = staging.publish()?;
+    Ok(summary)
+}
+
+/// Convert `src` and write it to `out`: the `pvwatch convert` command.
+pub fn run_convert(
+    format: Format,
+    src: &Path,
+    out: &Path,
+    opts: &Options,
+) -> Result<ConvertSummary> {
+    let conv = convert(format, src, opts)?;
+    check_tolerance(&conv, opts.max_rejected_fraction, false)?;
+    write(&conv, opts, out)
+}
+
+/// The paragraph printed after `pvwatch convert`: the accounting, per file, and the outputs.
+pub fn summary_paragraph(s: &ConvertSummary) -> String {
+    let n = thousands;
+    let r = &s.rows;
+    let mut text = format!(
+        "pvwatch: converted {} source `{}` in {:.1} s. Read {} rows from {} file{}: {} used, {} superseded (older case versions), {} rejected ({}).",
+        s.format.as_str(),
+        s.source,
+        s.timings_ms.total_ms as f64 / 1000.0,
+        n(r.read),
+        s.sources.len(),
+        if s.sources.len() == 1 { "" } else { "s" },
+        n(r.used),
+        n(r.superseded),
+        n(r.rejected),
+        if r.rejected == 0 {
+            "none".to_string()
+        } else {
+            format!("see {}", s.output.join(REJECTS_FILE).display())
+        },
+    );
+    for a in &s.sources {
+        text.push_str(&format!(
+            "\n  {} ({}): read {}, used {}, superseded {}, rejected {}",
+            a.path,
+            a.kind,
+            n(a.read),
+            n(a.used),
+            n(a.superseded),
+            n(a.rejected)
+        ));
+    }
+    let outputs: Vec<String> = s
+        .outputs
+        .iter()
+        .map(|o| format!("{} ({} rows)", o.file, n(o.rows)))
+        .collect();
+    text.push_str(&format!(
+        "\nOutputs in {}: {}, {MANIFEST}",
+        s.output.display(),
+        outputs.join(", ")
+    ));
+    text
+}

@@ -1,0 +1,826 @@
+//! `pvwatch convert` and pipelines with `[inputs.source]`, on the small synthetic files in
+//! `tests/data/convert/{faers,e2b,flat}/` (hand-written for these tests, no real case).
+
+use arrow::datatypes::DataType;
+
+use crate::util::*;
+
+fn data(rel: &str) -> String {
+    repo()
+        .join("tests/data/convert")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// `pvwatch convert --from <format> <src> --out <fx>/out extra…`.
+fn convert(fx: &Fixture, format: &str, src: &str, extra: &[&str]) -> Run {
+    let out = fx.ps("out");
+    let mut args = vec!["convert", "--from", format, src, "--out", out.as_str()];
+    args.extend_from_slice(extra);
+    fx.run(&args)
+}
+
+/// The canonical tables of a conversion, read back with arrow-rs.
+struct Converted {
+    reports: Table,
+    products: Table,
+    events: Table,
+    registry: Table,
+    manifest: serde_json::Value,
+    rejects: Vec<String>,
+}
+
+fn read_converted(fx: &Fixture) -> Converted {
+    let out = fx.p("out");
+    assert_eq!(
+        entries(&out),
+        [
+            "convert-manifest.json",
+            "products.parquet",
+            "rejects.csv",
+            "report_events.parquet",
+            "report_products.parquet",
+            "reports.parquet",
+        ]
+    );
+    Converted {
+        reports: read_parquet(&out.join("reports.parquet")),
+        products: read_parquet(&out.join("report_products.parquet")),
+        events: read_parquet(&out.join("report_events.parquet")),
+        registry: read_parquet(&out.join("products.parquet")),
+        manifest: read_json(&out.join("convert-manifest.json")),
+        rejects: read_rejects(&out.join("rejects.csv")),
+    }
+}
+
+impl Converted {
+    /// (read, used, superseded, rejected) of the source file whose path ends with `file`.
+    fn account(&self, file: &str) -> [u64; 4] {
+        let s = self.manifest["sources"]
+            .as_array()
+            .expect("sources")
+            .iter()
+            .find(|s| s["path"].as_str().is_some_and(|p| p.ends_with(file)))
+            .unwrap_or_else(|| panic!("no source {file}"));
+        ["read", "used", "superseded", "rejected"].map(|k| s[k].as_u64().expect("a count"))
+    }
+
+    fn assert_balanced(&self) {
+        for s in self.manifest["sources"].as_array().expect("sources") {
+            let n = |k: &str| s[k].as_u64().expect("a count");
+            assert_eq!(
+                n("read"),
+                n("used") + n("superseded") + n("rejected"),
+                "{s}"
+            );
+        }
+        let r = &self.manifest["rows"];
+        let n = |k: &str| r[k].as_u64().expect("a count");
+        assert_eq!(n("read"), n("used") + n("superseded") + n("rejected"));
+    }
+
+    /// (product_id, role, batch) rows of a report, sorted.
+    fn products_of(&self, report: &str) -> Vec<(String, String, Option<String>)> {
+        let t = &self.products;
+        let mut v: Vec<_> = (0..t.rows.len())
+            .filter(|&r| t.get(r, "report_id").str() == report)
+            .map(|r| {
+                let batch = t.get(r, "batch");
+                (
+                    t.get(r, "product_id").str().to_string(),
+                    t.get(r, "role").str().to_string(),
+                    (!batch.is_null()).then(|| batch.str().to_string()),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// (event, onset_date) rows of a report, sorted.
+    fn events_of(&self, report: &str) -> Vec<(String, Option<i32>)> {
+        let t = &self.events;
+        let mut v: Vec<_> = (0..t.rows.len())
+            .filter(|&r| t.get(r, "report_id").str() == report)
+            .map(|r| {
+                let onset = match t.get(r, "onset_date") {
+                    Value::Date(d) => Some(*d),
+                    _ => None,
+                };
+                (t.get(r, "event").str().to_string(), onset)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+#[test]
+fn faers_quarter_converts_with_canonical_values() {
+    let fx = Fixture::empty();
+    let r = convert(&fx, "faers", &data("faers/valid"), &["--region", "310000"]);
+    r.expect_ok();
+    assert!(
+        r.stdout.contains("Read 18 rows from 4 files: 15 used, 3 superseded (older case versions), 0 rejected (none)."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("DEMO24Q1.txt (demo): read 4, used 3, superseded 1, rejected 0"),
+        "{}",
+        r.stdout
+    );
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("DEMO24Q1.txt"), [4, 3, 1, 0]);
+    assert_eq!(c.account("DRUG24Q1.txt"), [6, 5, 1, 0]);
+    assert_eq!(c.account("REAC24Q1.txt"), [5, 4, 1, 0]);
+    assert_eq!(c.account("OUTC24Q1.txt"), [3, 3, 0, 0]);
+    assert_eq!(c.rejects, [REJECTS_CSV_HEADER]);
+    assert_eq!(c.manifest["format"], "faers");
+    assert_eq!(c.manifest["region"], "310000");
+
+    // BI-safe: large strings, no view types.
+    let rep = &c.reports;
+    assert_eq!(
+        rep.schema.field(rep.index("report_id")).data_type(),
+        &DataType::LargeUtf8
+    );
+    // Both versions of case 100 are kept; version 2 (received later) is the latest.
+    let v1 = rep.row_where(&[("report_id", "1001")]);
+    let v2 = rep.row_where(&[("report_id", "1002")]);
+    assert_eq!(rep.get(v1, "case_id").str(), "100");
+    assert_eq!(rep.get(v1, "version").int(), 1);
+    assert_eq!(rep.get(v2, "version").int(), 2);
+    assert_eq!(
+        rep.get(v1, "received_date"),
+        &Value::Date(days("2024-01-05"))
+    );
+    assert_eq!(
+        rep.get(v2, "received_date"),
+        &Value::Date(days("2024-02-10"))
+    );
+    assert_eq!(rep.get(v2, "age_years").float(), 30.0, "3 DEC = 30 years");
+    assert_eq!(rep.get(v2, "sex").str(), "F");
+    assert!(rep.get(v2, "is_serious").bool(), "HO is serious");
+    assert!(!rep.get(v2, "fatal").bool());
+    assert_eq!(rep.get(v2, "region").str(), "310000");
+    assert_eq!(rep.get(v2, "class").str(), "drug");
+    assert_eq!(rep.get(v2, "reporter_type").str(), "mah", "EXP");
+    let b = rep.row_where(&[("report_id", "2001")]);
+    assert!(rep.get(b, "fatal").bool(), "DE is fatal");
+    assert!(rep.get(b, "is_serious").bool());
+    assert_eq!(rep.get(b, "age_years").float(), 45.0);
+    assert_eq!(rep.get(b, "sex").str(), "M");
+    assert_eq!(rep.get(b, "reporter_type").str(), "individual", "DIR");
+    let c3 = rep.row_where(&[("report_id", "3001")]);
+    assert_eq!(rep.get(c3, "age_years").float(), 0.5, "6 MON");
+    assert_eq!(rep.get(c3, "sex").str(), "U", "UNK");
+    assert!(
+        !rep.get(c3, "is_serious").bool(),
+        "no OUTC row: not serious"
+    );
+    assert!(rep.get(c3, "is_new").is_null(), "FAERS has no 新的 flag");
+
+    // prod_ai wins over drugname; names are upper-cased; PS/SS suspect, C, I.
+    assert_eq!(
+        c.products_of("1002"),
+        [
+            (s("ASPIRIN"), s("suspect"), Some(s("LOT-7"))),
+            (s("LISINOPRIL"), s("concomitant"), None),
+        ]
+    );
+    assert_eq!(
+        c.products_of("2001"),
+        [
+            (s("ACETAMINOPHEN"), s("suspect"), None),
+            (s("WARFARIN"), s("interacting"), None),
+        ]
+    );
+    assert_eq!(
+        c.products_of("1001"),
+        [(s("ASPIRIN 81 MG"), s("suspect"), None)],
+        "dose text is kept unless --strip-dose"
+    );
+    // Events take the report's event_dt as onset.
+    assert_eq!(
+        c.events_of("1002"),
+        [
+            (s("Nausea"), Some(days("2023-12-28"))),
+            (s("Vomiting"), Some(days("2023-12-28"))),
+        ]
+    );
+    // The registry lists each distinct product once, class drug, nothing watched.
+    let reg = &c.registry;
+    assert_eq!(reg.rows.len(), 6);
+    let a = reg.row_where(&[("product_id", "ASPIRIN")]);
+    assert_eq!(reg.get(a, "name").str(), "ASPIRIN");
+    assert_eq!(reg.get(a, "class").str(), "drug");
+    assert!(reg.get(a, "innovative").is_null());
+}
+
+#[test]
+fn faers_strip_dose_and_rerun_replaces_the_previous_conversion() {
+    let fx = Fixture::empty();
+    let src = data("faers/valid");
+    convert(&fx, "faers", &src, &["--region", "310000"]).expect_ok();
+    convert(&fx, "faers", &src, &["--region", "310000", "--strip-dose"]).expect_ok();
+    let c = read_converted(&fx);
+    assert_eq!(c.products_of("1001"), [(s("ASPIRIN"), s("suspect"), None)]);
+    assert_eq!(c.products_of("3001")[0].0, "AMOXICILLIN");
+    assert_eq!(entries(fx.path()), ["out"], "no staging folder left behind");
+}
+
+#[test]
+fn faers_malformed_rows_are_rejected_with_their_lines() {
+    let fx = Fixture::empty();
+    let src = data("faers/malformed");
+    // Above the default 1% tolerance: exit 3 and nothing written.
+    let r = convert(&fx, "faers", &src, &["--region", "310000"]);
+    r.expect_code(3);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {src}/demo24q1.txt: 2 of 4 rows rejected (50.00%), above --max-rejected-fraction = 0.01; nothing was written\n"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(entries(fx.path()).is_empty(), "nothing written");
+
+    let r = convert(
+        &fx,
+        "faers",
+        &src,
+        &["--region", "310000", "--max-rejected-fraction", "1"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("demo24q1.txt"), [4, 2, 0, 2]);
+    assert_eq!(c.account("drug24q1.txt"), [4, 2, 0, 2]);
+    assert_eq!(c.account("reac24q1.txt"), [4, 2, 0, 2]);
+    assert_eq!(c.account("outc24q1.txt"), [1, 1, 0, 0]);
+    assert_eq!(
+        c.rejects,
+        [
+            s(REJECTS_CSV_HEADER),
+            format!("demo,{src}/demo24q1.txt,4,primaryid,5001,a unique primaryid (first seen on line 2 of {src}/demo24q1.txt)"),
+            format!("demo,{src}/demo24q1.txt,5,,9 fields,\"25 fields, as in the header\""),
+            format!("drug,{src}/drug24q1.txt,4,primaryid,5003,a primaryid of a valid DEMO row (that row was rejected)"),
+            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I`\""),
+            format!("reac,{src}/reac24q1.txt,3,pt,,a MedDRA preferred term"),
+            format!("reac,{src}/reac24q1.txt,5,,2 fields on a truncated last line (the file ends inside the row),\"4 fields, as in the header\""),
+        ]
+    );
+    // An age without its unit is unknown, not a reject.
+    let b = c.reports.row_where(&[("report_id", "5002")]);
+    assert!(c.reports.get(b, "age_years").is_null());
+}
+
+#[test]
+fn faers_usage_errors_exit_2() {
+    let fx = Fixture::empty();
+    let src = data("faers/valid");
+    let r = convert(&fx, "faers", &src, &[]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {src}: FAERS has no Chinese region: give the region code to use (--region, or `region` in the pipeline's source)\n")
+    );
+    let r = convert(&fx, "faers", &src, &["--region", "990000"]);
+    r.expect_code(2);
+    assert!(r
+        .stderr
+        .contains("region: expected a 6-digit GB/T 2260 region code, found `990000`"));
+    let r = convert(&fx, "faers", &fx.ps("nope"), &["--region", "310000"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {}: no such file or folder\n", fx.ps("nope"))
+    );
+    let r = convert(&fx, "vigibase", &src, &["--region", "310000"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("invalid value 'vigibase' for '--from <FROM>'"),
+        "{}",
+        r.stderr
+    );
+
+    // Legacy (LAERS) files name ISR and CASE; a file with neither key is a clear error.
+    fx.write("q/DEMO24Q1.txt", "isr$case$fda_dt\n1$2$20240101\n");
+    fx.write("q/DRUG24Q1.txt", "isr$drug_seq\n");
+    fx.write("q/REAC24Q1.txt", "isr$pt\n");
+    fx.write("q/ASCII/ignored.txt", "");
+    fx.write("p/DEMO24Q1.txt", "id$case_no\n");
+    fx.write("p/DRUG24Q1.txt", "");
+    fx.write("p/REAC24Q1.txt", "");
+    let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {}: missing required column `role_cod` (a legacy LAERS file with ISR and CASE?) (found: `isr`, `drug_seq`)\n",
+            fx.ps("q/DRUG24Q1.txt")
+        )
+    );
+    let r = convert(&fx, "faers", &fx.ps("p"), &["--region", "310000"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {}: missing required column `primaryid` (found: `id`, `case_no`)\n",
+            fx.ps("p/DEMO24Q1.txt")
+        )
+    );
+    // An output folder that is not a previous conversion is never replaced.
+    fx.write("mine/notes.txt", "keep me");
+    let r = fx.run(&[
+        "convert",
+        "--from",
+        "faers",
+        &src,
+        "--out",
+        &fx.ps("mine"),
+        "--region",
+        "310000",
+    ]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("holds no convert-manifest.json"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(entries(&fx.p("mine")), ["notes.txt"]);
+}
+
+#[test]
+fn e2b_messages_convert_with_versions_roles_and_seriousness() {
+    let fx = Fixture::empty();
+    let r = convert(&fx, "e2b", &data("e2b/valid"), &["--region", "330100"]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("batch.xml"), [2, 1, 1, 0]);
+    assert_eq!(c.account("prefixed.xml"), [1, 1, 0, 0]);
+    let rep = &c.reports;
+    // Two ICSRs of one case: ranked by C.1.5, the later is version 2.
+    let v1 = rep.row_where(&[("report_id", "CN-TEST-0001#1")]);
+    let v2 = rep.row_where(&[("report_id", "CN-TEST-0001#2")]);
+    assert_eq!(rep.get(v2, "case_id").str(), "CN-TEST-0001");
+    assert_eq!(rep.get(v2, "version").int(), 2);
+    assert_eq!(
+        rep.get(v1, "received_date"),
+        &Value::Date(days("2024-01-10"))
+    );
+    assert_eq!(
+        rep.get(v2, "received_date"),
+        &Value::Date(days("2024-02-20"))
+    );
+    assert!(rep.get(v1, "is_serious").bool(), "hospitalisation");
+    assert!(!rep.get(v1, "fatal").bool());
+    assert!(rep.get(v2, "fatal").bool(), "results in death");
+    assert_eq!(rep.get(v2, "sex").str(), "F");
+    assert_eq!(rep.get(v2, "age_years").float(), 45.0);
+    assert_eq!(rep.get(v2, "region").str(), "330100");
+    // Characterisation 1/2/3; 4 (not administered) and drug history are left out.
+    assert_eq!(
+        c.products_of("CN-TEST-0001#2"),
+        [
+            (s("AMOXICILLIN 500 MG"), s("suspect"), Some(s("B2024-01"))),
+            (s("OMEPRAZOLE"), s("concomitant"), None),
+            (s("WARFARIN"), s("interacting"), None),
+        ]
+    );
+    // MedDRA code, or the reported term; onset from the reaction's start date.
+    assert_eq!(
+        c.events_of("CN-TEST-0001#2"),
+        [
+            (s("10028813"), Some(days("2024-01-02"))),
+            (s("肝功能异常"), Some(days("2024-01-05"))),
+        ]
+    );
+    // No case id (C.1.8.1): the safety report id; age in decades.
+    let b = rep.row_where(&[("report_id", "CN-TEST-0002#1")]);
+    assert_eq!(rep.get(b, "case_id").str(), "CN-TEST-0002");
+    assert_eq!(rep.get(b, "age_years").float(), 30.0);
+    assert_eq!(rep.get(b, "sex").str(), "M");
+    assert!(!rep.get(b, "is_serious").bool());
+    // Namespace prefixes do not matter; sex 9 is unknown; 6 months.
+    let p = rep.row_where(&[("report_id", "CN-TEST-0003#1")]);
+    assert_eq!(rep.get(p, "sex").str(), "U");
+    assert_eq!(rep.get(p, "age_years").float(), 0.5);
+    assert!(rep.get(p, "is_serious").bool(), "life threatening");
+    assert_eq!(c.products_of("CN-TEST-0003#1")[0].0, "PARACETAMOL");
+}
+
+#[test]
+fn e2b_message_without_a_report_id_is_rejected_with_its_line() {
+    let fx = Fixture::empty();
+    let src = data("e2b/missing_id.xml");
+    let r = convert(
+        &fx,
+        "e2b",
+        &src,
+        &["--region", "330100", "--max-rejected-fraction", "1"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("missing_id.xml"), [2, 1, 0, 1]);
+    assert_eq!(
+        c.rejects,
+        [
+            s(REJECTS_CSV_HEADER),
+            format!("icsr,{src},89,C.1.1,,a safety report id (investigationEvent/id with root 2.16.840.1.113883.3.989.2.1.3.1)"),
+        ]
+    );
+}
+
+#[test]
+fn hostile_xml_is_refused_with_a_clear_error() {
+    let fx = Fixture::empty();
+    let cases = [
+        ("e2b/hostile/xxe.xml", "line 2: a DOCTYPE declaration; DTDs are refused (no external entities, no entity expansion), so the file was not read further"),
+        ("e2b/hostile/billion_laughs.xml", "line 2: a DOCTYPE declaration; DTDs are refused (no external entities, no entity expansion), so the file was not read further"),
+        ("e2b/hostile/undefined_entity.xml", "line 2: undefined entity `&xxe;` (no DTD is read: only the five predefined entities and character references are allowed)"),
+    ];
+    for (file, message) in cases {
+        let src = data(file);
+        let r = convert(&fx, "e2b", &src, &["--region", "330100"]);
+        r.expect_code(2);
+        assert_eq!(r.stderr, format!("error: {src}: {message}\n"));
+        assert!(!r.stderr.contains("root:"), "nothing of /etc/passwd");
+        assert!(entries(fx.path()).is_empty(), "{file}: nothing written");
+    }
+    // An oversize file is refused before it is read.
+    let src = data("e2b/valid/batch.xml");
+    let r = convert(
+        &fx,
+        "e2b",
+        &src,
+        &["--region", "330100", "--max-xml-bytes", "1000"],
+    );
+    r.expect_code(2);
+    let size = std::fs::metadata(&src).expect("fixture").len();
+    assert_eq!(
+        r.stderr,
+        format!("error: {src}: the file is {size} bytes, above the bound of 1000 bytes for one XML file (max_xml_bytes); it was not read\n")
+    );
+    // Deep nesting.
+    let deep = format!("{}{}", "<a>".repeat(300), "</a>".repeat(300));
+    fx.write("deep.xml", &deep);
+    let r = convert(&fx, "e2b", &fx.ps("deep.xml"), &["--region", "330100"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("elements nested more than 256 deep"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn flat_export_with_chinese_headers_converts_through_its_mapping() {
+    let fx = Fixture::empty();
+    let src = data("flat/export.csv");
+    let mapping = data("flat/mapping.toml");
+    let r = convert(
+        &fx,
+        "flat",
+        &src,
+        &["--mapping", &mapping, "--max-rejected-fraction", "0.5"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("export.csv"), [11, 8, 1, 2]);
+    let rep = &c.reports;
+    let a = rep.row_where(&[("report_id", "R001")]);
+    assert_eq!(rep.get(a, "case_id").str(), "C001");
+    assert!(rep.get(a, "is_new").bool(), "新的");
+    assert!(rep.get(a, "is_serious").bool(), "严重");
+    assert_eq!(rep.get(a, "sex").str(), "F", "女");
+    assert_eq!(rep.get(a, "age_years").float(), 34.0);
+    assert_eq!(rep.get(a, "region").str(), "330106");
+    assert_eq!(
+        rep.get(a, "received_date"),
+        &Value::Date(days("2024-03-01"))
+    );
+    // One row per case × product × event becomes one report, its products, its events.
+    assert_eq!(
+        c.products_of("R001"),
+        [
+            (s("奥美拉唑"), s("concomitant"), None),
+            (s("阿莫西林胶囊"), s("suspect"), Some(s("B240101"))),
+        ]
+    );
+    assert_eq!(
+        c.events_of("R001"),
+        [
+            (s("瘙痒"), Some(days("2024-02-27"))),
+            (s("皮疹"), Some(days("2024-02-27"))),
+        ]
+    );
+    // R003 (version 2 of case C002) supersedes R002; dates in three formats.
+    let r2 = rep.row_where(&[("report_id", "R002")]);
+    let r3 = rep.row_where(&[("report_id", "R003")]);
+    assert_eq!(
+        rep.get(r2, "received_date"),
+        &Value::Date(days("2024-03-05"))
+    );
+    assert_eq!(
+        rep.get(r3, "received_date"),
+        &Value::Date(days("2024-03-20"))
+    );
+    assert_eq!(rep.get(r3, "version").int(), 2);
+    assert_eq!(
+        c.events_of("R003")[0].1,
+        Some(days("2024-03-04")),
+        "YYYY年MM月DD日"
+    );
+    assert_eq!(
+        c.rejects,
+        [
+            s(REJECTS_CSV_HEADER),
+            format!("flat,{src},11,性别,F,the same value as line 10 (`M`): every row of report `R004` must agree on its report columns"),
+            format!("flat,{src},12,报告日期,2024-13-40,\"a date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日) for `received_date`\""),
+        ]
+    );
+}
+
+#[test]
+fn flat_export_missing_a_mapped_column_is_a_usage_error() {
+    let fx = Fixture::empty();
+    let src = data("flat/export_missing_column.csv");
+    let r = convert(
+        &fx,
+        "flat",
+        &src,
+        &["--mapping", &data("flat/mapping.toml")],
+    );
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {src}: missing column `不良反应名称`, mapped to `event` (found: `报告编码`, `病例编码`, `版本`, `报告日期`, `报告类型`, `严重程度`, `性别`, `年龄`, `怀疑药品`, `药品类型`, `批号`, `发生日期`, `地区`)\n")
+    );
+    assert!(entries(fx.path()).is_empty());
+
+    // A mapping without a required canonical column: every problem, exit 2.
+    fx.write(
+        "m.toml",
+        "[columns]\nreport_id = \"报告编码\"\nevent = \"不良反应名称\"\nseverity = \"严重程度\"\n",
+    );
+    let r = convert(
+        &fx,
+        "flat",
+        &data("flat/export.csv"),
+        &["--mapping", &fx.ps("m.toml")],
+    );
+    r.expect_code(2);
+    let m = fx.ps("m.toml");
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {m}: columns.severity: not a canonical column; expected one of `report_id`"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&format!(
+        "error: {m}: columns: missing the required canonical column `received_date`\n"
+    )));
+    assert!(r.stderr.contains(&format!("error: {m}: columns: missing the required canonical column `product_id` (or `product_name`)\n")));
+    assert!(r.stderr.contains(&format!("error: {m}: columns: missing the required canonical column `region` (or give a default region)\n")));
+    // A GBK export (`报告` in GBK) is refused with a hint, not read as garbage.
+    std::fs::write(fx.p("gbk.csv"), b"\xb1\xa8\xb8\xe6,x\n1,2\n").expect("write");
+    let r = convert(
+        &fx,
+        "flat",
+        &fx.ps("gbk.csv"),
+        &["--mapping", &data("flat/mapping.toml")],
+    );
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {}: line 1: header field 1 is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)\n", fx.ps("gbk.csv"))
+    );
+    let r = convert(&fx, "flat", &data("flat/export.csv"), &[]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        "error: --mapping: a flat export needs a column mapping file (--mapping FILE)\n"
+    );
+}
+
+/// A pipeline whose `[inputs.source]` is a flat export with an inline mapping.
+fn flat_source_pipeline(fx: &Fixture, source: &str) {
+    fx.write(
+        "populations.csv",
+        "region,year,population,name\n330000,2024,66700000,浙江省\n310000,2024,24802600,上海市\n",
+    );
+    fx.write(
+        "p.toml",
+        &format!(
+            "period = \"2024-Q1\"\noutput_dir = \"out\"\n\n[inputs]\npopulations = \"populations.csv\"\n{source}\n"
+        ),
+    );
+}
+
+#[test]
+fn pipeline_with_a_flat_source_converts_then_runs() {
+    let fx = Fixture::empty();
+    let export = data("flat/export.csv");
+    flat_source_pipeline(
+        &fx,
+        &format!(
+            r#"
+[inputs.source]
+format = "flat"
+path = "{export}"
+date_formats = ["YYYY-MM-DD", "YYYY/MM/DD", "YYYYMMDD", "YYYY年MM月DD日"]
+
+[inputs.source.columns]
+report_id = "报告编码"
+case_id = "病例编码"
+version = "版本"
+received_date = "报告日期"
+is_serious = "严重程度"
+sex = "性别"
+product_name = "怀疑药品"
+event = "不良反应名称"
+region = "地区"
+
+[inputs.source.values.is_serious]
+"严重" = true
+"一般" = false
+
+[inputs.source.values.sex]
+"男" = "M"
+"女" = "F"
+
+[ingest]
+max_rejected_fraction = 0.5
+"#
+        ),
+    );
+    let r = fx.run_pipeline(&[]);
+    r.expect_ok();
+    let dir = fx.p("out/2024-Q1");
+    let manifest = read_json(&dir.join("manifest.json"));
+    assert_accounts_balance(&manifest);
+    let conv = &manifest["conversion"];
+    assert_eq!(conv["format"], "flat");
+    assert_eq!(conv["rows"]["read"], 11);
+    assert_eq!(conv["rows"]["rejected"], 2);
+    // Ingest reaches the conversion's split: 4 reports, one of them superseded.
+    assert_eq!(
+        account(&manifest, "reports"),
+        Account {
+            read: 4,
+            used: 3,
+            superseded: 1,
+            rejected: 0
+        }
+    );
+    // The run's rejects.csv names the export's own lines.
+    let rejects = read_rejects(&dir.join("rejects.csv"));
+    assert_eq!(rejects.len(), 3, "{rejects:?}");
+    assert!(
+        rejects[1].starts_with(&format!("flat,{export},11,性别,F,")),
+        "{rejects:?}"
+    );
+    let rates = read_parquet(&dir.join("rates.parquet"));
+    assert!(!rates.rows.is_empty());
+    assert_eq!(entries(fx.path()), ["out", "p.toml", "populations.csv"]);
+}
+
+#[test]
+fn pipeline_source_problems_are_reported_together() {
+    let fx = Fixture::empty();
+    flat_source_pipeline(
+        &fx,
+        "reports = \"reports.csv\"\n\n[inputs.source]\nformat = \"vigibase\"\npath = \"nowhere\"\nregion = \"99\"\ncolour = \"red\"\n",
+    );
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {}: inputs.source.colour: unknown field `colour`, expected one of `format`, `path`,",
+            fx.toml()
+        )),
+        "{}",
+        r.stderr
+    );
+    flat_source_pipeline(
+        &fx,
+        "reports = \"reports.csv\"\n\n[inputs.source]\nformat = \"vigibase\"\npath = \"nowhere\"\nregion = \"99\"\n",
+    );
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    let t = fx.toml();
+    let d = fx.d();
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {t}: inputs.reports: not allowed with inputs.source, which gives the case tables\n\
+             error: {t}: inputs.source.format: expected `faers`, `e2b` or `flat`, found `vigibase`\n\
+             error: {t}: inputs.source.path: no such file or folder `{d}/nowhere`\n\
+             error: {t}: inputs.source.region: expected a 6-digit GB/T 2260 region code, found `99`\n"
+        )
+    );
+    flat_source_pipeline(&fx, "");
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.starts_with(&format!("error: {t}: inputs.reports: missing: expected a .csv or .parquet file (or name a real-world `source`)\n")),
+        "{}",
+        r.stderr
+    );
+    flat_source_pipeline(
+        &fx,
+        &format!(
+            "source = {{ format = \"faers\", path = \"{}\" }}",
+            data("faers/valid")
+        ),
+    );
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {t}: inputs.source.region: missing: faers has no Chinese region, so give the region code its reports belong to\n")
+    );
+}
+
+#[test]
+fn pipeline_source_over_the_tolerance_stops_with_exit_3() {
+    let fx = Fixture::empty();
+    flat_source_pipeline(
+        &fx,
+        &format!(
+            "source = {{ format = \"faers\", path = \"{}\", region = \"310000\" }}",
+            data("faers/malformed")
+        ),
+    );
+    let r = fx.run_pipeline(&[]);
+    r.expect_code(3);
+    assert!(
+        r.stderr.contains("rows rejected (50.00%), above ingest.max_rejected_fraction = 0.01; nothing was written"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(entries(fx.path()), ["p.toml", "populations.csv"]);
+}
+
+#[test]
+fn faers_quarters_in_one_folder_are_read_together() {
+    let fx = Fixture::empty();
+    let valid = repo().join("tests/data/convert/faers/valid/ASCII");
+    for name in [
+        "DEMO24Q1.txt",
+        "DRUG24Q1.txt",
+        "REAC24Q1.txt",
+        "OUTC24Q1.txt",
+    ] {
+        let text = std::fs::read_to_string(valid.join(name)).expect("fixture");
+        fx.write(&format!("q/{name}"), &text);
+    }
+    // 24Q2, in lower case: version 3 of case 100, and a DRUG row for a 24Q1 report.
+    fx.write(
+        "q/demo24q2.txt",
+        "primaryid$caseid$caseversion$fda_dt$age$age_cod$sex\n1003$100$3$20240405$31$YR$F\n",
+    );
+    fx.write(
+        "q/drug24q2.txt",
+        "primaryid$role_cod$drugname\n1003$PS$Aspirin\n2001$C$Omeprazole\n",
+    );
+    fx.write("q/reac24q2.txt", "primaryid$pt\n1003$Nausea\n");
+    let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    // Case 100 now has three versions: 1001 and 1002 (24Q1) are superseded by 1003.
+    assert_eq!(c.account("DEMO24Q1.txt"), [4, 2, 2, 0]);
+    assert_eq!(c.account("demo24q2.txt"), [1, 1, 0, 0]);
+    assert_eq!(c.account("DRUG24Q1.txt"), [6, 3, 3, 0]);
+    assert_eq!(c.account("drug24q2.txt"), [2, 2, 0, 0]);
+    let rep = &c.reports;
+    let v3 = rep.row_where(&[("report_id", "1003")]);
+    assert_eq!(rep.get(v3, "version").int(), 3);
+    assert_eq!(
+        rep.get(v3, "received_date"),
+        &Value::Date(days("2024-04-05"))
+    );
+    assert!(
+        rep.get(v3, "is_serious").is_null(),
+        "a quarter without its OUTC file has unknown seriousness"
+    );
+    assert_eq!(
+        c.products_of("2001")[1],
+        (s("OMEPRAZOLE"), s("concomitant"), None)
+    );
+}
