@@ -12,9 +12,10 @@
 //!
 //! - the planted signals have exactly the cells the generator counted (`planted.csv`),
 //!   and the PRR and ROR those cells imply (to 1e-12 relative);
-//! - with `--reference DIR`, every statistic of `signals.parquet` and `rates.parquet`
-//!   equals the reference run's to 1e-12 relative (`--save-reference DIR` keeps a run as
-//!   the reference; see the README, "Performance").
+//! - with `--reference DIR`, every statistic of `signals.parquet`, `rates.parquet` and
+//!   `screening.parquet` equals the reference run's to 1e-12 relative, every count and key
+//!   exactly, and `alerts.jsonl` byte for byte (`--save-reference DIR` keeps a run as the
+//!   reference; see the README, "Performance").
 //!
 //! The table is also written to `target/bench-data/results.md`. No timing is asserted.
 
@@ -304,7 +305,12 @@ fn main() -> Result<()> {
         if let Some(refdir) = &args.save_reference {
             let to = refdir.join(&tag);
             std::fs::create_dir_all(&to)?;
-            for f in ["signals.parquet", "rates.parquet"] {
+            for f in [
+                "signals.parquet",
+                "rates.parquet",
+                "screening.parquet",
+                "alerts.jsonl",
+            ] {
                 std::fs::copy(run_dir.join(f), to.join(f))?;
             }
             eprintln!("   saved as the reference in {}", to.display());
@@ -324,10 +330,21 @@ fn main() -> Result<()> {
                     &read_parquet(&from.join("rates.parquet"))?,
                     &["level", "region", "class"],
                 )?;
-                eprintln!(
-                    "   same as the reference: largest relative difference {:e}",
-                    s.max(r)
-                );
+                let mut worst = s.max(r);
+                if from.join("screening.parquet").exists() {
+                    worst = worst.max(compare(
+                        "screening",
+                        &read_parquet(&run_dir.join("screening.parquet"))?,
+                        &read_parquet(&from.join("screening.parquet"))?,
+                        &["product_id"],
+                    )?);
+                }
+                if let Ok(want) = std::fs::read_to_string(from.join("alerts.jsonl")) {
+                    if std::fs::read_to_string(run_dir.join("alerts.jsonl"))? != want {
+                        bail!("alerts.jsonl differs from the reference");
+                    }
+                }
+                eprintln!("   same as the reference: largest relative difference {worst:e}");
             } else {
                 eprintln!("   no reference for {tag} in {}", refdir.display());
             }

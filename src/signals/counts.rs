@@ -53,14 +53,22 @@ pub fn suspect_role() -> Expr {
     col(col::ROLE).is_in(lit(roles).implode(false), false)
 }
 
-/// Distinct (case key, product_id) with the product as suspect or interacting: a product
-/// listed twice in one case counts once.
-pub fn suspect_products(case_products: &DataFrame) -> LazyFrame {
+/// Distinct (case key, product_id) with the product as suspect or interacting, for the
+/// products listed in `among` (a frame with a `product_id` column): a product listed twice
+/// in one case counts once. Keeping only those products first makes the de-duplication
+/// work on the watched products' rows, not on every row.
+pub fn suspect_products(case_products: &DataFrame, among: LazyFrame) -> LazyFrame {
     case_products
         .clone()
         .lazy()
         .filter(suspect_role())
         .select([col(col::CASE_KEY), col(col::PRODUCT_ID)])
+        .join(
+            among.select([col(col::PRODUCT_ID)]),
+            [col(col::PRODUCT_ID)],
+            [col(col::PRODUCT_ID)],
+            JoinArgs::new(JoinType::Semi),
+        )
         .unique(None, UniqueKeepStrategy::Any)
 }
 

@@ -34,7 +34,8 @@ pub(super) fn case_alerts(
             col(col::IS_SERIOUS).fill_null(lit(false)),
             col(col::IS_NEW).fill_null(lit(false)),
         ]);
-    let df = suspect_products(inp.case_products)
+    let watched = watched_products(inp.products, &inp.signals_cfg.watch);
+    let df = suspect_products(inp.case_products, watched)
         .join(
             watched_products(inp.products, &inp.signals_cfg.watch),
             [col(col::PRODUCT_ID)],
