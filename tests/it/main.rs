@@ -16,6 +16,8 @@
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
+//! - `scale`: the generated national-scale data set at test size (row accounting, the
+//!   planted signals' exact cells) and the memory budget.
 
 mod alerts;
 mod bad_input;
