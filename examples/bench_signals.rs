@@ -16,38 +16,10 @@ use pvwatch::ingest::Dataset;
 use pvwatch::schema::col;
 use pvwatch::signals;
 
-/// SplitMix64: small, fast, deterministic.
-struct Rng(u64);
+#[path = "synth/mod.rs"]
+mod synth;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// An index in `0..n` with probability ∝ 1/(i+1)^s, by inverting a precomputed CDF.
-    fn zipf(&mut self, cdf: &[f64]) -> usize {
-        let u = self.unit() * cdf[cdf.len() - 1];
-        cdf.partition_point(|c| *c < u).min(cdf.len() - 1)
-    }
-}
-
-fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
-    let mut acc = 0.0;
-    (0..n)
-        .map(|i| {
-            acc += 1.0 / ((i + 1) as f64).powf(s);
-            acc
-        })
-        .collect()
-}
+use synth::{zipf_cdf, Rng};
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -73,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(1_500_000);
     let (n_products, n_events) = (20_000, 6_000);
-    let mut rng = Rng(20251123);
+    let mut rng = Rng::new(20251123);
     let pc = zipf_cdf(n_products, 1.05);
     let ec = zipf_cdf(n_events, 1.0);
 
@@ -89,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sex.push(["M", "F", "U"][(rng.next() % 3) as usize]);
         for _ in 0..1 + rng.next() % 2 {
             p_case.push(id.clone());
-            p_id.push(format!("P{}", rng.zipf(&pc)));
+            p_id.push(format!("P{}", rng.pick(&pc)));
             p_role.push(if rng.next().is_multiple_of(10) {
                 "concomitant"
             } else {
@@ -98,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         for _ in 0..1 + rng.next() % 3 {
             e_case.push(id.clone());
-            e_id.push(format!("E{}", rng.zipf(&ec)));
+            e_id.push(format!("E{}", rng.pick(&ec)));
         }
         case_id.push(id);
     }

@@ -14,28 +14,10 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-/// splitmix64: a tiny, well-known deterministic generator.
-struct Rng(u64);
+#[path = "synth/mod.rs"]
+mod synth;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A Zipf-like index in `0..n`: small indices are far more frequent.
-    fn skewed(&mut self, n: u64) -> u64 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((n as f64).powf(u) - 1.0) as u64 % n
-    }
-}
+use synth::Rng;
 
 const DEMO_H: &str = "primaryid$caseid$caseversion$i_f_code$event_dt$mfr_dt$init_fda_dt$fda_dt$rept_cod$auth_num$mfr_num$mfr_sndr$lit_ref$age$age_cod$age_grp$sex$e_sub$wt$wt_cod$rept_dt$to_mfr$occp_cod$reporter_country$occr_country";
 const DRUG_H: &str = "primaryid$caseid$drug_seq$role_cod$drugname$prod_ai$val_vbm$route$dose_vbm$cum_dose_chr$cum_dose_unit$dechal$rechal$lot_num$exp_dt$nda_num$dose_amt$dose_unit$dose_form$dose_freq";
@@ -79,7 +61,7 @@ fn main() -> std::io::Result<()> {
     writeln!(reac, "{REAC_H}")?;
     writeln!(outc, "{OUTC_H}")?;
 
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let year: u32 = 2000 + quarter[..2].parse::<u32>().expect("a quarter like 24Q1");
     let first_month = 1 + 3 * (quarter[3..].parse::<u32>().expect("a quarter like 24Q1") - 1);
     // Planted malformed rows, spread evenly.

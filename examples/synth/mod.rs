@@ -70,6 +70,11 @@ impl Rng {
         cdf.partition_point(|c| *c <= u).min(cdf.len() - 1)
     }
 
+    /// A Zipf-like index in `0..n` without a table: small indices are far more frequent.
+    pub fn skewed(&mut self, n: u64) -> u64 {
+        ((n as f64).powf(self.unit()) - 1.0) as u64 % n
+    }
+
     /// 1 + Geometric(p): 1, 2, 3, … with P(k) = p(1-p)^(k-1).
     pub fn one_plus_geometric(&mut self, p: f64, max: usize) -> usize {
         let mut k = 1;
