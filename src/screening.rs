@@ -36,35 +36,33 @@ pub fn compute_screening(
     let day = |c: &str| col(c).cast(DataType::Int32);
     let (start, end) = (epoch_days(period.start()), epoch_days(period.end()));
     let as_i64 = |e: Expr| e.cast(DataType::Int64);
-    let counts = suspect_products(
-        &data.case_products,
-        watched_products(&data.products, &cfg.watch),
-    )
-    .join(
-        data.cases.clone().lazy().select([
-            col(col::CASE_KEY),
-            col(col::FIRST_RECEIVED),
-            col(col::IS_SERIOUS).fill_null(lit(false)),
-            col(col::FATAL).fill_null(lit(false)),
-        ]),
-        [col(col::CASE_KEY)],
-        [col(col::CASE_KEY)],
-        JoinArgs::new(JoinType::Inner),
-    )
-    .filter(day(col::FIRST_RECEIVED).lt_eq(lit(end)))
-    .with_column(day(col::FIRST_RECEIVED).gt_eq(lit(start)).alias("__in"))
-    .group_by([col(col::PRODUCT_ID)])
-    .agg([
-        as_i64(col("__in")).sum().alias(col::CASES),
-        as_i64(col("__in").and(col(col::IS_SERIOUS).or(col(col::FATAL))))
-            .sum()
-            .alias(col::SERIOUS_CASES),
-        as_i64(col("__in").and(col(col::FATAL)))
-            .sum()
-            .alias(col::FATAL_CASES),
-        len().cast(DataType::Int64).alias(col::CUMULATIVE_CASES),
-    ]);
-    let base = watched_products(&data.products, &cfg.watch)
+    let watched = watched_products(&data.products, &cfg.watch);
+    let counts = suspect_products(&data.case_products, watched.clone())
+        .join(
+            data.cases.clone().lazy().select([
+                col(col::CASE_KEY),
+                col(col::FIRST_RECEIVED),
+                col(col::IS_SERIOUS).fill_null(lit(false)),
+                col(col::FATAL).fill_null(lit(false)),
+            ]),
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(day(col::FIRST_RECEIVED).lt_eq(lit(end)))
+        .with_column(day(col::FIRST_RECEIVED).gt_eq(lit(start)).alias("__in"))
+        .group_by([col(col::PRODUCT_ID)])
+        .agg([
+            as_i64(col("__in")).sum().alias(col::CASES),
+            as_i64(col("__in").and(col(col::IS_SERIOUS).or(col(col::FATAL))))
+                .sum()
+                .alias(col::SERIOUS_CASES),
+            as_i64(col("__in").and(col(col::FATAL)))
+                .sum()
+                .alias(col::FATAL_CASES),
+            len().cast(DataType::Int64).alias(col::CUMULATIVE_CASES),
+        ]);
+    let base = watched
         .join(
             counts,
             [col(col::PRODUCT_ID)],

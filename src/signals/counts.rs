@@ -46,10 +46,13 @@ const S_SEX: &str = "__s_sex";
 const S_AGE: &str = "__s_age";
 const S_YEAR: &str = "__s_year";
 
-/// Whether a `report_products` row counts: its product is suspect or interacting.
-/// Concomitant products never count, in any statistic or alert.
+/// The roles whose products count: suspect and interacting. Concomitant products never
+/// count, in any statistic or alert.
+pub const COUNTED_ROLES: [&str; 2] = ["suspect", "interacting"];
+
+/// Whether a `report_products` row counts: its role is one of [`COUNTED_ROLES`].
 pub fn suspect_role() -> Expr {
-    let roles = Series::new("roles".into(), ["suspect", "interacting"]);
+    let roles = Series::new("roles".into(), COUNTED_ROLES);
     col(col::ROLE).is_in(lit(roles).implode(false), false)
 }
 
@@ -323,7 +326,7 @@ fn per_case<'a>(
     let counts: Box<dyn Iterator<Item = bool>> = match roles {
         Some(r) => Box::new(
             r.iter()
-                .map(|v| matches!(v, Some("suspect" | "interacting"))),
+                .map(|v| v.is_some_and(|v| COUNTED_ROLES.contains(&v))),
         ),
         None => Box::new(std::iter::repeat(true)),
     };

@@ -35,9 +35,9 @@ pub(super) fn case_alerts(
             col(col::IS_NEW).fill_null(lit(false)),
         ]);
     let watched = watched_products(inp.products, &inp.signals_cfg.watch);
-    let df = suspect_products(inp.case_products, watched)
+    let df = suspect_products(inp.case_products, watched.clone())
         .join(
-            watched_products(inp.products, &inp.signals_cfg.watch),
+            watched,
             [col(col::PRODUCT_ID)],
             [col(col::PRODUCT_ID)],
             JoinArgs::new(JoinType::Inner),
