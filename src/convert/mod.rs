@@ -26,8 +26,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::error::{Error, Result, TooManyRejects};
-use crate::ingest::Reject;
+use crate::error::{Error, Result};
 use crate::output::{OutputFile, Staging};
 use crate::progress::thousands;
 use crate::RowTotals;
@@ -157,39 +156,16 @@ pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion>
 /// Fail when any source file's rejected fraction is above `max`; `pipeline` selects the
 /// error that names the pipeline's setting rather than the command-line flag.
 pub fn check_tolerance(conv: &Conversion, max: f64, pipeline: bool) -> Result<()> {
-    let over: Vec<&SourceAccount> = conv
+    let files = conv
         .tables
         .sources
         .iter()
-        .filter(|a| a.read > 0 && (a.rejected as f64 / a.read as f64) > max)
-        .collect();
-    if over.is_empty() {
-        return Ok(());
+        .map(|a| (a.path.as_str(), a.rejected, a.read));
+    match crate::ingest::over_tolerance(max, files, &conv.tables.rejects) {
+        None => Ok(()),
+        Some(t) if pipeline => Err(Error::TooManyRejects(t)),
+        Some(t) => Err(Error::TooManyConvertRejects(t)),
     }
-    let examples = over
-        .iter()
-        .flat_map(|a| {
-            conv.tables
-                .rejects
-                .iter()
-                .filter(move |r| r.file == a.path)
-                .take(5)
-        })
-        .map(Reject::to_string)
-        .collect();
-    let t = TooManyRejects {
-        max_fraction: max,
-        tables: over
-            .iter()
-            .map(|a| (PathBuf::from(&a.path), a.rejected, a.read))
-            .collect(),
-        examples,
-    };
-    Err(if pipeline {
-        Error::TooManyRejects(t)
-    } else {
-        Error::TooManyConvertRejects(t)
-    })
 }
 
 /// Names of the canonical tables a conversion writes.

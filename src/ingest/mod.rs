@@ -749,32 +749,49 @@ fn account(t: &Loaded, used: u64, superseded: u64) -> TableAccount {
 
 /// Stop the run (exit 3) when any table's rejected fraction is above the tolerance.
 fn check_tolerance(accounts: &[TableAccount], rejects: &[Reject], max: f64) -> Result<()> {
-    let over: Vec<&TableAccount> = accounts
+    let files = accounts
         .iter()
-        .filter(|a| a.read > 0 && (a.rejected as f64 / a.read as f64) > max)
+        .map(|a| (a.path.as_str(), a.rejected, a.read));
+    match over_tolerance(max, files, rejects) {
+        Some(t) => Err(Error::TooManyRejects(t)),
+        None => Ok(()),
+    }
+}
+
+/// The files, given as (path, rejected, read), whose rejected fraction is above `max`,
+/// with up to five of each one's rejects as examples; `None` when no file is over. Shared
+/// by ingest and by `convert`, whose rejects name their source files.
+pub(crate) fn over_tolerance<'a>(
+    max: f64,
+    files: impl IntoIterator<Item = (&'a str, u64, u64)>,
+    rejects: &[Reject],
+) -> Option<TooManyRejects> {
+    const EXAMPLES: usize = 5;
+    let over: Vec<(&str, u64, u64)> = files
+        .into_iter()
+        .filter(|&(_, rejected, read)| read > 0 && (rejected as f64 / read as f64) > max)
         .collect();
     if over.is_empty() {
-        return Ok(());
+        return None;
     }
-    const EXAMPLES: usize = 5;
     let examples = over
         .iter()
-        .flat_map(|a| {
+        .flat_map(|&(path, _, _)| {
             rejects
                 .iter()
-                .filter(move |r| r.table == a.table)
+                .filter(move |r| r.file == path)
                 .take(EXAMPLES)
         })
-        .map(|r| r.to_string())
+        .map(Reject::to_string)
         .collect();
-    Err(Error::TooManyRejects(TooManyRejects {
+    Some(TooManyRejects {
         max_fraction: max,
         tables: over
             .iter()
-            .map(|a| (PathBuf::from(&a.path), a.rejected, a.read))
+            .map(|&(path, rejected, read)| (PathBuf::from(path), rejected, read))
             .collect(),
         examples,
-    }))
+    })
 }
 
 #[cfg(test)]
