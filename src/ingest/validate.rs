@@ -206,35 +206,22 @@ fn type_column(
 /// spelled as the canonical form. Then the slow path would return the column unchanged and
 /// report no problem, so it can be skipped.
 fn already_clean(spec: &ColumnSpec, ca: &StringChunked) -> bool {
-    let check_values: fn(&str) -> bool = match spec.kind {
-        Kind::Text => |_| true,
-        Kind::Region => crate::schema::is_region_code,
-        Kind::Enum(_) => |_| true,
-        _ => return false,
-    };
     if spec.required && ca.null_count() > 0 {
         return false;
     }
     let trimmed = |v: &str| {
         !v.is_empty() && !v.starts_with(char::is_whitespace) && !v.ends_with(char::is_whitespace)
     };
+    // Enums and regions have few distinct values: check each once.
+    let distinct_all = |valid: &dyn Fn(&str) -> bool| {
+        ca.unique()
+            .is_ok_and(|d| d.iter().flatten().all(|v| trimmed(v) && valid(v)))
+    };
     match spec.kind {
         Kind::Text => ca.iter().flatten().all(trimmed),
-        _ => {
-            // Few distinct values: check each once.
-            let Ok(distinct) = ca.unique() else {
-                return false;
-            };
-            let clean = distinct.iter().flatten().all(|v| {
-                trimmed(v)
-                    && check_values(v)
-                    && match spec.kind {
-                        Kind::Enum(allowed) => allowed.contains(&v),
-                        _ => true,
-                    }
-            });
-            clean
-        }
+        Kind::Region => distinct_all(&crate::schema::is_region_code),
+        Kind::Enum(allowed) => distinct_all(&|v| allowed.contains(&v)),
+        _ => false,
     }
 }
 
