@@ -30,6 +30,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use pvwatch::progress::thousands;
+use pvwatch::schema::col as c;
+use pvwatch::signals::{counts, out};
 
 const SEED: u64 = 2025;
 /// Bump when the generator's output changes, so cached data are regenerated.
@@ -157,9 +159,9 @@ fn check_planted(data: &Path, signals: &DataFrame) -> Result<String> {
             .clone()
             .lazy()
             .filter(
-                col("product_id")
+                col(c::PRODUCT_ID)
                     .eq(lit(product))
-                    .and(col("event").eq(lit(event))),
+                    .and(col(c::EVENT).eq(lit(event))),
             )
             .collect()?;
         if row.height() != 1 {
@@ -168,7 +170,12 @@ fn check_planted(data: &Path, signals: &DataFrame) -> Result<String> {
                 row.height()
             );
         }
-        for (i, name) in [(3, "a"), (4, "b"), (5, "c"), (6, "d")] {
+        for (i, name) in [
+            (3, counts::A),
+            (4, counts::B),
+            (5, counts::C),
+            (6, counts::D),
+        ] {
             let want: i64 = rec[i].parse()?;
             let got = row.column(name)?.i64()?.get(0);
             if got != Some(want) {
@@ -177,7 +184,7 @@ fn check_planted(data: &Path, signals: &DataFrame) -> Result<String> {
                 );
             }
         }
-        for (i, name) in [(8, "prr"), (9, "ror")] {
+        for (i, name) in [(8, out::PRR), (9, out::ROR)] {
             let want: f64 = rec[i].parse()?;
             let got = row.column(name)?.f64()?.get(0);
             match got {
@@ -186,7 +193,7 @@ fn check_planted(data: &Path, signals: &DataFrame) -> Result<String> {
                 _ => bail!("planted pair {product} × {event}: {name} = {got:?}, expected {want}"),
             }
         }
-        let flagged = row.column("is_signal")?.bool()?.get(0) == Some(true);
+        let flagged = row.column(out::IS_SIGNAL)?.bool()?.get(0) == Some(true);
         notes.push(format!(
             "{product}×{event} a={} {}",
             &rec[3],
@@ -322,13 +329,13 @@ fn main() -> Result<()> {
                     "signals",
                     &signals,
                     &read_parquet(&from.join("signals.parquet"))?,
-                    &["class", "product_id", "event"],
+                    &[c::CLASS, c::PRODUCT_ID, c::EVENT],
                 )?;
                 let r = compare(
                     "rates",
                     &read_parquet(&run_dir.join("rates.parquet"))?,
                     &read_parquet(&from.join("rates.parquet"))?,
-                    &["level", "region", "class"],
+                    &[c::LEVEL, c::REGION, c::CLASS],
                 )?;
                 let mut worst = s.max(r);
                 if from.join("screening.parquet").exists() {
@@ -336,7 +343,7 @@ fn main() -> Result<()> {
                         "screening",
                         &read_parquet(&run_dir.join("screening.parquet"))?,
                         &read_parquet(&from.join("screening.parquet"))?,
-                        &["product_id"],
+                        &[c::PRODUCT_ID],
                     )?);
                 }
                 if let Ok(want) = std::fs::read_to_string(from.join("alerts.jsonl")) {
