@@ -98,11 +98,16 @@ fn count_by_region(
             .sum()
             .alias(col::SENTINEL_SERIOUS),
     ];
-    for (i, t) in REPORTER_TYPES.iter().enumerate() {
+    // `reporter_type` is the index into REPORTER_TYPES (see `ingest`).
+    for i in 0..REPORTER_TYPES.len() {
         aggs.push(
-            as_i64(col(col::REPORTER_TYPE).eq(lit(*t)).fill_null(lit(false)))
-                .sum()
-                .alias(reporter_column(i)),
+            as_i64(
+                col(col::REPORTER_TYPE)
+                    .eq(lit(i as u32))
+                    .fill_null(lit(false)),
+            )
+            .sum()
+            .alias(reporter_column(i)),
         );
     }
     aggs.push(

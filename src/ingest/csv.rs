@@ -11,7 +11,7 @@
 //! mark (as Excel writes) is dropped from the first header name.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -26,129 +26,194 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// How often (in rows) the progress callback is called.
 const PROGRESS_EVERY: u64 = 65_536;
 
-pub fn read_csv(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+/// Read a whole file.
+pub fn read_csv(path: &Path, spec: &'static TableSpec, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
+    CsvBatches::open(path, spec)?.next_batch(usize::MAX, on_rows)
+}
 
-    let header = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
-    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-        return Err(Error::input(path, "empty file: expected a header row"));
-    }
-    let mut names = Vec::with_capacity(header.len());
-    for (i, raw) in header.iter().enumerate() {
-        let raw = if i == 0 {
-            raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
-        } else {
-            raw
-        };
-        let name = std::str::from_utf8(raw)
-            .map_err(|_| {
-                Error::input(path, format!("line 1: header field {} is not UTF-8", i + 1))
-            })?
-            .to_string();
-        if names.contains(&name) {
-            return Err(Error::input(
-                path,
-                format!("line 1: duplicate column `{name}` in the header"),
-            ));
-        }
-        names.push(name);
-    }
-    let (wanted, extra) = super::match_header(path, spec, &names)?;
+/// A CSV file read a number of records at a time, so that the large child tables never
+/// need to be in memory as text at once. Line numbers and counts run on across batches.
+pub struct CsvBatches {
+    path: PathBuf,
+    spec: &'static TableSpec,
+    file_name: String,
+    rdr: csv::Reader<std::io::BufReader<File>>,
+    names: Vec<String>,
+    wanted: super::Wanted,
+    extra: Vec<String>,
+    record: csv::ByteRecord,
+    lines_at: LineCounter,
+    /// Rows read so far (records, good or not; blank lines are not rows).
+    read: u64,
+    started: bool,
+    done: bool,
+}
 
-    let mut builders: Vec<StringChunkedBuilder> = wanted
-        .iter()
-        .map(|(c, _)| StringChunkedBuilder::new(PlSmallStr::from_static(c.name), 1024))
-        .collect();
-    let mut lines: Vec<i64> = Vec::with_capacity(1024);
-    let mut rejects = Vec::new();
-    let mut read: u64 = 0;
-    let mut record = csv::ByteRecord::new();
-    let file_name = path.display().to_string();
-    let mut lines_at = LineCounter::open(path)?;
+impl CsvBatches {
+    /// Open a file and read its header, checking it against the spec (a missing required
+    /// column, a duplicate name or a header that is not UTF-8 is an error naming the file).
+    pub fn open(path: &Path, spec: &'static TableSpec) -> Result<CsvBatches> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
 
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(path, e)),
+        let header = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(Error::input(path, "empty file: expected a header row"));
         }
-        let byte = record.position().map_or(0, |p| p.byte());
-        let line = lines_at.line_at(byte).map_err(|e| Error::io(path, e))? as i64;
-        if record.as_slice().len() > MAX_RECORD_BYTES {
-            return Err(Error::input(
-                path,
-                format!(
-                    "line {line}: a record of more than {} MiB; is a quote left open?",
-                    MAX_RECORD_BYTES >> 20
-                ),
-            ));
-        }
-        // A fully blank line is not a row: editors and spreadsheets leave them at the end.
-        if record.len() == 1 && record[0].is_empty() {
-            continue;
-        }
-        read += 1;
-        if read.is_multiple_of(PROGRESS_EVERY) {
-            on_rows(read);
-        }
-        if record.len() != names.len() {
-            rejects.push(Reject {
-                table: spec.name,
-                file: file_name.clone(),
-                line,
-                column: String::new(),
-                found: format!("{} fields", record.len()),
-                expected: format!("{} fields, as in the header", names.len()),
-            });
-            continue;
-        }
-        // Check UTF-8 of the wanted fields first, so a bad row adds nothing to any column.
-        let mut bad = None;
-        for (c, idx) in &wanted {
-            if std::str::from_utf8(&record[*idx]).is_err() {
-                bad = Some((c.name, String::from_utf8_lossy(&record[*idx]).into_owned()));
-                break;
+        let mut names = Vec::with_capacity(header.len());
+        for (i, raw) in header.iter().enumerate() {
+            let raw = if i == 0 {
+                raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
+            } else {
+                raw
+            };
+            let name = std::str::from_utf8(raw)
+                .map_err(|_| {
+                    Error::input(path, format!("line 1: header field {} is not UTF-8", i + 1))
+                })?
+                .to_string();
+            if names.contains(&name) {
+                return Err(Error::input(
+                    path,
+                    format!("line 1: duplicate column `{name}` in the header"),
+                ));
             }
+            names.push(name);
         }
-        if let Some((column, found)) = bad {
-            rejects.push(Reject {
-                table: spec.name,
-                file: file_name.clone(),
-                line,
-                column: column.to_string(),
-                found,
-                expected: "UTF-8 text".to_string(),
-            });
-            continue;
-        }
-        for (b, (_, idx)) in builders.iter_mut().zip(&wanted) {
-            let v = std::str::from_utf8(&record[*idx]).expect("checked above");
-            b.append_option(if v.is_empty() { None } else { Some(v) });
-        }
-        lines.push(line);
+        let (wanted, extra) = super::match_header(path, spec, &names)?;
+        Ok(CsvBatches {
+            path: path.to_path_buf(),
+            spec,
+            file_name: path.display().to_string(),
+            rdr,
+            names,
+            wanted,
+            extra,
+            record: csv::ByteRecord::new(),
+            lines_at: LineCounter::open(path)?,
+            read: 0,
+            started: false,
+            done: false,
+        })
     }
-    on_rows(read);
 
-    let mut columns: Vec<Column> = builders
-        .into_iter()
-        .map(|b| b.finish().into_series().into_column())
-        .collect();
-    columns.push(Column::new(PlSmallStr::from_static(col::LINE), lines));
-    let df = DataFrame::new_infer_height(columns).map_err(|e| Error::Polars {
-        context: format!("{}: building the table", path.display()),
-        source: e,
-    })?;
-    Ok(RawFrame {
-        df,
-        read,
-        rejects,
-        extra_columns: extra,
-    })
+    /// Columns in the file that the spec does not name.
+    pub fn extra_columns(&self) -> &[String] {
+        &self.extra
+    }
+
+    /// Whether every row has been read.
+    pub fn is_done(&self) -> bool {
+        self.started && self.done
+    }
+
+    /// The next `max_rows` rows (fewer at the end of the file): the good ones as text
+    /// columns, the refused ones as rejects. The first call always returns a frame, empty
+    /// for a file with only a header; `on_rows` gets the running total of rows read.
+    pub fn next_batch(&mut self, max_rows: usize, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
+        self.started = true;
+        let path = self.path.as_path();
+        let spec = self.spec;
+        let capacity = max_rows.min(1 << 16);
+        let mut builders: Vec<StringChunkedBuilder> = self
+            .wanted
+            .iter()
+            .map(|(c, _)| StringChunkedBuilder::new(PlSmallStr::from_static(c.name), capacity))
+            .collect();
+        let mut lines: Vec<i64> = Vec::with_capacity(capacity);
+        let mut rejects = Vec::new();
+        let mut rows = 0usize;
+        let record = &mut self.record;
+        while rows < max_rows {
+            match self.rdr.read_byte_record(record) {
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(true) => {}
+                Err(e) => return Err(csv_error(path, e)),
+            }
+            let byte = record.position().map_or(0, |p| p.byte());
+            let line = self
+                .lines_at
+                .line_at(byte)
+                .map_err(|e| Error::io(path, e))? as i64;
+            if record.as_slice().len() > MAX_RECORD_BYTES {
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "line {line}: a record of more than {} MiB; is a quote left open?",
+                        MAX_RECORD_BYTES >> 20
+                    ),
+                ));
+            }
+            // A fully blank line is not a row: editors and spreadsheets leave them at the end.
+            if record.len() == 1 && record[0].is_empty() {
+                continue;
+            }
+            rows += 1;
+            self.read += 1;
+            if self.read.is_multiple_of(PROGRESS_EVERY) {
+                on_rows(self.read);
+            }
+            if record.len() != self.names.len() {
+                rejects.push(Reject {
+                    table: spec.name,
+                    file: self.file_name.clone(),
+                    line,
+                    column: String::new(),
+                    found: format!("{} fields", record.len()),
+                    expected: format!("{} fields, as in the header", self.names.len()),
+                });
+                continue;
+            }
+            // Check UTF-8 of the wanted fields first, so a bad row adds nothing to any column.
+            let mut bad = None;
+            for (c, idx) in &self.wanted {
+                if std::str::from_utf8(&record[*idx]).is_err() {
+                    bad = Some((c.name, String::from_utf8_lossy(&record[*idx]).into_owned()));
+                    break;
+                }
+            }
+            if let Some((column, found)) = bad {
+                rejects.push(Reject {
+                    table: spec.name,
+                    file: self.file_name.clone(),
+                    line,
+                    column: column.to_string(),
+                    found,
+                    expected: "UTF-8 text".to_string(),
+                });
+                continue;
+            }
+            for (b, (_, idx)) in builders.iter_mut().zip(&self.wanted) {
+                let v = std::str::from_utf8(&record[*idx]).expect("checked above");
+                b.append_option(if v.is_empty() { None } else { Some(v) });
+            }
+            lines.push(line);
+        }
+        on_rows(self.read);
+
+        let mut columns: Vec<Column> = builders
+            .into_iter()
+            .map(|b| b.finish().into_series().into_column())
+            .collect();
+        columns.push(Column::new(PlSmallStr::from_static(col::LINE), lines));
+        let df = DataFrame::new_infer_height(columns).map_err(|e| Error::Polars {
+            context: format!("{}: building the table", path.display()),
+            source: e,
+        })?;
+        Ok(RawFrame {
+            df,
+            read: rows as u64,
+            rejects,
+            extra_columns: self.extra.clone(),
+        })
+    }
 }
 
 /// Finds the editor's line of a byte offset, by counting `\n` in a second pass over the file

@@ -16,9 +16,17 @@
 //! row in the count and one line per bad cell in `rejects.csv`.
 //!
 //! Outputs ([`Dataset`]): `cases` (one row per case: the latest version, plus
-//! `__first_received`, the earliest received_date among its versions), `case_products`
-//! and `case_events` (rows of latest versions, with `case_id`), `products`, `populations`,
-//! `event_terms`. Optional columns missing from a file are present as nulls.
+//! `__first_received`, the earliest received_date among its versions, and `__case`, its
+//! row number), `case_products` and `case_events` (rows of latest versions, keyed by
+//! `__case`), `products`, `populations`, `event_terms`. Optional columns missing from a
+//! file are present as nulls.
+//!
+//! Memory (DESIGN.md, Performance and scale): the child tables are streamed in batches and
+//! linked as they are read, and only what later stages use is kept. `cases` has no
+//! report_id or version; its `reporter_type` and `sex` are `UInt32` indexes into
+//! [`schema::REPORTER_TYPES`] and [`schema::SEXES`]. `case_products` holds `product_id`,
+//! `batch` and `__case` of the rows whose role counts (suspect or interacting, the default);
+//! `case_events` holds `event` and `__case`. Every row read is still accounted for.
 
 pub mod csv;
 pub mod parquet;
@@ -39,6 +47,7 @@ use crate::memory::{self, Budget};
 use crate::period::from_epoch_days;
 use crate::progress::{timed, RowCounter, Stage};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
+use crate::signals::counts::COUNTED_ROLES;
 
 /// One bad cell (or a bad row, with an empty `column`) of an input table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -158,12 +167,16 @@ pub fn match_header(
     Ok((wanted, extra))
 }
 
-/// A table after its own checks: good rows typed, with every spec column present.
+/// A table after its own checks: good rows typed, with every spec column present (for the
+/// child tables: the linked rows, in the columns later stages use).
 struct Loaded {
     spec: &'static TableSpec,
     path: PathBuf,
     df: DataFrame,
     read: u64,
+    /// Rows used and superseded: known once linked (child tables), else 0.
+    used: u64,
+    superseded: u64,
     rejected: u64,
     rejects: Vec<Reject>,
     /// Keys of rejected rows (reports only: report_id), to explain cascaded rejects.
@@ -196,6 +209,26 @@ fn unique_key(spec: &TableSpec) -> &'static [&'static str] {
     }
 }
 
+/// Whether a table is a child of `reports`, streamed in batches and linked as it is read.
+fn is_child(spec: &TableSpec) -> bool {
+    spec.name == schema::REPORT_PRODUCTS.name || spec.name == schema::REPORT_EVENTS.name
+}
+
+/// The columns of a child table that later stages use, besides `__case`. The others are
+/// checked and then let go: report_id (replaced by the case key), role (only rows whose
+/// role counts are kept; see [`crate::signals::counts::COUNTED_ROLES`]) and onset_date.
+fn kept_child_columns(spec: &TableSpec) -> &'static [&'static str] {
+    if spec.name == schema::REPORT_PRODUCTS.name {
+        &[col::PRODUCT_ID, col::BATCH]
+    } else {
+        &[col::EVENT]
+    }
+}
+
+/// Rows per batch of a streamed child table: big enough that per-batch costs vanish, small
+/// enough that a batch's text (about 100 bytes a row) is a few hundred MB on each core.
+const CHILD_BATCH_ROWS: usize = 1 << 20;
+
 pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
@@ -212,44 +245,93 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
     Ok((size, crate::config::hex(&hasher.finalize())))
 }
 
-/// Read one table and check its cells and keys.
-fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Result<Loaded> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let on_rows = {
-        let last = std::sync::atomic::AtomicU64::new(0);
-        move |n: u64| {
-            let prev = last.swap(n, std::sync::atomic::Ordering::Relaxed);
-            counter.add(n.saturating_sub(prev));
+/// An input file being read: CSV or Parquet (by extension), whole or in batches.
+enum Batches {
+    Csv(Box<csv::CsvBatches>),
+    Parquet(parquet::ParquetBatches),
+}
+
+impl Batches {
+    /// Open a file and check its header against the spec; no rows are read yet.
+    fn open(spec: &'static TableSpec, path: &Path) -> Result<Batches> {
+        let is_parquet = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        Ok(if is_parquet {
+            Batches::Parquet(parquet::ParquetBatches::open(path, spec)?)
+        } else {
+            Batches::Csv(Box::new(csv::CsvBatches::open(path, spec)?))
+        })
+    }
+
+    fn format(&self) -> &'static str {
+        match self {
+            Batches::Csv(_) => "csv",
+            Batches::Parquet(_) => "parquet",
         }
-    };
-    let step = |what: &str| format!("ingest: {} {what}", spec.name);
-    let (raw, format) = if ext == "parquet" {
-        let raw = timed(&step("read"), || {
-            parquet::read_parquet(path, spec, &on_rows)
-        })?;
-        (raw, "parquet")
-    } else {
-        (
-            timed(&step("read"), || csv::read_csv(path, spec, &on_rows))?,
-            "csv",
-        )
-    };
-    let (size_bytes, sha256) = timed(&step("sha256"), || sha256_file(path))?;
+    }
+
+    fn next_batch(&mut self, max_rows: usize, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
+        match self {
+            Batches::Csv(b) => b.next_batch(max_rows, on_rows),
+            Batches::Parquet(b) => b.next_batch(max_rows, on_rows),
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Batches::Csv(b) => b.is_done(),
+            Batches::Parquet(b) => b.is_done(),
+        }
+    }
+
+    fn extra_columns(&self) -> &[String] {
+        match self {
+            Batches::Csv(b) => b.extra_columns(),
+            Batches::Parquet(b) => b.extra_columns(),
+        }
+    }
+}
+
+/// Reports the running row total of one file to the stage's shared counter.
+fn row_reporter(counter: &RowCounter) -> impl Fn(u64) + '_ {
+    let last = std::sync::atomic::AtomicU64::new(0);
+    move |n: u64| {
+        let prev = last.swap(n, std::sync::atomic::Ordering::Relaxed);
+        counter.add(n.saturating_sub(prev));
+    }
+}
+
+/// Rows of a file (or batch) after the cell checks: every spec column typed (null where a
+/// cell was bad or the column is missing), `__line`, and which rows are good.
+struct Checked {
+    df: DataFrame,
+    good: Vec<bool>,
+    lines: Vec<i64>,
+    /// Rows refused while reading, and one reject per bad cell.
+    rejects: Vec<Reject>,
+    /// Rows read, good or not.
+    read: u64,
+}
+
+impl Checked {
+    fn rejected(&self) -> u64 {
+        self.read - self.good.iter().filter(|g| **g).count() as u64
+    }
+}
+
+/// Type and check the cells of rows as read.
+fn check_cells(spec: &'static TableSpec, path: &Path, raw: RawFrame) -> Result<Checked> {
     let file = path.display().to_string();
     let context = || format!("{}: checking {}", path.display(), spec.name);
-
-    let (mut columns, problems) = timed(&step("cell checks"), || {
-        validate::type_columns(spec, &raw.df, &context)
-    })?;
+    let (mut columns, problems) = validate::type_columns(spec, &raw.df, &context)?;
     let lines: Vec<i64> = raw
         .df
         .column(col::LINE)
         .and_then(|c| c.i64().map(|ca| ca.into_no_null_iter().collect()))
         .context(context)?;
     let height = raw.df.height();
+    drop(raw.df);
     for c in spec.columns {
         if !columns.iter().any(|x| x.name() == c.name) {
             columns.push(Column::full_null(c.name.into(), height, &dtype_of(c.kind)));
@@ -260,17 +342,46 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
 
     let mut good = vec![true; height];
     let mut rejects = raw.rejects;
-    for p in &problems {
+    for p in problems {
         good[p.row] = false;
         rejects.push(Reject {
             table: spec.name,
             file: file.clone(),
             line: lines[p.row],
             column: p.column.to_string(),
-            found: p.found.clone(),
-            expected: p.expected.clone(),
+            found: p.found,
+            expected: p.expected,
         });
     }
+    Ok(Checked {
+        df,
+        good,
+        lines,
+        rejects,
+        read: raw.read,
+    })
+}
+
+/// Read a whole table (all but the child tables) and check its cells and keys.
+fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Result<Loaded> {
+    let on_rows = row_reporter(counter);
+    let step = |what: &str| format!("ingest: {} {what}", spec.name);
+    let mut batches = Batches::open(spec, path)?;
+    let format = batches.format();
+    let raw = timed(&step("read"), || batches.next_batch(usize::MAX, &on_rows))?;
+    let extra_columns = raw.extra_columns.clone();
+    let (size_bytes, sha256) = timed(&step("sha256"), || sha256_file(path))?;
+    let file = path.display().to_string();
+    let context = || format!("{}: checking {}", path.display(), spec.name);
+
+    let Checked {
+        df,
+        mut good,
+        lines,
+        mut rejects,
+        read,
+    } = timed(&step("cell checks"), || check_cells(spec, path, raw))?;
+    let height = df.height();
 
     // Duplicate keys among otherwise good rows: the first line wins.
     let key = unique_key(spec);
@@ -338,7 +449,7 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
         }
     }
 
-    let rejected = raw.read - good.iter().filter(|g| **g).count() as u64;
+    let rejected = read - good.iter().filter(|g| **g).count() as u64;
     let df = if good.iter().all(|g| *g) {
         df
     } else {
@@ -350,18 +461,33 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
         spec,
         path: path.to_path_buf(),
         df,
-        read: raw.read,
+        read,
+        used: 0,
+        superseded: 0,
         rejected,
         rejects,
         rejected_keys,
-        extra_columns: raw.extra_columns,
+        extra_columns,
         size_bytes,
         sha256,
         format,
     })
 }
 
-/// Load every input of the pipeline concurrently, then link and de-duplicate them.
+/// What the first pass over the inputs gives: whole tables, and the child tables opened
+/// (header checked) to be streamed once the reports are linked.
+enum Opened {
+    Whole(Loaded),
+    Child(&'static TableSpec, PathBuf, Batches),
+}
+
+/// Load every input of the pipeline, then link and de-duplicate them.
+///
+/// Reports, products, populations and event_terms load concurrently, and the child tables'
+/// headers are checked meanwhile. Then the latest version of each case is chosen, and the
+/// two child tables are streamed in batches, one per core, each batch checked and linked to
+/// its case as it is read, so that their report ids and unused columns are never all in
+/// memory at once.
 pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
     let counter = stage.counter();
     let specs: Vec<(&'static TableSpec, PathBuf)> = pipeline
@@ -375,12 +501,19 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
         .worker_threads(2)
         .build()
         .map_err(|e| Error::io(&pipeline.file, e))?;
-    let loaded: Vec<Result<Loaded>> = runtime.block_on(async {
+    let opened: Vec<Result<Opened>> = runtime.block_on(async {
         let handles: Vec<_> = specs
             .into_iter()
             .map(|(spec, path)| {
                 let counter = counter.clone();
-                tokio::task::spawn_blocking(move || load_table(spec, &path, &counter))
+                tokio::task::spawn_blocking(move || {
+                    if is_child(spec) {
+                        let batches = Batches::open(spec, &path)?;
+                        Ok(Opened::Child(spec, path, batches))
+                    } else {
+                        load_table(spec, &path, &counter).map(Opened::Whole)
+                    }
+                })
             })
             .collect();
         let mut out = Vec::with_capacity(handles.len());
@@ -392,13 +525,18 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
         }
         out
     });
+    drop(runtime);
     // Report the first error in table order, so that the message is deterministic.
-    let mut tables = Vec::with_capacity(loaded.len());
-    for l in loaded {
-        tables.push(l?);
+    let mut tables = Vec::with_capacity(opened.len());
+    let mut children = Vec::new();
+    for o in opened {
+        match o? {
+            Opened::Whole(t) => tables.push(t),
+            Opened::Child(spec, path, batches) => children.push((spec, path, batches)),
+        }
     }
     timed("ingest: versions and links", || {
-        link(tables, pipeline.max_rejected_fraction)
+        link(tables, children, &counter, pipeline.max_rejected_fraction)
     })
 }
 
@@ -458,107 +596,84 @@ fn spec_by_name(name: &str) -> &'static TableSpec {
 }
 
 /// Supersession and cross-table checks; then the tolerance check.
-fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> {
+fn link(
+    mut tables: Vec<Loaded>,
+    children: Vec<(&'static TableSpec, PathBuf, Batches)>,
+    counter: &RowCounter,
+    max_rejected_fraction: f64,
+) -> Result<Dataset> {
     let take = |tables: &mut Vec<Loaded>, name: &str| -> Option<Loaded> {
         let i = tables.iter().position(|t| t.spec.name == name)?;
         Some(tables.remove(i))
     };
     let mut reports = take(&mut tables, "reports").expect("reports is required");
-    let mut products_of = take(&mut tables, "report_products").expect("required");
-    let mut events_of = take(&mut tables, "report_events").expect("required");
     let products = take(&mut tables, "products").expect("required");
     let populations = take(&mut tables, "populations").expect("required");
     let event_terms = take(&mut tables, "event_terms");
     let ctx = |what: &'static str| move || format!("ingest: {what}");
 
-    // Latest version of each case: highest version (default 1), then latest received_date,
-    // then highest report_id. One pass over the reports with a map from case to its best
-    // row so far: no sort, and the reports frame is copied once, into `cases`.
-    let rdf = &reports.df;
-    let ids = rdf
-        .column(col::REPORT_ID)
-        .and_then(|c| c.str().cloned())
-        .context(ctx("ranking case versions"))?;
-    let (latest_mask, first_received, n_latest) = {
-        let case_ids = rdf
-            .column(col::CASE_ID)
-            .and_then(|c| c.str().cloned())
-            .context(ctx("ranking case versions"))?;
-        let versions = rdf
-            .column(col::VERSION)
-            .and_then(|c| c.i64().cloned())
-            .context(ctx("ranking case versions"))?;
-        let received = rdf
-            .column(col::RECEIVED_DATE)
-            .and_then(|c| c.cast(&DataType::Int32))
-            .and_then(|c| c.i32().cloned())
-            .context(ctx("ranking case versions"))?;
-        // Per case: its best row so far, with its rank, and its earliest receipt.
-        struct Best<'a> {
-            row: usize,
-            rank: (i64, i32, &'a str),
-            first: i32,
-        }
-        let mut cases: HashMap<&str, Best, foldhash::fast::FixedState> =
-            HashMap::with_capacity_and_hasher(ids.len(), Default::default());
-        let rows = ids
-            .iter()
-            .zip(case_ids.iter())
-            .zip(versions.iter())
-            .zip(received.iter());
-        for (row, (((id, case), version), date)) in rows.enumerate() {
-            let id = id.unwrap_or("");
-            let date = date.unwrap_or(i32::MIN);
-            let rank = (version.unwrap_or(1), date, id);
-            cases
-                .entry(case.unwrap_or(id))
-                .and_modify(|b| {
-                    if rank > b.rank {
-                        b.row = row;
-                        b.rank = rank;
-                    }
-                    b.first = b.first.min(date);
-                })
-                .or_insert(Best {
-                    row,
-                    rank,
-                    first: date,
-                });
-        }
-        let mut latest = vec![false; ids.len()];
-        let mut first = vec![0i32; ids.len()];
-        for b in cases.values() {
-            latest[b.row] = true;
-            first[b.row] = b.first;
-        }
-        let n_latest = cases.len();
-        let first: Vec<i32> = first
-            .into_iter()
-            .zip(&latest)
-            .filter_map(|(f, l)| l.then_some(f))
-            .collect();
-        (latest, first, n_latest as u64)
+    let mut rdf = std::mem::take(&mut reports.df);
+    let latest = timed("ingest: ranking case versions", || latest_versions(&rdf))?;
+    let n_latest = latest.first_received.len() as u64;
+    let latest_mask = BooleanChunked::from_slice("latest".into(), &latest.mask);
+
+    // `cases`: the latest versions, column by column, each reports column let go as soon
+    // as it is copied; report ids stay (as `ids`) to link the child tables.
+    let take_col = |rdf: &mut DataFrame, name: &str| -> Result<Column> {
+        rdf.drop_in_place(name)
+            .context(ctx("selecting latest versions"))
     };
-    let latest_mask = BooleanChunked::from_slice("latest".into(), &latest_mask);
-    let mut cases = rdf
-        .filter(&latest_mask)
-        .context(ctx("selecting latest versions"))?;
-    let first_received = Column::new(col::FIRST_RECEIVED.into(), first_received)
-        .cast(&DataType::Date)
-        .context(ctx("selecting latest versions"))?;
-    let case_keys: Vec<IdxSize> = (0..n_latest as IdxSize).collect();
-    cases
-        .with_column(first_received)
-        .and_then(|df| df.with_column(Column::new(col::CASE_KEY.into(), case_keys)))
-        .context(ctx("selecting latest versions"))?;
-    let cases = cases
-        .lazy()
-        .with_columns([
-            coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID),
-            col(col::VERSION).fill_null(lit(1i64)),
-        ])
-        .collect()
-        .context(ctx("selecting latest versions"))?;
+    let ids_col = take_col(&mut rdf, col::REPORT_ID)?;
+    let ids = ids_col
+        .str()
+        .context(ctx("selecting latest versions"))?
+        .clone();
+    take_col(&mut rdf, col::VERSION)?;
+    take_col(&mut rdf, col::LINE)?;
+    let case_ids = take_col(&mut rdf, col::CASE_ID)?;
+    let case_ids = DataFrame::new(
+        n_latest as usize,
+        vec![
+            case_ids
+                .filter(&latest_mask)
+                .context(ctx("selecting latest versions"))?,
+            ids_col
+                .filter(&latest_mask)
+                .context(ctx("selecting latest versions"))?,
+        ],
+    )
+    .and_then(|df| {
+        df.lazy()
+            .select([coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID)])
+            .collect()
+    })
+    .context(ctx("selecting latest versions"))?;
+    drop(ids_col);
+    let mut columns = case_ids.into_columns();
+    let names: Vec<PlSmallStr> = rdf.get_column_names_owned();
+    for name in names {
+        let c = take_col(&mut rdf, &name)?
+            .filter(&latest_mask)
+            .context(ctx("selecting latest versions"))?;
+        let c = match name.as_str() {
+            col::REPORTER_TYPE => enum_codes(&c, schema::REPORTER_TYPES),
+            col::SEX => enum_codes(&c, schema::SEXES),
+            _ => Ok(c),
+        };
+        columns.push(c.context(ctx("selecting latest versions"))?);
+    }
+    drop(rdf);
+    columns.push(
+        Column::new(col::FIRST_RECEIVED.into(), latest.first_received)
+            .cast(&DataType::Date)
+            .context(ctx("selecting latest versions"))?,
+    );
+    columns.push(Column::new(
+        col::CASE_KEY.into(),
+        (0..n_latest as IdxSize).collect::<Vec<_>>(),
+    ));
+    let cases =
+        DataFrame::new(n_latest as usize, columns).context(ctx("selecting latest versions"))?;
     let data_cutoff = cases
         .column(col::RECEIVED_DATE)
         .ok()
@@ -566,17 +681,17 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
         .map(from_epoch_days);
 
     let mut accounts = Vec::new();
-    let reports_superseded = reports.df.height() as u64 - n_latest;
+    let reports_superseded = reports.read - reports.rejected - n_latest;
     let file_of_reports = reports.path.display().to_string();
     accounts.push(account(&reports, n_latest, reports_superseded));
 
     // Report id → its case key (latest versions, in row order) or SUPERSEDED.
-    let status = {
+    let status = timed("ingest: indexing report ids", || {
         let mut status: ReportStatus =
             HashMap::with_capacity_and_hasher(ids.len(), Default::default());
         let mut next: IdxSize = 0;
-        for (id, latest) in ids.iter().zip(latest_mask.iter()) {
-            let key = if latest == Some(true) {
+        for (id, latest) in ids.iter().zip(&latest.mask) {
+            let key = if *latest {
                 next += 1;
                 next - 1
             } else {
@@ -587,34 +702,44 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
             }
         }
         status
-    };
-    let link_of = Linker {
+    });
+    let linker = Linker {
         status: &status,
         rejected_keys: &reports.rejected_keys,
         file_of_reports: &file_of_reports,
     };
-    // The two child tables link at once, one per core.
-    let (linked_products, linked_events) = std::thread::scope(|scope| {
-        let p = scope.spawn(|| {
-            timed("ingest: linking report_products", || {
-                link_of.link(&mut products_of)
+    // The two child tables stream at once, one per core.
+    let mut linked: Vec<Result<Loaded>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = children
+            .into_iter()
+            .map(|(spec, path, batches)| {
+                let linker = &linker;
+                scope.spawn(move || {
+                    timed(&format!("ingest: {} read and linked", spec.name), || {
+                        linker.load_child(spec, &path, batches, counter)
+                    })
+                })
             })
-        });
-        let e = timed("ingest: linking report_events", || {
-            link_of.link(&mut events_of)
-        });
-        (p.join().expect("linking thread"), e)
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("linking thread"))
+            .collect()
     });
-    let (case_products, acc) = linked_products?;
-    accounts.push(acc);
-    let (case_events, acc) = linked_events?;
-    accounts.push(acc);
     drop(status);
-    let case_products = case_products
-        .lazy()
-        .with_column(col(col::ROLE).fill_null(lit("suspect")))
-        .collect()
-        .context(ctx("default roles"))?;
+    drop(ids);
+    let mut child = |name: &str| -> Result<Loaded> {
+        let i = linked
+            .iter()
+            .position(|r| r.as_ref().map_or(true, |t| t.spec.name == name))
+            .expect("both child tables are required");
+        linked.remove(i)
+    };
+    let products_of = child(schema::REPORT_PRODUCTS.name)?;
+    let events_of = child(schema::REPORT_EVENTS.name)?;
+    for t in [&products_of, &events_of] {
+        accounts.push(account(t, t.used, t.superseded));
+    }
 
     for t in [&products, &populations] {
         let used = t.df.height() as u64;
@@ -633,22 +758,116 @@ fn link(mut tables: Vec<Loaded>, max_rejected_fraction: f64) -> Result<Dataset> 
     }
 
     check_tolerance(&accounts, &rejects, max_rejected_fraction)?;
-    // The per-table reject lists are no longer needed; free them.
-    reports.rejects.clear();
 
     let strip = |df: DataFrame| -> Result<DataFrame> {
         df.drop(col::LINE).context(ctx("dropping line numbers"))
     };
     Ok(Dataset {
-        cases: strip(cases)?,
-        case_products: strip(case_products)?,
-        case_events: strip(case_events)?,
+        cases,
+        case_products: products_of.df,
+        case_events: events_of.df,
         products: strip(products.df)?,
         populations: strip(populations.df)?,
         event_terms: event_terms.map(|t| strip(t.df)).transpose()?,
         rejects,
         tables: accounts,
         data_cutoff,
+    })
+}
+
+/// An enum column of checked values (each stored as listed in `values`) as the values'
+/// indexes, `UInt32` (the smallest integer type of this build's polars features); null
+/// stays null. Four bytes a row instead of a 16-byte string view and its text.
+fn enum_codes(c: &Column, values: &[&str]) -> PolarsResult<Column> {
+    let codes: UInt32Chunked = c
+        .str()?
+        .iter()
+        .map(|v| v.and_then(|v| values.iter().position(|x| *x == v).map(|i| i as u32)))
+        .collect();
+    Ok(codes.with_name(c.name().clone()).into_column())
+}
+
+/// The latest version of each case: a mask over the reports, and for each latest row (in
+/// row order) the earliest received_date among its case's versions (days since epoch).
+struct Latest {
+    mask: Vec<bool>,
+    first_received: Vec<i32>,
+}
+
+/// Latest version of each case: highest version (default 1), then latest received_date,
+/// then highest report_id. One pass over the reports with a map from case to its slot in a
+/// list of (best row so far, earliest receipt): no sort, and the map holds a string slice
+/// and a slot number per case, not the ranks.
+fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
+    let ctx = || "ingest: ranking case versions".to_string();
+    let ids = rdf
+        .column(col::REPORT_ID)
+        .and_then(|c| c.str().cloned())
+        .context(ctx)?
+        .rechunk()
+        .into_owned();
+    let case_ids = rdf
+        .column(col::CASE_ID)
+        .and_then(|c| c.str().cloned())
+        .context(ctx)?;
+    let versions = rdf
+        .column(col::VERSION)
+        .and_then(|c| c.i64().cloned())
+        .context(ctx)?
+        .rechunk()
+        .into_owned();
+    let received = rdf
+        .column(col::RECEIVED_DATE)
+        .and_then(|c| c.cast(&DataType::Int32))
+        .and_then(|c| c.i32().cloned())
+        .context(ctx)?
+        .rechunk()
+        .into_owned();
+    let ids_arr = ids.downcast_as_array();
+    let versions_arr = versions.downcast_as_array();
+    let received_arr = received.downcast_as_array();
+    let rank = |row: usize| {
+        (
+            versions_arr.get(row).unwrap_or(1),
+            received_arr.get(row).unwrap_or(i32::MIN),
+            ids_arr.get(row).unwrap_or(""),
+        )
+    };
+    let mut slot_of: HashMap<&str, u32, foldhash::fast::FixedState> =
+        HashMap::with_capacity_and_hasher(ids.len(), Default::default());
+    // Per case: (its best row so far, its earliest receipt).
+    let mut best: Vec<(u32, i32)> = Vec::new();
+    for (row, (id, case)) in ids.iter().zip(case_ids.iter()).enumerate() {
+        let date = received_arr.get(row).unwrap_or(i32::MIN);
+        match slot_of.entry(case.or(id).unwrap_or("")) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let b = &mut best[*e.get() as usize];
+                if rank(row) > rank(b.0 as usize) {
+                    b.0 = row as u32;
+                }
+                b.1 = b.1.min(date);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(best.len() as u32);
+                best.push((row as u32, date));
+            }
+        }
+    }
+    drop(slot_of);
+    let mut mask = vec![false; ids.len()];
+    let mut first = vec![0i32; ids.len()];
+    for &(row, date) in &best {
+        mask[row as usize] = true;
+        first[row as usize] = date;
+    }
+    let first_received = first
+        .into_iter()
+        .zip(&mask)
+        .filter_map(|(f, l)| l.then_some(f))
+        .collect();
+    Ok(Latest {
+        mask,
+        first_received,
     })
 }
 
@@ -665,70 +884,135 @@ struct Linker<'a> {
 }
 
 impl Linker<'_> {
-    /// Keep the rows of latest versions, keyed by their case (`__case`; report ids are not
-    /// needed further); count the superseded ones; reject rows whose report_id is not a
-    /// valid report. Row order is kept.
-    fn link(&self, t: &mut Loaded) -> Result<(DataFrame, TableAccount)> {
-        let ctx = || format!("{}: linking to reports", t.path.display());
-        let ids =
-            t.df.column(col::REPORT_ID)
-                .and_then(|c| c.str().cloned())
-                .context(ctx)?;
-        let mut used = Vec::with_capacity(ids.len());
+    /// Stream a child table: read, check and link each batch, keeping the rows of latest
+    /// versions in the columns later stages use (see [`kept_child_columns`]).
+    fn load_child(
+        &self,
+        spec: &'static TableSpec,
+        path: &Path,
+        mut batches: Batches,
+        counter: &RowCounter,
+    ) -> Result<Loaded> {
+        let on_rows = row_reporter(counter);
+        let (size_bytes, sha256) = sha256_file(path)?;
+        let format = batches.format();
+        let extra_columns = batches.extra_columns().to_vec();
+        let (mut read, mut rejected, mut used, mut superseded) = (0, 0, 0, 0);
+        let mut rejects = Vec::new();
+        let mut parts: Vec<DataFrame> = Vec::new();
+        while !batches.is_done() {
+            let raw = batches.next_batch(CHILD_BATCH_ROWS, &on_rows)?;
+            let mut checked = check_cells(spec, path, raw)?;
+            let (df, batch_used, batch_superseded) = self.link(spec, path, &mut checked)?;
+            read += checked.read;
+            rejected += checked.rejected();
+            used += batch_used;
+            superseded += batch_superseded;
+            rejects.append(&mut checked.rejects);
+            parts.push(df);
+        }
+        rejects.sort_by_key(|r| r.line);
+        let ctx = || format!("{}: linking to reports", path.display());
+        let mut parts = parts.into_iter();
+        let mut df = parts.next().expect("a file gives at least one batch");
+        for part in parts {
+            df.vstack_mut_owned(part).context(ctx)?;
+        }
+        Ok(Loaded {
+            spec,
+            path: path.to_path_buf(),
+            df,
+            read,
+            used,
+            superseded,
+            rejected,
+            rejects,
+            rejected_keys: HashSet::new(),
+            extra_columns,
+            size_bytes,
+            sha256,
+            format,
+        })
+    }
+
+    /// Link one checked batch of a child table. Rows of latest versions are used; of those,
+    /// the ones later stages need (in report_products, a role that counts) are kept, with
+    /// their case key (`__case`) in place of the report id. Superseded rows are counted.
+    /// A row whose report_id is not a valid report is rejected (marked not good). Returns
+    /// the kept rows, in file order, with the used and superseded counts.
+    fn link(
+        &self,
+        spec: &TableSpec,
+        path: &Path,
+        checked: &mut Checked,
+    ) -> Result<(DataFrame, u64, u64)> {
+        let ctx = || format!("{}: linking to reports", path.display());
+        let df = &checked.df;
+        let ids = df
+            .column(col::REPORT_ID)
+            .and_then(|c| c.str())
+            .context(ctx)?;
+        let roles = if spec.name == schema::REPORT_PRODUCTS.name {
+            Some(df.column(col::ROLE).and_then(|c| c.str()).context(ctx)?)
+        } else {
+            None
+        };
+        let mut role_of = roles.map(|r| r.iter());
+        let file = path.display().to_string();
+        let mut keep = Vec::with_capacity(ids.len());
         let mut keys: Vec<IdxSize> = Vec::with_capacity(ids.len());
-        let mut orphan_rows = Vec::new();
+        let (mut used, mut superseded) = (0u64, 0u64);
         for (row, id) in ids.iter().enumerate() {
+            let role = role_of.as_mut().and_then(|r| r.next().flatten());
+            if !checked.good[row] {
+                keep.push(false);
+                continue;
+            }
             match id.and_then(|id| self.status.get(id)) {
-                Some(&SUPERSEDED) => used.push(false),
+                Some(&SUPERSEDED) => {
+                    superseded += 1;
+                    keep.push(false);
+                }
                 Some(&key) => {
-                    used.push(true);
-                    keys.push(key);
+                    used += 1;
+                    // A missing role is `suspect`, which counts.
+                    let counts = role.is_none_or(|r| COUNTED_ROLES.contains(&r));
+                    keep.push(counts);
+                    if counts {
+                        keys.push(key);
+                    }
                 }
                 None => {
-                    used.push(false);
-                    orphan_rows.push(row);
+                    keep.push(false);
+                    checked.good[row] = false;
+                    let id = id.unwrap_or("");
+                    let expected = if self.rejected_keys.contains(id) {
+                        format!(
+                            "a report_id of a valid row in {} (that report was rejected)",
+                            self.file_of_reports
+                        )
+                    } else {
+                        format!("a report_id present in {}", self.file_of_reports)
+                    };
+                    checked.rejects.push(Reject {
+                        table: spec.name,
+                        file: file.clone(),
+                        line: checked.lines[row],
+                        column: col::REPORT_ID.to_string(),
+                        found: id.to_string(),
+                        expected,
+                    });
                 }
             }
         }
-        if !orphan_rows.is_empty() {
-            let lines =
-                t.df.column(col::LINE)
-                    .and_then(|c| c.i64().cloned())
-                    .context(ctx)?;
-            let file = t.path.display().to_string();
-            for &row in &orphan_rows {
-                let id = ids.get(row).unwrap_or("");
-                let expected = if self.rejected_keys.contains(id) {
-                    format!(
-                        "a report_id of a valid row in {} (that report was rejected)",
-                        self.file_of_reports
-                    )
-                } else {
-                    format!("a report_id present in {}", self.file_of_reports)
-                };
-                t.rejects.push(Reject {
-                    table: t.spec.name,
-                    file: file.clone(),
-                    line: lines.get(row).unwrap_or(0),
-                    column: col::REPORT_ID.to_string(),
-                    found: id.to_string(),
-                    expected,
-                });
-            }
-            t.rejects.sort_by_key(|r| r.line);
-        }
-        let orphans = orphan_rows.len() as u64;
-        t.rejected += orphans;
-        let n_used = keys.len() as u64;
-        let superseded = ids.len() as u64 - orphans - n_used;
-        let mask = BooleanChunked::from_slice("used".into(), &used);
-        let mut df =
-            t.df.drop(col::REPORT_ID)
-                .and_then(|df| df.filter(&mask))
-                .context(ctx)?;
-        df.with_column(Column::new(col::CASE_KEY.into(), keys))
+        let mask = BooleanChunked::from_slice("kept".into(), &keep);
+        let mut out = df
+            .select(kept_child_columns(spec).iter().copied())
+            .and_then(|df| df.filter(&mask))
             .context(ctx)?;
-        Ok((df, account(t, n_used, superseded)))
+        out.with_column(Column::new(col::CASE_KEY.into(), keys))
+            .context(ctx)?;
+        Ok((out, used, superseded))
     }
 }
 

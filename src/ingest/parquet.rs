@@ -5,42 +5,113 @@
 //! types; `validate` accepts a column already of the right type as it is and parses any
 //! other column from its text form, so a Parquet file written by another tool with
 //! dates as strings still loads.
+//!
+//! A file is read whole ([`read_parquet`]) or in batches of whole row groups
+//! ([`ParquetBatches`]), so that the large child tables never need to be in memory at once:
+//! a batch is the next row groups up to the batch size, read as a slice of the file with
+//! the footer parsed once. A file written as a single row group is one batch.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use polars::io::parquet::metadata::FileMetadataRef;
 use polars::prelude::*;
 
 use super::RawFrame;
 use crate::error::{Error, PolarsContext, Result};
 use crate::schema::{col, TableSpec};
 
+/// Read a whole file.
 pub fn read_parquet(path: &Path, spec: &TableSpec, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = ParquetReader::new(file);
-    let schema = reader
-        .schema()
-        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    let (wanted, extra) = super::match_header(path, spec, &names)?;
-    let columns: Vec<String> = wanted.iter().map(|(c, _)| c.name.to_string()).collect();
-    let df = reader
-        .with_columns(Some(columns))
-        .finish()
-        .context(|| format!("{}: reading Parquet", path.display()))?;
-    let n = df.height();
-    let lines = Column::new(
-        PlSmallStr::from_static(col::LINE),
-        (1..=n as i64).collect::<Vec<_>>(),
-    );
-    let mut df = df;
-    df.with_column(lines)
-        .context(|| format!("{}: numbering rows", path.display()))?;
-    on_rows(n as u64);
-    Ok(RawFrame {
-        df,
-        read: n as u64,
-        rejects: Vec::new(),
-        extra_columns: extra,
-    })
+    ParquetBatches::open(path, spec)?.next_batch(usize::MAX, on_rows)
+}
+
+/// A Parquet file read a few row groups at a time.
+pub struct ParquetBatches {
+    path: PathBuf,
+    columns: Vec<String>,
+    extra: Vec<String>,
+    metadata: FileMetadataRef,
+    /// Row counts of the row groups not yet read.
+    groups: std::collections::VecDeque<usize>,
+    /// Rows read so far: the 0-based offset of the next batch.
+    offset: usize,
+    started: bool,
+}
+
+impl ParquetBatches {
+    /// Open a file and check its columns against the spec (a missing required column is an
+    /// error naming the file), without reading any rows.
+    pub fn open(path: &Path, spec: &TableSpec) -> Result<ParquetBatches> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut reader = ParquetReader::new(file);
+        let schema = reader
+            .schema()
+            .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+        let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        let (wanted, extra) = super::match_header(path, spec, &names)?;
+        let metadata = reader
+            .get_metadata()
+            .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?
+            .clone();
+        Ok(ParquetBatches {
+            path: path.to_path_buf(),
+            columns: wanted.iter().map(|(c, _)| c.name.to_string()).collect(),
+            extra,
+            groups: metadata.row_groups.iter().map(|g| g.num_rows()).collect(),
+            metadata,
+            offset: 0,
+            started: false,
+        })
+    }
+
+    /// Columns in the file that the spec does not name.
+    pub fn extra_columns(&self) -> &[String] {
+        &self.extra
+    }
+
+    /// Whether every row has been read.
+    pub fn is_done(&self) -> bool {
+        self.started && self.groups.is_empty()
+    }
+
+    /// The next row groups, at least one and up to `max_rows` rows in all (more when one
+    /// row group alone is larger). The first call always returns a frame, empty for an
+    /// empty file; `on_rows` gets the running total of rows read.
+    pub fn next_batch(&mut self, max_rows: usize, on_rows: &dyn Fn(u64)) -> Result<RawFrame> {
+        let mut len = 0usize;
+        while let Some(&n) = self.groups.front() {
+            if len > 0 && len.saturating_add(n) > max_rows {
+                break;
+            }
+            len += n;
+            self.groups.pop_front();
+        }
+        let context = || format!("{}: reading Parquet", self.path.display());
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut reader = ParquetReader::new(file);
+        reader.set_metadata(self.metadata.clone());
+        let mut df = reader
+            .with_columns(Some(self.columns.clone()))
+            .with_slice(Some((self.offset, len)))
+            .finish()
+            .context(context)?;
+        let n = df.height();
+        let first = self.offset as i64 + 1;
+        let lines = Column::new(
+            PlSmallStr::from_static(col::LINE),
+            (first..first + n as i64).collect::<Vec<_>>(),
+        );
+        df.with_column(lines)
+            .context(|| format!("{}: numbering rows", self.path.display()))?;
+        self.offset += n;
+        self.started = true;
+        on_rows(self.offset as u64);
+        Ok(RawFrame {
+            df,
+            read: n as u64,
+            rejects: Vec::new(),
+            extra_columns: self.extra.clone(),
+        })
+    }
 }

@@ -48,9 +48,19 @@ fn cases(rows: &[Case]) -> DataFrame {
             col::SENTINEL.into(),
             rows.iter().map(|r| r.6).collect::<Vec<_>>(),
         ),
+        // As ingest stores it: the index into REPORTER_TYPES.
         Column::new(
             col::REPORTER_TYPE.into(),
-            rows.iter().map(|r| r.7).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|r| {
+                    r.7.map(|t| {
+                        crate::schema::REPORTER_TYPES
+                            .iter()
+                            .position(|x| *x == t)
+                            .expect("a listed reporter type") as u32
+                    })
+                })
+                .collect::<Vec<_>>(),
         ),
     ])
     .unwrap()

@@ -33,7 +33,7 @@ use polars::prelude::*;
 use crate::config::Signals;
 use crate::error::{PolarsContext, Result};
 use crate::period::epoch_days;
-use crate::schema::col;
+use crate::schema::{col, SEXES};
 
 /// Column names of the counts frame (also used in `signals.parquet`).
 pub const A: &str = "a";
@@ -43,28 +43,25 @@ pub const D: &str = "d";
 pub const N: &str = "n";
 pub const EXPECTED: &str = "expected";
 const S_SEX: &str = "__s_sex";
+/// The code of `U` (unknown) in [`SEXES`].
+const U_SEX: u32 = 2;
+const _: () = assert!(matches!(SEXES[U_SEX as usize].as_bytes(), b"U"));
 const S_AGE: &str = "__s_age";
 const S_YEAR: &str = "__s_year";
 
 /// The roles whose products count: suspect and interacting. Concomitant products never
-/// count, in any statistic or alert.
+/// count, in any statistic or alert: ingest keeps only `report_products` rows in these
+/// roles in `case_products` (it still accounts for every row read).
 pub const COUNTED_ROLES: [&str; 2] = ["suspect", "interacting"];
 
-/// Whether a `report_products` row counts: its role is one of [`COUNTED_ROLES`].
-pub fn suspect_role() -> Expr {
-    let roles = Series::new("roles".into(), COUNTED_ROLES);
-    col(col::ROLE).is_in(lit(roles).implode(false), false)
-}
-
-/// Distinct (case key, product_id) with the product as suspect or interacting, for the
-/// products listed in `among` (a frame with a `product_id` column): a product listed twice
-/// in one case counts once. Keeping only those products first makes the de-duplication
+/// Distinct (case key, product_id) of the products listed in `among` (a frame with a
+/// `product_id` column), all suspect or interacting (see [`COUNTED_ROLES`]): a product
+/// listed twice in one case counts once. Keeping only those products first makes the de-duplication
 /// work on the watched products' rows, not on every row.
 pub fn suspect_products(case_products: &DataFrame, among: LazyFrame) -> LazyFrame {
     case_products
         .clone()
         .lazy()
-        .filter(suspect_role())
         .select([col(col::CASE_KEY), col(col::PRODUCT_ID)])
         .join(
             among.select([col(col::PRODUCT_ID)]),
@@ -79,8 +76,9 @@ pub fn suspect_products(case_products: &DataFrame, among: LazyFrame) -> LazyFram
 fn strata_exprs(cfg: &Signals) -> Vec<Expr> {
     let mut out = Vec::new();
     if cfg.strata_sex {
-        // Unknown sex forms its own stratum together with `U`.
-        out.push(col(col::SEX).fill_null(lit("U")).alias(S_SEX));
+        // `sex` is the index into SEXES (see `ingest`); unknown sex forms its own stratum
+        // together with `U`.
+        out.push(col(col::SEX).fill_null(lit(U_SEX)).alias(S_SEX));
     }
     if !cfg.strata_age_bands.is_empty() {
         // Band i holds ages in [edge[i-1], edge[i]); unknown age is band -1.
@@ -170,9 +168,8 @@ pub fn count_pairs(
 
     // Products (suspect or interacting) and events per background case, as integer codes.
     let (product_names, by_case_p) =
-        per_case(case_products, col::PRODUCT_ID, true, &case_of).context(ctx)?;
-    let (event_names, by_case_e) =
-        per_case(case_events, col::EVENT, false, &case_of).context(ctx)?;
+        per_case(case_products, col::PRODUCT_ID, &case_of).context(ctx)?;
+    let (event_names, by_case_e) = per_case(case_events, col::EVENT, &case_of).context(ctx)?;
 
     // Marginals, per class (and stratum): n, n_product, n_event.
     let n_pc = product_names.len() as u64 * n_classes;
@@ -308,33 +305,19 @@ pub fn count_pairs(
 }
 
 /// Codes of a text column's values in first-seen order, and per case key the distinct
-/// codes of its rows (background cases only), as compressed rows. With `suspect_only`,
-/// only rows whose role is suspect or interacting count (see [`suspect_role`]).
+/// codes of its rows (background cases only), as compressed rows.
 fn per_case<'a>(
     df: &'a DataFrame,
     name: &str,
-    suspect_only: bool,
     case_of: &[Option<(u32, u32)>],
 ) -> PolarsResult<(Vec<&'a str>, PerCase)> {
     let keys = df.column(col::CASE_KEY)?.idx()?;
     let values = df.column(name)?.str()?;
-    let roles = if suspect_only {
-        Some(df.column(col::ROLE)?.str()?)
-    } else {
-        None
-    };
-    let counts: Box<dyn Iterator<Item = bool>> = match roles {
-        Some(r) => Box::new(
-            r.iter()
-                .map(|v| v.is_some_and(|v| COUNTED_ROLES.contains(&v))),
-        ),
-        None => Box::new(std::iter::repeat(true)),
-    };
     let mut names: Vec<&str> = Vec::new();
     let mut index: HashMap<&str, u32, foldhash::fast::FixedState> = HashMap::default();
     let mut rows: Vec<(u32, u32)> = Vec::with_capacity(df.height());
-    for ((k, v), counts) in keys.iter().zip(values.iter()).zip(counts) {
-        let (Some(k), Some(v), true) = (k, v, counts) else {
+    for (k, v) in keys.iter().zip(values.iter()) {
+        let (Some(k), Some(v)) = (k, v) else {
             continue;
         };
         if case_of.get(k as usize).copied().flatten().is_none() {
@@ -404,16 +387,11 @@ fn stratum_ids(bg: &DataFrame, cfg: &Signals) -> PolarsResult<Vec<u32>> {
     let mut id = vec![0u32; h];
     let mut radix = 1u32;
     if cfg.strata_sex {
-        let sex = bg.column(S_SEX)?.str()?;
+        let sex = bg.column(S_SEX)?.u32()?;
         for (i, v) in sex.iter().enumerate() {
-            id[i] += radix
-                * match v {
-                    Some("M") => 0,
-                    Some("F") => 1,
-                    _ => 2,
-                };
+            id[i] += radix * v.unwrap_or(U_SEX);
         }
-        radix *= 3;
+        radix *= SEXES.len() as u32;
     }
     if !cfg.strata_age_bands.is_empty() {
         let band = bg.column(S_AGE)?.i32()?;
@@ -500,9 +478,17 @@ mod tests {
             )
             .cast(&DataType::Date)
             .unwrap(),
+            // As ingest stores it: the index into SEXES.
             Column::new(
                 col::SEX.into(),
-                db.cases.iter().map(|c| c.2).collect::<Vec<_>>(),
+                db.cases
+                    .iter()
+                    .map(|c| {
+                        c.2.map(|s| {
+                            crate::schema::SEXES.iter().position(|x| *x == s).unwrap() as u32
+                        })
+                    })
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 col::AGE_YEARS.into(),
@@ -510,21 +496,23 @@ mod tests {
             ),
         ])
         .unwrap();
+        // As ingest builds `case_products`: only the rows whose role counts.
+        let counted: Vec<_> = db
+            .products
+            .iter()
+            .filter(|p| COUNTED_ROLES.contains(&p.2))
+            .collect();
         let products = DataFrame::new_infer_height(vec![
             Column::new(
                 col::CASE_KEY.into(),
-                db.products.iter().map(|p| key(p.0)).collect::<Vec<_>>(),
+                counted.iter().map(|p| key(p.0)).collect::<Vec<_>>(),
             ),
             Column::new(
                 col::PRODUCT_ID.into(),
-                db.products
+                counted
                     .iter()
                     .map(|p| format!("P{}", p.1))
                     .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                col::ROLE.into(),
-                db.products.iter().map(|p| p.2).collect::<Vec<_>>(),
             ),
         ])
         .unwrap();

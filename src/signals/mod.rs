@@ -109,44 +109,44 @@ type DistinctPairs = (Vec<f64>, Vec<f64>, Vec<f64>);
 /// Fit (or take) the EBGM prior of each class, over distinct (a, expected) with weights.
 fn priors(counts: &DataFrame, cfg: &Signals) -> Result<BTreeMap<String, PriorReport>> {
     let ctx = || "signals: fitting the EBGM prior".to_string();
-    let distinct = counts
-        .clone()
-        .lazy()
-        .group_by([col(col::CLASS), col(counts::A), col(counts::EXPECTED)])
-        .agg([len().cast(DataType::Float64).alias("w")])
-        .sort(
-            [col::CLASS, counts::A, counts::EXPECTED],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .context(ctx)?;
-    let class = distinct
+    // Distinct (class, a, E) with their multiplicities, in that order: the rows sorted and
+    // run-length counted, which needs a fraction of the memory of a hash group-by over
+    // millions of nearly distinct expected counts.
+    let class = counts
         .column(col::CLASS)
         .and_then(|c| c.str().cloned())
         .context(ctx)?;
-    let a = distinct
+    let a = counts
         .column(counts::A)
-        .and_then(|c| c.cast(&DataType::Float64))
+        .and_then(|c| c.i64().cloned())
         .context(ctx)?;
-    let a = a.f64().context(ctx)?;
-    let e = distinct
+    let e = counts
         .column(counts::EXPECTED)
         .and_then(|c| c.f64().cloned())
         .context(ctx)?;
-    let w = distinct
-        .column("w")
-        .and_then(|c| c.f64().cloned())
-        .context(ctx)?;
-
+    let mut rows: Vec<(&str, i64, f64)> = class
+        .iter()
+        .zip(a.iter())
+        .zip(e.iter())
+        .filter_map(|((k, n), e)| Some((k?, n?, e?)))
+        .collect();
+    rows.sort_unstable_by(|x, y| {
+        (x.0, x.1)
+            .cmp(&(y.0, y.1))
+            .then_with(|| x.2.total_cmp(&y.2))
+    });
     let mut by_class: BTreeMap<String, DistinctPairs> = BTreeMap::new();
-    for i in 0..distinct.height() {
-        if let (Some(k), Some(n), Some(e), Some(w)) = (class.get(i), a.get(i), e.get(i), w.get(i)) {
-            let v = by_class.entry(k.to_string()).or_default();
-            v.0.push(n);
-            v.1.push(e);
-            v.2.push(w);
+    for run in rows.chunk_by(|x, y| x.0 == y.0 && x.1 == y.1 && x.2.total_cmp(&y.2).is_eq()) {
+        let (k, n, e) = run[0];
+        if !by_class.contains_key(k) {
+            by_class.insert(k.to_string(), DistinctPairs::default());
         }
+        let v = by_class.get_mut(k).expect("inserted above");
+        v.0.push(n as f64);
+        v.1.push(e);
+        v.2.push(run.len() as f64);
     }
+    drop(rows);
     let mut out = BTreeMap::new();
     for (k, (n, e, w)) in by_class {
         let pairs = w.iter().sum::<f64>() as u64;

@@ -63,15 +63,16 @@ pub(super) fn cluster_alerts(
         .case_products
         .clone()
         .lazy()
-        .filter(suspect_role())
         .select([col(col::CASE_KEY), col(col::PRODUCT_ID), col(col::BATCH)])
-        .unique(None, UniqueKeepStrategy::Any)
+        // The join keeps only the cases in the window, a small share of the background;
+        // de-duplicating after it works on those rows alone.
         .join(
             background,
             [col(col::CASE_KEY)],
             [col(col::CASE_KEY)],
             JoinArgs::new(JoinType::Inner),
         )
+        .unique(None, UniqueKeepStrategy::Any)
         .sort(
             [
                 col::CLASS,

@@ -14,7 +14,7 @@ use crate::config::{Alerts, Signals};
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, from_epoch_days, Period};
 use crate::schema::col;
-use crate::signals::counts::{suspect_products, suspect_role};
+use crate::signals::counts::suspect_products;
 use crate::signals::{out, watched_products};
 
 /// The frames the rules read.
