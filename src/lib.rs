@@ -412,7 +412,18 @@ fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
     let cases = data.cases.height().max(1) as f64;
     let rows =
         (data.case_products.height() as f64 * data.case_events.height() as f64 / cases) as u64;
-    memory::Budget::new(pipeline.max_memory_gib).check(
+    let budget = memory::Budget::new(pipeline.max_memory_gib);
+    // The machine's available memory already leaves out what this process holds; a
+    // pipeline's limit is for the whole process, so the loaded tables count against it.
+    let held = match budget.source {
+        memory::LimitSource::Pipeline => memory::dataset_bytes(
+            data.cases.height(),
+            data.case_products.height(),
+            data.case_events.height(),
+        ),
+        _ => 0,
+    };
+    budget.check(
         "signals",
         || {
             format!(
@@ -420,7 +431,7 @@ fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
                 thousands(rows)
             )
         },
-        rows * memory::SIGNALS_BYTES_PER_PAIR_ROW,
+        held + rows * memory::SIGNALS_BYTES_PER_PAIR_ROW,
     )
 }
 

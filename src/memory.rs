@@ -13,24 +13,42 @@ use crate::error::{Error, Result};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// Peak bytes of a run per input row of each case table.
+/// Peak bytes of a whole run: a fixed part plus bytes per input row of each case table.
 ///
-/// Calibrated on the generated data (`scripts/bench`): the peak of a whole run was
-/// 8.7 GiB for 11.0 + 22.0 + 21.6 million rows and 20.6 GiB for 27.5 + 55.0 + 54.0 million
-/// rows of reports, report_products and report_events; these figures give 8.6 and 21.4
-/// GiB. The peak comes after ingest (alerts and the screening list are built with every
-/// table still loaded), so this one check before loading stands for the whole run.
+/// Calibrated on the generated data (`scripts/bench`, streaming ingest): the peak of a
+/// whole run was 3.43 GiB for 11.0 + 22.0 + 21.6 million rows and 7.63 GiB for 27.5 +
+/// 55.0 + 54.0 million rows of reports, report_products and report_events (and 0.65 GiB
+/// for a tenth of the smaller set); these figures give 3.6, 7.9 and 1.0 GiB. The peak
+/// comes while counting pairs or at the end of ingest, with the case tables loaded, so
+/// this one check before loading stands for the whole run.
+pub const INGEST_BASE_BYTES: u64 = 768 << 20;
 pub const INGEST_BYTES_PER_ROW: [(&str, u64); 3] = [
-    ("reports", 300),
-    ("report_products", 140),
-    ("report_events", 130),
+    ("reports", 135),
+    ("report_products", 41),
+    ("report_events", 31),
 ];
 /// Bytes per input row for tables not listed above.
 pub const INGEST_BYTES_PER_OTHER_ROW: u64 = 200;
-/// Bytes per CSV byte (a CSV row is read as text, then typed).
-pub const INGEST_BYTES_PER_CSV_BYTE: u64 = 6;
-/// Peak bytes per case × product × event row while counting pairs.
-pub const SIGNALS_BYTES_PER_PAIR_ROW: u64 = 40;
+/// Bytes per CSV byte: the reports are read whole as text, then typed; the child tables
+/// are streamed. The 1m set as CSV (252 MB) peaked at 0.57 GiB, 2.4 bytes per byte.
+pub const INGEST_BYTES_PER_CSV_BYTE: u64 = 3;
+/// Peak bytes per case × product × event row while counting pairs, over what the loaded
+/// tables hold ([`dataset_bytes`]): the 25m run peaked at 7.63 GiB, 2.2 GiB over the
+/// tables' 5.4 GiB, for 88 million rows.
+pub const SIGNALS_BYTES_PER_PAIR_ROW: u64 = 28;
+
+/// Bytes a loaded row holds in `cases` (case_id, class and region as 16-byte string views,
+/// dates, codes, flags, age, key), `case_products` (product_id and batch views, case key)
+/// and `case_events` (event view, case key), rounded up.
+pub const DATASET_BYTES_PER_ROW: [u64; 3] = [80, 40, 24];
+
+/// What the loaded case tables hold, with the fixed part of a run: the base the signals
+/// check adds its need to when the pipeline sets the limit. (The process's resident size
+/// would count freed memory the allocator has not yet returned.)
+pub fn dataset_bytes(cases: usize, case_products: usize, case_events: usize) -> u64 {
+    let [c, p, e] = DATASET_BYTES_PER_ROW;
+    INGEST_BASE_BYTES + cases as u64 * c + case_products as u64 * p + case_events as u64 * e
+}
 
 /// Where the limit comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

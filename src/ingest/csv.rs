@@ -277,3 +277,79 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
         None => Error::input(path, msg),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::REPORT_PRODUCTS;
+
+    /// Batches of any size give the same rows, lines, rejects and count as one whole read.
+    #[test]
+    fn batches_add_up_to_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report_products.csv");
+        let text = "report_id,product_id,role,batch\n\
+                    R1,P1,suspect,B1\n\
+                    R1,P2\n\
+                    \n\
+                    R2,\"P\n3\",concomitant,\n\
+                    R3,P4,interacting,B4\n\
+                    R4,P5,suspect,B5,extra\n\
+                    R5,P6,,\n";
+        std::fs::write(&path, text).unwrap();
+        let whole = read_csv(&path, &REPORT_PRODUCTS, &|_| {}).unwrap();
+        assert_eq!(whole.read, 6, "six records; the blank line is not a row");
+        assert_eq!(
+            whole.df.height(),
+            4,
+            "two rows refused for their field count"
+        );
+        let lines = |df: &DataFrame| -> Vec<i64> {
+            df.column(col::LINE)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
+        };
+        assert_eq!(lines(&whole.df), vec![2, 5, 7, 9]);
+        let reject_lines: Vec<i64> = whole.rejects.iter().map(|r| r.line).collect();
+        assert_eq!(reject_lines, vec![3, 8]);
+
+        for size in [1, 2, 4, 100] {
+            let mut b = CsvBatches::open(&path, &REPORT_PRODUCTS).unwrap();
+            let (mut read, mut all_lines, mut rejects, mut products) =
+                (0, Vec::new(), Vec::new(), Vec::new());
+            let mut batches = 0;
+            while !b.is_done() {
+                let raw = b.next_batch(size, &|_| {}).unwrap();
+                assert!(
+                    raw.read as usize <= size,
+                    "a batch holds at most {size} rows"
+                );
+                read += raw.read;
+                all_lines.extend(lines(&raw.df));
+                rejects.extend(raw.rejects.iter().map(|r| r.line));
+                products.extend(
+                    raw.df
+                        .column(col::PRODUCT_ID)
+                        .unwrap()
+                        .str()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.map(str::to_string)),
+                );
+                batches += 1;
+            }
+            assert_eq!(read, whole.read, "batch size {size}");
+            assert_eq!(all_lines, lines(&whole.df), "batch size {size}");
+            assert_eq!(rejects, reject_lines, "batch size {size}");
+            let expected: Vec<Option<String>> = ["P1", "P\n3", "P4", "P6"]
+                .iter()
+                .map(|s| Some(s.to_string()))
+                .collect();
+            assert_eq!(products, expected, "batch size {size}");
+            assert!(batches >= 6usize.div_ceil(size), "batch size {size}");
+        }
+    }
+}

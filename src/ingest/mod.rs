@@ -1,8 +1,10 @@
 //! Stage 1, ingest: load and check the input tables, keep the latest version of each case,
 //! and account for every row read.
 //!
-//! All input I/O lives here. Each table is a CSV or Parquet file (by extension), loaded
-//! concurrently on tokio's blocking pool and checked as it loads (`validate`). Then:
+//! All input I/O lives here. Each table is a CSV or Parquet file (by extension), checked
+//! as it loads (`validate`). Reports, products, populations and event_terms load whole and
+//! concurrently on tokio's blocking pool; report_products and report_events are streamed
+//! in batches once the reports are ranked, and linked as they are read. Then:
 //!
 //! - duplicate keys are rejected (a report_id, product_id, (region, year) or event seen on
 //!   an earlier line), naming the line where the key was first seen;
@@ -544,7 +546,7 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
 /// give their row counts in their footers; a CSV file's need is estimated from its size.
 /// A file that cannot be opened is left to the loader, which names it.
 fn check_memory(specs: &[(&'static TableSpec, PathBuf)], budget: &Budget) -> Result<()> {
-    let mut needed = 0u64;
+    let mut needed = memory::INGEST_BASE_BYTES;
     let mut sizes = Vec::new();
     for (spec, path) in specs {
         let is_parquet = path

@@ -115,3 +115,91 @@ impl ParquetBatches {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::REPORT_EVENTS;
+
+    /// Batches are whole row groups, numbered on from the previous batch, and add up to
+    /// the whole file.
+    #[test]
+    fn batches_are_whole_row_groups_and_add_up_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report_events.parquet");
+        let n = 10usize;
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new(
+                col::REPORT_ID.into(),
+                (0..n).map(|i| format!("R{i}")).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::EVENT.into(),
+                (0..n).map(|i| format!("E{i}")).collect::<Vec<_>>(),
+            ),
+            Column::new("note".into(), vec!["x"; n]),
+        ])
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .with_row_group_size(Some(3))
+            .finish(&mut df)
+            .unwrap();
+
+        let whole = read_parquet(&path, &REPORT_EVENTS, &|_| {}).unwrap();
+        assert_eq!(whole.read, 10);
+        assert_eq!(whole.extra_columns, vec!["note".to_string()]);
+
+        let mut b = ParquetBatches::open(&path, &REPORT_EVENTS).unwrap();
+        let mut sizes = Vec::new();
+        let mut lines = Vec::new();
+        let mut events = Vec::new();
+        while !b.is_done() {
+            let raw = b.next_batch(5, &|_| {}).unwrap();
+            sizes.push(raw.read);
+            lines.extend(
+                raw.df
+                    .column(col::LINE)
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .into_no_null_iter(),
+            );
+            events.extend(
+                raw.df
+                    .column(col::EVENT)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.unwrap().to_string()),
+            );
+        }
+        // Row groups of 3, 3, 3 and 1 rows, at most 5 rows a batch unless one group is more.
+        assert_eq!(sizes, vec![3, 3, 4]);
+        assert_eq!(lines, (1..=10).collect::<Vec<i64>>());
+        assert_eq!(events, (0..n).map(|i| format!("E{i}")).collect::<Vec<_>>());
+
+        // A batch smaller than a row group still reads the whole group.
+        let mut b = ParquetBatches::open(&path, &REPORT_EVENTS).unwrap();
+        assert_eq!(b.next_batch(1, &|_| {}).unwrap().read, 3);
+    }
+
+    #[test]
+    fn an_empty_file_is_one_empty_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report_events.parquet");
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new(col::REPORT_ID.into(), Vec::<String>::new()),
+            Column::new(col::EVENT.into(), Vec::<String>::new()),
+        ])
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let mut b = ParquetBatches::open(&path, &REPORT_EVENTS).unwrap();
+        assert!(!b.is_done());
+        let raw = b.next_batch(100, &|_| {}).unwrap();
+        assert_eq!((raw.read, raw.df.height()), (0, 0));
+        assert!(b.is_done());
+    }
+}
