@@ -482,34 +482,6 @@ fn load(pipeline: &Pipeline, progress: &Progress, timings: &mut Timings) -> Resu
             "table loaded"
         );
     }
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        let frames = [
-            ("cases", &data.cases),
-            ("case_products", &data.case_products),
-            ("case_events", &data.case_events),
-            ("products", &data.products),
-        ];
-        for (name, df) in frames {
-            let columns: Vec<String> = df
-                .columns()
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} {} MB",
-                        c.name(),
-                        c.as_materialized_series().estimated_size() >> 20
-                    )
-                })
-                .collect();
-            tracing::debug!(
-                frame = name,
-                rows = df.height(),
-                mb = df.estimated_size() >> 20,
-                columns = columns.join(", "),
-                "dataset in memory"
-            );
-        }
-    }
     Ok((data, conversion))
 }
 

@@ -176,7 +176,8 @@ struct Loaded {
     path: PathBuf,
     df: DataFrame,
     read: u64,
-    /// Rows used and superseded: known once linked (child tables), else 0.
+    /// Rows used and superseded: every good row is used until linking says otherwise
+    /// (reports: superseded versions; child tables: rows of superseded reports).
     used: u64,
     superseded: u64,
     rejected: u64,
@@ -247,6 +248,12 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
     Ok((size, crate::config::hex(&hasher.finalize())))
 }
 
+/// Whether a file is read as Parquet (by its extension); any other file is CSV.
+fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
 /// An input file being read: CSV or Parquet (by extension), whole or in batches.
 enum Batches {
     Csv(Box<csv::CsvBatches>),
@@ -256,10 +263,7 @@ enum Batches {
 impl Batches {
     /// Open a file and check its header against the spec; no rows are read yet.
     fn open(spec: &'static TableSpec, path: &Path) -> Result<Batches> {
-        let is_parquet = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-        Ok(if is_parquet {
+        Ok(if is_parquet(path) {
             Batches::Parquet(parquet::ParquetBatches::open(path, spec)?)
         } else {
             Batches::Csv(Box::new(csv::CsvBatches::open(path, spec)?))
@@ -305,7 +309,7 @@ fn row_reporter(counter: &RowCounter) -> impl Fn(u64) + '_ {
 }
 
 /// Rows of a file (or batch) after the cell checks: every spec column typed (null where a
-/// cell was bad or the column is missing), `__line`, and which rows are good.
+/// cell was bad or the column is missing), which rows are good, and each row's line.
 struct Checked {
     df: DataFrame,
     good: Vec<bool>,
@@ -339,7 +343,6 @@ fn check_cells(spec: &'static TableSpec, path: &Path, raw: RawFrame) -> Result<C
             columns.push(Column::full_null(c.name.into(), height, &dtype_of(c.kind)));
         }
     }
-    columns.push(Column::new(col::LINE.into(), lines.clone()));
     let df = DataFrame::new(height, columns).context(context)?;
 
     let mut good = vec![true; height];
@@ -464,7 +467,7 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
         path: path.to_path_buf(),
         df,
         read,
-        used: 0,
+        used: read - rejected,
         superseded: 0,
         rejected,
         rejects,
@@ -549,10 +552,7 @@ fn check_memory(specs: &[(&'static TableSpec, PathBuf)], budget: &Budget) -> Res
     let mut needed = memory::INGEST_BASE_BYTES;
     let mut sizes = Vec::new();
     for (spec, path) in specs {
-        let is_parquet = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-        let bytes = if is_parquet {
+        let bytes = if is_parquet(path) {
             let Ok(rows) = std::fs::File::open(path)
                 .map_err(|_| ())
                 .and_then(|f| ParquetReader::new(f).num_rows().map_err(|_| ()))
@@ -608,10 +608,10 @@ fn link(
         let i = tables.iter().position(|t| t.spec.name == name)?;
         Some(tables.remove(i))
     };
-    let mut reports = take(&mut tables, "reports").expect("reports is required");
-    let products = take(&mut tables, "products").expect("required");
-    let populations = take(&mut tables, "populations").expect("required");
-    let event_terms = take(&mut tables, "event_terms");
+    let mut reports = take(&mut tables, schema::REPORTS.name).expect("required");
+    let products = take(&mut tables, schema::PRODUCTS.name).expect("required");
+    let populations = take(&mut tables, schema::POPULATIONS.name).expect("required");
+    let event_terms = take(&mut tables, schema::EVENT_TERMS.name);
     let ctx = |what: &'static str| move || format!("ingest: {what}");
 
     let mut rdf = std::mem::take(&mut reports.df);
@@ -631,7 +631,6 @@ fn link(
         .context(ctx("selecting latest versions"))?
         .clone();
     take_col(&mut rdf, col::VERSION)?;
-    take_col(&mut rdf, col::LINE)?;
     let case_ids = take_col(&mut rdf, col::CASE_ID)?;
     let case_ids = DataFrame::new(
         n_latest as usize,
@@ -682,10 +681,9 @@ fn link(
         .and_then(|c| c.as_materialized_series().max::<i32>().ok().flatten())
         .map(from_epoch_days);
 
-    let mut accounts = Vec::new();
-    let reports_superseded = reports.read - reports.rejected - n_latest;
+    reports.superseded = reports.used - n_latest;
+    reports.used = n_latest;
     let file_of_reports = reports.path.display().to_string();
-    accounts.push(account(&reports, n_latest, reports_superseded));
 
     // Report id → its case key (latest versions, in row order) or SUPERSEDED.
     let status = timed("ingest: indexing report ids", || {
@@ -711,7 +709,7 @@ fn link(
         file_of_reports: &file_of_reports,
     };
     // The two child tables stream at once, one per core.
-    let mut linked: Vec<Result<Loaded>> = std::thread::scope(|scope| {
+    let linked: Vec<Result<Loaded>> = std::thread::scope(|scope| {
         let handles: Vec<_> = children
             .into_iter()
             .map(|(spec, path, batches)| {
@@ -730,47 +728,28 @@ fn link(
     });
     drop(status);
     drop(ids);
-    let mut child = |name: &str| -> Result<Loaded> {
-        let i = linked
-            .iter()
-            .position(|r| r.as_ref().map_or(true, |t| t.spec.name == name))
-            .expect("both child tables are required");
-        linked.remove(i)
+    // The first error in table order, as for the whole tables.
+    let mut linked = linked.into_iter().collect::<Result<Vec<Loaded>>>()?;
+    let products_of = take(&mut linked, schema::REPORT_PRODUCTS.name).expect("required");
+    let events_of = take(&mut linked, schema::REPORT_EVENTS.name).expect("required");
+
+    let all = || {
+        [&reports, &products_of, &events_of, &products, &populations]
+            .into_iter()
+            .chain(&event_terms)
     };
-    let products_of = child(schema::REPORT_PRODUCTS.name)?;
-    let events_of = child(schema::REPORT_EVENTS.name)?;
-    for t in [&products_of, &events_of] {
-        accounts.push(account(t, t.used, t.superseded));
-    }
-
-    for t in [&products, &populations] {
-        let used = t.df.height() as u64;
-        accounts.push(account(t, used, 0));
-    }
-    if let Some(t) = &event_terms {
-        accounts.push(account(t, t.df.height() as u64, 0));
-    }
-
-    let mut rejects = Vec::new();
-    for t in [&reports, &products_of, &events_of, &products, &populations] {
-        rejects.extend(t.rejects.iter().cloned());
-    }
-    if let Some(t) = &event_terms {
-        rejects.extend(t.rejects.iter().cloned());
-    }
+    let accounts: Vec<TableAccount> = all().map(account).collect();
+    let rejects: Vec<Reject> = all().flat_map(|t| t.rejects.iter().cloned()).collect();
 
     check_tolerance(&accounts, &rejects, max_rejected_fraction)?;
 
-    let strip = |df: DataFrame| -> Result<DataFrame> {
-        df.drop(col::LINE).context(ctx("dropping line numbers"))
-    };
     Ok(Dataset {
         cases,
         case_products: products_of.df,
         case_events: events_of.df,
-        products: strip(products.df)?,
-        populations: strip(populations.df)?,
-        event_terms: event_terms.map(|t| strip(t.df)).transpose()?,
+        products: products.df,
+        populations: populations.df,
+        event_terms: event_terms.map(|t| t.df),
         rejects,
         tables: accounts,
         data_cutoff,
@@ -1018,7 +997,7 @@ impl Linker<'_> {
     }
 }
 
-fn account(t: &Loaded, used: u64, superseded: u64) -> TableAccount {
+fn account(t: &Loaded) -> TableAccount {
     TableAccount {
         table: t.spec.name,
         path: t.path.display().to_string(),
@@ -1026,8 +1005,8 @@ fn account(t: &Loaded, used: u64, superseded: u64) -> TableAccount {
         size_bytes: t.size_bytes,
         sha256: t.sha256.clone(),
         read: t.read,
-        used,
-        superseded,
+        used: t.used,
+        superseded: t.superseded,
         rejected: t.rejected,
         extra_columns: t.extra_columns.clone(),
     }
