@@ -163,6 +163,7 @@ impl Staging {
                 &r.column,
                 &r.found,
                 &r.expected,
+                r.action.as_str(),
             ])
             .map_err(csv_err)?;
         }

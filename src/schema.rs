@@ -45,6 +45,8 @@ pub mod col {
     pub const LINE: &str = "__line";
     /// Internal: the earliest received_date among the versions of a case.
     pub const FIRST_RECEIVED: &str = "__first_received";
+    /// Internal: how many versions of a case were received (as of the run's cut-off).
+    pub const VERSIONS: &str = "__versions";
     /// Internal: a case's integer key (its row in ingest's `cases`, `IdxSize`), which
     /// `case_products` and `case_events` carry instead of the case_id text.
     pub const CASE_KEY: &str = "__case";
@@ -106,6 +108,7 @@ pub mod col {
     pub const FOUND: &str = "found";
     pub const EXPECTED: &str = "expected";
     pub const TABLE: &str = "table";
+    pub const ACTION: &str = "action";
 }
 
 /// Product classes: which monitoring system a report belongs to.
@@ -131,6 +134,7 @@ pub const REJECTS_HEADER: &[&str] = &[
     col::COLUMN,
     col::FOUND,
     col::EXPECTED,
+    col::ACTION,
 ];
 
 /// What a cell must hold.

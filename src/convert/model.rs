@@ -183,6 +183,7 @@ impl Builder {
         let f = &mut self.files[file as usize];
         f.rejected += 1;
         self.rejects.push(Reject {
+            action: crate::ingest::Action::RowRejected,
             table: f.kind,
             file: f.path.clone(),
             line: line as i64,

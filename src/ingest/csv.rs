@@ -162,6 +162,7 @@ impl CsvBatches {
             }
             if record.len() != self.names.len() {
                 rejects.push(Reject {
+                    action: super::Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
                     line,
@@ -181,6 +182,7 @@ impl CsvBatches {
             }
             if let Some((column, found)) = bad {
                 rejects.push(Reject {
+                    action: super::Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
                     line,

@@ -17,18 +17,19 @@
 //! Invariant, for every table: `read = used + superseded + rejected`. A rejected row is one
 //! row in the count and one line per bad cell in `rejects.csv`.
 //!
-//! Outputs ([`Dataset`]): `cases` (one row per case: the latest version, plus
-//! `__first_received`, the earliest received_date among its versions, and `__case`, its
-//! row number), `case_products` and `case_events` (rows of latest versions, keyed by
-//! `__case`), `products`, `populations`, `event_terms`. Optional columns missing from a
-//! file are present as nulls.
+//! Outputs ([`Dataset`]): `cases` (one row per case: the latest version's columns, its
+//! case_id (default report_id) and report_id, plus `__first_received`, the earliest
+//! received_date among its versions, `__versions`, how many versions were received, and
+//! `__case`, its row number), `case_products` and `case_events` (rows of latest versions,
+//! keyed by `__case`), `products`, `populations`, `event_terms`. Optional columns missing
+//! from a file are present as nulls, and so are bad optional values (nulled, row kept).
 //!
 //! Memory (DESIGN.md, Performance and scale): the child tables are streamed in batches and
-//! linked as they are read, and only what later stages use is kept. `cases` has no
-//! report_id or version; its `reporter_type` and `sex` are `UInt32` indexes into
-//! [`schema::REPORTER_TYPES`] and [`schema::SEXES`]. `case_products` holds `product_id`,
-//! `batch` and `__case` of the rows whose role counts (suspect or interacting, the default);
-//! `case_events` holds `event` and `__case`. Every row read is still accounted for.
+//! linked as they are read, and only what later stages use is kept. `cases`'
+//! `reporter_type` and `sex` are `UInt32` indexes into [`schema::REPORTER_TYPES`] and
+//! [`schema::SEXES`]. `case_products` holds `product_id`, `batch` and `__case` of the rows
+//! whose role counts (suspect or interacting, the default); `case_events` holds `event`,
+//! `onset_date` and `__case`. Every row read is still accounted for.
 
 pub mod csv;
 pub mod parquet;
@@ -51,7 +52,28 @@ use crate::progress::{timed, RowCounter, Stage};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
 use crate::signals::counts::COUNTED_ROLES;
 
-/// One bad cell (or a bad row, with an empty `column`) of an input table.
+/// What became of a row with a bad value: a row whose key or a required value is unusable
+/// is rejected; a bad value in an optional column is nulled and the row kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Action {
+    #[serde(rename = "row rejected")]
+    RowRejected,
+    #[serde(rename = "cell nulled")]
+    CellNulled,
+}
+
+impl Action {
+    /// The `action` column of `rejects.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::RowRejected => "row rejected",
+            Action::CellNulled => "cell nulled",
+        }
+    }
+}
+
+/// One bad cell (or a bad row, with an empty `column`) of an input table, and what became
+/// of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Reject {
     pub table: &'static str,
@@ -61,6 +83,7 @@ pub struct Reject {
     pub column: String,
     pub found: String,
     pub expected: String,
+    pub action: Action,
 }
 
 impl std::fmt::Display for Reject {
@@ -69,7 +92,11 @@ impl std::fmt::Display for Reject {
         if !self.column.is_empty() {
             write!(f, ", column `{}`", self.column)?;
         }
-        write!(f, ": expected {}, found `{}`", self.expected, self.found)
+        write!(f, ": expected {}, found `{}`", self.expected, self.found)?;
+        if self.action == Action::CellNulled {
+            write!(f, " (cell nulled, row kept)")?;
+        }
+        Ok(())
     }
 }
 
@@ -95,6 +122,8 @@ pub struct TableAccount {
     pub used: u64,
     pub superseded: u64,
     pub rejected: u64,
+    /// Bad optional values nulled in rows that were kept, by column.
+    pub nulled_cells: std::collections::BTreeMap<String, u64>,
     pub extra_columns: Vec<String>,
 }
 
@@ -218,13 +247,13 @@ fn is_child(spec: &TableSpec) -> bool {
 }
 
 /// The columns of a child table that later stages use, besides `__case`. The others are
-/// checked and then let go: report_id (replaced by the case key), role (only rows whose
-/// role counts are kept; see [`crate::signals::counts::COUNTED_ROLES`]) and onset_date.
+/// checked and then let go: report_id (replaced by the case key) and role (only rows whose
+/// role counts are kept; see [`crate::signals::counts::COUNTED_ROLES`]).
 fn kept_child_columns(spec: &TableSpec) -> &'static [&'static str] {
     if spec.name == schema::REPORT_PRODUCTS.name {
         &[col::PRODUCT_ID, col::BATCH]
     } else {
-        &[col::EVENT]
+        &[col::EVENT, col::ONSET_DATE]
     }
 }
 
@@ -326,6 +355,12 @@ impl Checked {
     }
 }
 
+/// Whether a bad value in this column makes its row unusable: the table's key and required
+/// values. Every other column is optional and its bad values are nulled.
+fn is_required(spec: &TableSpec, column: &str) -> bool {
+    spec.column(column).is_some_and(|c| c.required)
+}
+
 /// Type and check the cells of rows as read.
 fn check_cells(spec: &'static TableSpec, path: &Path, raw: RawFrame) -> Result<Checked> {
     let file = path.display().to_string();
@@ -345,11 +380,22 @@ fn check_cells(spec: &'static TableSpec, path: &Path, raw: RawFrame) -> Result<C
     }
     let df = DataFrame::new(height, columns).context(context)?;
 
+    // A bad required value rejects its row; a bad optional value is nulled (`type_columns`
+    // left it null) and the row kept. A rejected row's other bad cells are rejects too.
     let mut good = vec![true; height];
+    for p in &problems {
+        if is_required(spec, p.column) {
+            good[p.row] = false;
+        }
+    }
     let mut rejects = raw.rejects;
     for p in problems {
-        good[p.row] = false;
         rejects.push(Reject {
+            action: if good[p.row] {
+                Action::CellNulled
+            } else {
+                Action::RowRejected
+            },
             table: spec.name,
             file: file.clone(),
             line: lines[p.row],
@@ -421,6 +467,7 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
             if let Some(first) = seen.get(&k) {
                 good[row] = false;
                 rejects.push(Reject {
+                    action: Action::RowRejected,
                     table: spec.name,
                     file: file.clone(),
                     line: lines[row],
@@ -435,6 +482,10 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
                 seen.insert(k, lines[row]);
             }
         }
+    }
+
+    if spec.name == schema::REPORTS.name {
+        reject_unranked_versions(&df, &mut good, &lines, &mut rejects).context(context)?;
     }
 
     let mut rejected_keys = HashSet::new();
@@ -454,6 +505,7 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
         }
     }
 
+    settle_actions(&mut rejects, &good, &lines);
     let rejected = read - good.iter().filter(|g| **g).count() as u64;
     let df = if good.iter().all(|g| *g) {
         df
@@ -477,6 +529,65 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
         sha256,
         format,
     })
+}
+
+/// Every bad cell of a rejected row is part of the row's reject, nulled or not.
+fn settle_actions(rejects: &mut [Reject], good: &[bool], lines: &[i64]) {
+    if good.iter().all(|g| *g) {
+        return;
+    }
+    let bad: HashSet<i64> = lines
+        .iter()
+        .zip(good)
+        .filter(|(_, g)| !**g)
+        .map(|(l, _)| *l)
+        .collect();
+    for r in rejects.iter_mut() {
+        if r.action == Action::CellNulled && bad.contains(&r.line) {
+            r.action = Action::RowRejected;
+        }
+    }
+}
+
+/// A bad `version` is nulled only when its case has no other version: with several, the
+/// version decides which one is the latest, so a report whose version is unreadable cannot
+/// be ranked and is rejected (its cell reject becomes a row reject).
+fn reject_unranked_versions(
+    df: &DataFrame,
+    good: &mut [bool],
+    lines: &[i64],
+    rejects: &mut [Reject],
+) -> PolarsResult<()> {
+    let nulled: Vec<usize> = rejects
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.action == Action::CellNulled && r.column == col::VERSION)
+        .map(|(i, _)| i)
+        .collect();
+    if nulled.is_empty() {
+        return Ok(());
+    }
+    let ids = df.column(col::REPORT_ID)?.str()?;
+    let case_ids = df.column(col::CASE_ID)?.str()?;
+    let case_of = |row: usize| case_ids.get(row).or(ids.get(row)).unwrap_or("");
+    let mut versions: HashMap<&str, u32> = HashMap::new();
+    for row in (0..df.height()).filter(|&r| good[r]) {
+        *versions.entry(case_of(row)).or_default() += 1;
+    }
+    let row_of: HashMap<i64, usize> = lines.iter().enumerate().map(|(r, l)| (*l, r)).collect();
+    for i in nulled {
+        let row = row_of[&rejects[i].line];
+        if versions.get(case_of(row)).is_some_and(|n| *n > 1) {
+            good[row] = false;
+            let r = &mut rejects[i];
+            r.action = Action::RowRejected;
+            r.expected = format!(
+                "{} (the case has several versions, and the version decides the latest)",
+                r.expected
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What the first pass over the inputs gives: whole tables, and the child tables opened
@@ -630,7 +741,6 @@ fn link(
         .str()
         .context(ctx("selecting latest versions"))?
         .clone();
-    take_col(&mut rdf, col::VERSION)?;
     let case_ids = take_col(&mut rdf, col::CASE_ID)?;
     let case_ids = DataFrame::new(
         n_latest as usize,
@@ -645,7 +755,10 @@ fn link(
     )
     .and_then(|df| {
         df.lazy()
-            .select([coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID)])
+            .select([
+                coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID),
+                col(col::REPORT_ID),
+            ])
             .collect()
     })
     .context(ctx("selecting latest versions"))?;
@@ -667,6 +780,11 @@ fn link(
     columns.push(
         Column::new(col::FIRST_RECEIVED.into(), latest.first_received)
             .cast(&DataType::Date)
+            .context(ctx("selecting latest versions"))?,
+    );
+    columns.push(
+        Column::new(col::VERSIONS.into(), latest.versions)
+            .cast(&DataType::Int64)
             .context(ctx("selecting latest versions"))?,
     );
     columns.push(Column::new(
@@ -773,6 +891,8 @@ fn enum_codes(c: &Column, values: &[&str]) -> PolarsResult<Column> {
 struct Latest {
     mask: Vec<bool>,
     first_received: Vec<i32>,
+    /// For each latest row (in row order): how many versions of its case were received.
+    versions: Vec<u32>,
 }
 
 /// Latest version of each case: highest version (default 1), then latest received_date,
@@ -816,8 +936,8 @@ fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
     };
     let mut slot_of: HashMap<&str, u32, foldhash::fast::FixedState> =
         HashMap::with_capacity_and_hasher(ids.len(), Default::default());
-    // Per case: (its best row so far, its earliest receipt).
-    let mut best: Vec<(u32, i32)> = Vec::new();
+    // Per case: (its best row so far, its earliest receipt, its versions).
+    let mut best: Vec<(u32, i32, u32)> = Vec::new();
     for (row, (id, case)) in ids.iter().zip(case_ids.iter()).enumerate() {
         let date = received_arr.get(row).unwrap_or(i32::MIN);
         match slot_of.entry(case.or(id).unwrap_or("")) {
@@ -827,28 +947,30 @@ fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
                     b.0 = row as u32;
                 }
                 b.1 = b.1.min(date);
+                b.2 += 1;
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(best.len() as u32);
-                best.push((row as u32, date));
+                best.push((row as u32, date, 1));
             }
         }
     }
     drop(slot_of);
     let mut mask = vec![false; ids.len()];
-    let mut first = vec![0i32; ids.len()];
-    for &(row, date) in &best {
+    let mut first = vec![(0i32, 0u32); ids.len()];
+    for &(row, date, versions) in &best {
         mask[row as usize] = true;
-        first[row as usize] = date;
+        first[row as usize] = (date, versions);
     }
-    let first_received = first
+    let (first_received, versions) = first
         .into_iter()
         .zip(&mask)
         .filter_map(|(f, l)| l.then_some(f))
-        .collect();
+        .unzip();
     Ok(Latest {
         mask,
         first_received,
+        versions,
     })
 }
 
@@ -885,6 +1007,7 @@ impl Linker<'_> {
             let raw = batches.next_batch(CHILD_BATCH_ROWS, &on_rows)?;
             let mut checked = check_cells(spec, path, raw)?;
             let (df, batch_used, batch_superseded) = self.link(spec, path, &mut checked)?;
+            settle_actions(&mut checked.rejects, &checked.good, &checked.lines);
             read += checked.read;
             rejected += checked.rejected();
             used += batch_used;
@@ -976,6 +1099,7 @@ impl Linker<'_> {
                         format!("a report_id present in {}", self.file_of_reports)
                     };
                     checked.rejects.push(Reject {
+                        action: Action::RowRejected,
                         table: spec.name,
                         file: file.clone(),
                         line: checked.lines[row],
@@ -1008,8 +1132,18 @@ fn account(t: &Loaded) -> TableAccount {
         used: t.used,
         superseded: t.superseded,
         rejected: t.rejected,
+        nulled_cells: nulled_cells(&t.rejects),
         extra_columns: t.extra_columns.clone(),
     }
+}
+
+/// Nulled cells by column.
+pub(crate) fn nulled_cells(rejects: &[Reject]) -> std::collections::BTreeMap<String, u64> {
+    let mut by_column = std::collections::BTreeMap::new();
+    for r in rejects.iter().filter(|r| r.action == Action::CellNulled) {
+        *by_column.entry(r.column.clone()).or_default() += 1;
+    }
+    by_column
 }
 
 /// Stop the run (exit 3) when any table's rejected fraction is above the tolerance.
@@ -1044,7 +1178,7 @@ pub(crate) fn over_tolerance<'a>(
         .flat_map(|&(path, _, _)| {
             rejects
                 .iter()
-                .filter(move |r| r.file == path)
+                .filter(move |r| r.file == path && r.action == Action::RowRejected)
                 .take(EXAMPLES)
         })
         .map(Reject::to_string)
@@ -1105,6 +1239,7 @@ mod tests {
             used: read - rejected,
             superseded: 0,
             rejected,
+            nulled_cells: Default::default(),
             extra_columns: vec![],
         };
         let accounts = [acc("reports", 100, 1), acc("products", 10, 1)];

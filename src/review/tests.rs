@@ -144,6 +144,7 @@ fn inputs() -> Vec<TableAccount> {
         used: 6000,
         superseded: 1044,
         rejected: 6,
+        nulled_cells: [("age_years".to_string(), 2u64)].into_iter().collect(),
         extra_columns: vec![],
     }]
 }

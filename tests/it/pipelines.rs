@@ -117,9 +117,10 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     assert_eq!(
         rdr.headers().expect("a header").iter().collect::<Vec<_>>(),
-        ["table", "file", "line", "column", "found", "expected"]
+        ["table", "file", "line", "column", "found", "expected", "action"]
     );
-    let got: Vec<(String, String, u64, String, String)> = rdr
+    type Row = (String, String, u64, String, String, String);
+    let got: Vec<Row> = rdr
         .records()
         .map(|r| {
             let r = r.expect("a rejects.csv record");
@@ -129,22 +130,34 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
                 r[2].parse().expect("a line number"),
                 r[3].to_string(),
                 r[4].to_string(),
+                r[6].to_string(),
             )
         })
         .collect();
-    // sample-data/README.md, "Deliberately bad rows".
-    let planted: [(&str, &str, u64, &str, &str); 11] = [
-        ("reports", "reports.csv", 777, "class", "vaccine"),
-        ("reports", "reports.csv", 1043, "age_years", "-4"),
-        ("reports", "reports.csv", 2025, "region", "33010"),
-        ("reports", "reports.csv", 3141, "sentinel", "maybe"),
-        ("reports", "reports.csv", 4096, "report_id", "R2025-000782"),
+    // sample-data/README.md, "Deliberately bad rows": a bad key or required value rejects
+    // its row; a bad optional value (age, sentinel, role) is nulled and the row kept.
+    const ROW: &str = "row rejected";
+    const CELL: &str = "cell nulled";
+    let planted: [(&str, &str, u64, &str, &str, &str); 11] = [
+        ("reports", "reports.csv", 777, "class", "vaccine", ROW),
+        ("reports", "reports.csv", 1043, "age_years", "-4", CELL),
+        ("reports", "reports.csv", 2025, "region", "33010", ROW),
+        ("reports", "reports.csv", 3141, "sentinel", "maybe", CELL),
+        (
+            "reports",
+            "reports.csv",
+            4096,
+            "report_id",
+            "R2025-000782",
+            ROW,
+        ),
         (
             "reports",
             "reports.csv",
             5555,
             "received_date",
             "2025-13-01",
+            ROW,
         ),
         (
             "report_products",
@@ -152,6 +165,7 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
             1234,
             "report_id",
             "R2025-999998",
+            ROW,
         ),
         (
             "report_products",
@@ -159,6 +173,7 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
             5678,
             "role",
             "primary",
+            CELL,
         ),
         (
             "report_products",
@@ -166,6 +181,7 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
             9876,
             "report_id",
             "R2025-999999",
+            ROW,
         ),
         (
             "report_events",
@@ -173,18 +189,20 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
             2468,
             "report_id",
             "R2025-999997",
+            ROW,
         ),
-        ("report_events", "report_events.csv", 8642, "event", ""),
+        ("report_events", "report_events.csv", 8642, "event", "", ROW),
     ];
-    let expected: Vec<(String, String, u64, String, String)> = planted
+    let expected: Vec<Row> = planted
         .iter()
-        .map(|(t, f, l, c, v)| {
+        .map(|(t, f, l, c, v, a)| {
             (
                 t.to_string(),
                 repo().join("sample-data").join(f).display().to_string(),
                 *l,
                 c.to_string(),
                 v.to_string(),
+                a.to_string(),
             )
         })
         .collect();
