@@ -209,12 +209,13 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Option<Prepared>> {
 /// conversion's rejects come first in the dataset's rejects.
 pub fn load_inputs(
     pipeline: &Pipeline,
+    cutoff: chrono::NaiveDate,
     stage: &crate::progress::Stage,
 ) -> Result<(Dataset, Option<ConversionReport>)> {
     let Some(prepared) = prepare(pipeline)? else {
-        return Ok((crate::ingest::load_inputs(pipeline, stage)?, None));
+        return Ok((crate::ingest::load_inputs(pipeline, cutoff, stage)?, None));
     };
-    let mut data = crate::ingest::load_inputs(&prepared.pipeline, stage)?;
+    let mut data = crate::ingest::load_inputs(&prepared.pipeline, cutoff, stage)?;
     let mut rejects = prepared.rejects;
     rejects.append(&mut data.rejects);
     data.rejects = rejects;

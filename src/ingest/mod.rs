@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Pipeline;
 use crate::error::{Error, PolarsContext, Result, TooManyRejects};
 use crate::memory::{self, Budget};
-use crate::period::from_epoch_days;
+use crate::period::{epoch_days, from_epoch_days};
 use crate::progress::{timed, RowCounter, Stage};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
 use crate::signals::counts::COUNTED_ROLES;
@@ -121,6 +121,9 @@ pub struct TableAccount {
     pub read: u64,
     pub used: u64,
     pub superseded: u64,
+    /// Of `superseded`: rows of report versions received after the run's cut-off, which do
+    /// not exist for the run (and the product and event rows of those versions).
+    pub after_cutoff: u64,
     pub rejected: u64,
     /// Bad optional values nulled in rows that were kept, by column.
     pub nulled_cells: std::collections::BTreeMap<String, u64>,
@@ -209,6 +212,8 @@ struct Loaded {
     /// (reports: superseded versions; child tables: rows of superseded reports).
     used: u64,
     superseded: u64,
+    /// Of `superseded`: rows received after the run's cut-off (and their child rows).
+    after_cutoff: u64,
     rejected: u64,
     rejects: Vec<Reject>,
     /// Keys of rejected rows (reports only: report_id), to explain cascaded rejects.
@@ -521,6 +526,7 @@ fn load_table(spec: &'static TableSpec, path: &Path, counter: &RowCounter) -> Re
         read,
         used: read - rejected,
         superseded: 0,
+        after_cutoff: 0,
         rejected,
         rejects,
         rejected_keys,
@@ -604,7 +610,12 @@ enum Opened {
 /// two child tables are streamed in batches, one per core, each batch checked and linked to
 /// its case as it is read, so that their report ids and unused columns are never all in
 /// memory at once.
-pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
+///
+/// `cutoff` is the run's "as of" date: the end of its period, or `rates.as_of` when that
+/// is earlier. A report version received after it does not exist for the run: it is not
+/// ranked, counts no case, and is accounted for as superseded (with its products and
+/// events), and as `after_cutoff` in the manifest.
+pub fn load_inputs(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<Dataset> {
     let counter = stage.counter();
     let specs: Vec<(&'static TableSpec, PathBuf)> = pipeline
         .input_paths()
@@ -652,7 +663,13 @@ pub fn load_inputs(pipeline: &Pipeline, stage: &Stage) -> Result<Dataset> {
         }
     }
     timed("ingest: versions and links", || {
-        link(tables, children, &counter, pipeline.max_rejected_fraction)
+        link(
+            tables,
+            children,
+            cutoff,
+            &counter,
+            pipeline.max_rejected_fraction,
+        )
     })
 }
 
@@ -712,6 +729,7 @@ fn spec_by_name(name: &str) -> &'static TableSpec {
 fn link(
     mut tables: Vec<Loaded>,
     children: Vec<(&'static TableSpec, PathBuf, Batches)>,
+    cutoff: NaiveDate,
     counter: &RowCounter,
     max_rejected_fraction: f64,
 ) -> Result<Dataset> {
@@ -726,7 +744,9 @@ fn link(
     let ctx = |what: &'static str| move || format!("ingest: {what}");
 
     let mut rdf = std::mem::take(&mut reports.df);
-    let latest = timed("ingest: ranking case versions", || latest_versions(&rdf))?;
+    let latest = timed("ingest: ranking case versions", || {
+        latest_versions(&rdf, epoch_days(cutoff))
+    })?;
     let n_latest = latest.first_received.len() as u64;
     let latest_mask = BooleanChunked::from_slice("latest".into(), &latest.mask);
 
@@ -801,6 +821,7 @@ fn link(
 
     reports.superseded = reports.used - n_latest;
     reports.used = n_latest;
+    reports.after_cutoff = latest.after_cutoff;
     let file_of_reports = reports.path.display().to_string();
 
     // Report id → its case key (latest versions, in row order) or SUPERSEDED.
@@ -808,10 +829,12 @@ fn link(
         let mut status: ReportStatus =
             HashMap::with_capacity_and_hasher(ids.len(), Default::default());
         let mut next: IdxSize = 0;
-        for (id, latest) in ids.iter().zip(&latest.mask) {
+        for ((id, latest), later) in ids.iter().zip(&latest.mask).zip(&latest.later) {
             let key = if *latest {
                 next += 1;
                 next - 1
+            } else if *later {
+                AFTER_CUTOFF
             } else {
                 SUPERSEDED
             };
@@ -890,16 +913,20 @@ fn enum_codes(c: &Column, values: &[&str]) -> PolarsResult<Column> {
 /// row order) the earliest received_date among its case's versions (days since epoch).
 struct Latest {
     mask: Vec<bool>,
+    /// Rows received after the cut-off: not ranked, not a version of any case for the run.
+    later: Vec<bool>,
+    after_cutoff: u64,
     first_received: Vec<i32>,
     /// For each latest row (in row order): how many versions of its case were received.
     versions: Vec<u32>,
 }
 
-/// Latest version of each case: highest version (default 1), then latest received_date,
-/// then highest report_id. One pass over the reports with a map from case to its slot in a
+/// Latest version of each case as of `cutoff` (days since epoch): highest version (default
+/// 1), then latest received_date, then highest report_id, among the versions received on or
+/// before the cut-off. One pass over the reports with a map from case to its slot in a
 /// list of (best row so far, earliest receipt): no sort, and the map holds a string slice
 /// and a slot number per case, not the ranks.
-fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
+fn latest_versions(rdf: &DataFrame, cutoff: i32) -> Result<Latest> {
     let ctx = || "ingest: ranking case versions".to_string();
     let ids = rdf
         .column(col::REPORT_ID)
@@ -938,8 +965,13 @@ fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
         HashMap::with_capacity_and_hasher(ids.len(), Default::default());
     // Per case: (its best row so far, its earliest receipt, its versions).
     let mut best: Vec<(u32, i32, u32)> = Vec::new();
+    let mut later = vec![false; ids.len()];
     for (row, (id, case)) in ids.iter().zip(case_ids.iter()).enumerate() {
         let date = received_arr.get(row).unwrap_or(i32::MIN);
+        if date > cutoff {
+            later[row] = true;
+            continue;
+        }
         match slot_of.entry(case.or(id).unwrap_or("")) {
             std::collections::hash_map::Entry::Occupied(e) => {
                 let b = &mut best[*e.get() as usize];
@@ -967,8 +999,11 @@ fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
         .zip(&mask)
         .filter_map(|(f, l)| l.then_some(f))
         .unzip();
+    let after_cutoff = later.iter().filter(|l| **l).count() as u64;
     Ok(Latest {
         mask,
+        later,
+        after_cutoff,
         first_received,
         versions,
     })
@@ -976,8 +1011,19 @@ fn latest_versions(rdf: &DataFrame) -> Result<Latest> {
 
 /// A report id's case key when it is the latest version of its case.
 type ReportStatus<'a> = HashMap<&'a str, IdxSize, foldhash::fast::FixedState>;
-/// The status of a report that an later version of its case superseded.
+/// The status of a report that a later version of its case superseded.
 const SUPERSEDED: IdxSize = IdxSize::MAX;
+/// The status of a report received after the run's cut-off: superseded, for the run.
+const AFTER_CUTOFF: IdxSize = IdxSize::MAX - 1;
+
+/// One batch of a child table, linked: the kept rows and the row accounting.
+struct Linked {
+    df: DataFrame,
+    used: u64,
+    superseded: u64,
+    /// Of `superseded`: rows of reports received after the run's cut-off.
+    after_cutoff: u64,
+}
 
 /// Links a child table (report_products, report_events) to the reports.
 struct Linker<'a> {
@@ -1000,20 +1046,21 @@ impl Linker<'_> {
         let (size_bytes, sha256) = sha256_file(path)?;
         let format = batches.format();
         let extra_columns = batches.extra_columns().to_vec();
-        let (mut read, mut rejected, mut used, mut superseded) = (0, 0, 0, 0);
+        let (mut read, mut rejected, mut used, mut superseded, mut after_cutoff) = (0, 0, 0, 0, 0);
         let mut rejects = Vec::new();
         let mut parts: Vec<DataFrame> = Vec::new();
         while !batches.is_done() {
             let raw = batches.next_batch(CHILD_BATCH_ROWS, &on_rows)?;
             let mut checked = check_cells(spec, path, raw)?;
-            let (df, batch_used, batch_superseded) = self.link(spec, path, &mut checked)?;
+            let linked = self.link(spec, path, &mut checked)?;
             settle_actions(&mut checked.rejects, &checked.good, &checked.lines);
             read += checked.read;
             rejected += checked.rejected();
-            used += batch_used;
-            superseded += batch_superseded;
+            used += linked.used;
+            superseded += linked.superseded;
+            after_cutoff += linked.after_cutoff;
             rejects.append(&mut checked.rejects);
-            parts.push(df);
+            parts.push(linked.df);
         }
         rejects.sort_by_key(|r| r.line);
         let ctx = || format!("{}: linking to reports", path.display());
@@ -1029,6 +1076,7 @@ impl Linker<'_> {
             read,
             used,
             superseded,
+            after_cutoff,
             rejected,
             rejects,
             rejected_keys: HashSet::new(),
@@ -1044,12 +1092,7 @@ impl Linker<'_> {
     /// their case key (`__case`) in place of the report id. Superseded rows are counted.
     /// A row whose report_id is not a valid report is rejected (marked not good). Returns
     /// the kept rows, in file order, with the used and superseded counts.
-    fn link(
-        &self,
-        spec: &TableSpec,
-        path: &Path,
-        checked: &mut Checked,
-    ) -> Result<(DataFrame, u64, u64)> {
+    fn link(&self, spec: &TableSpec, path: &Path, checked: &mut Checked) -> Result<Linked> {
         let ctx = || format!("{}: linking to reports", path.display());
         let df = &checked.df;
         let ids = df
@@ -1065,7 +1108,7 @@ impl Linker<'_> {
         let file = path.display().to_string();
         let mut keep = Vec::with_capacity(ids.len());
         let mut keys: Vec<IdxSize> = Vec::with_capacity(ids.len());
-        let (mut used, mut superseded) = (0u64, 0u64);
+        let (mut used, mut superseded, mut after_cutoff) = (0u64, 0u64, 0u64);
         for (row, id) in ids.iter().enumerate() {
             let role = role_of.as_mut().and_then(|r| r.next().flatten());
             if !checked.good[row] {
@@ -1075,6 +1118,11 @@ impl Linker<'_> {
             match id.and_then(|id| self.status.get(id)) {
                 Some(&SUPERSEDED) => {
                     superseded += 1;
+                    keep.push(false);
+                }
+                Some(&AFTER_CUTOFF) => {
+                    superseded += 1;
+                    after_cutoff += 1;
                     keep.push(false);
                 }
                 Some(&key) => {
@@ -1117,7 +1165,12 @@ impl Linker<'_> {
             .context(ctx)?;
         out.with_column(Column::new(col::CASE_KEY.into(), keys))
             .context(ctx)?;
-        Ok((out, used, superseded))
+        Ok(Linked {
+            df: out,
+            used,
+            superseded,
+            after_cutoff,
+        })
     }
 }
 
@@ -1131,6 +1184,7 @@ fn account(t: &Loaded) -> TableAccount {
         read: t.read,
         used: t.used,
         superseded: t.superseded,
+        after_cutoff: t.after_cutoff,
         rejected: t.rejected,
         nulled_cells: nulled_cells(&t.rejects),
         extra_columns: t.extra_columns.clone(),
@@ -1238,6 +1292,7 @@ mod tests {
             read,
             used: read - rejected,
             superseded: 0,
+            after_cutoff: 0,
             rejected,
             nulled_cells: Default::default(),
             extra_columns: vec![],

@@ -143,6 +143,7 @@ fn inputs() -> Vec<TableAccount> {
         read: 7050,
         used: 6000,
         superseded: 1044,
+        after_cutoff: 0,
         rejected: 6,
         nulled_cells: [("age_years".to_string(), 2u64)].into_iter().collect(),
         extra_columns: vec![],

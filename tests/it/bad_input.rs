@@ -108,7 +108,7 @@ fn bad_date_under_tolerance_is_a_reject_with_its_line() {
     assert_eq!(
         run_with_rejects(&fx),
         [format!(
-            "reports,{}/reports.csv,101,received_date,2025-02-30,a date YYYY-MM-DD",
+            "reports,{}/reports.csv,101,received_date,2025-02-30,a date YYYY-MM-DD,row rejected",
             fx.d()
         )]
     );
@@ -133,14 +133,14 @@ fn bad_region_under_tolerance_is_a_reject_with_its_line() {
     assert_eq!(
         run_with_rejects(&fx),
         [format!(
-            "reports,{}/reports.csv,57,region,990100,a 6-digit GB/T 2260 region code",
+            "reports,{}/reports.csv,57,region,990100,a 6-digit GB/T 2260 region code,row rejected",
             fx.d()
         )]
     );
 }
 
 #[test]
-fn bad_boolean_under_tolerance_is_a_reject_with_its_line() {
+fn bad_optional_boolean_is_nulled_and_its_row_kept() {
     let fx = one_bad_row_in_200(
         150,
         "R0200,C0200,1,2025-01-10,drug,330100,medical_institution,false,false,perhaps,false"
@@ -149,9 +149,56 @@ fn bad_boolean_under_tolerance_is_a_reject_with_its_line() {
     assert_eq!(
         run_with_rejects(&fx),
         [format!(
-            "reports,{}/reports.csv,150,is_serious,perhaps,\"a boolean (true/false, 1/0, yes/no, 是/否)\"",
+            "reports,{}/reports.csv,150,is_serious,perhaps,\"a boolean (true/false, 1/0, yes/no, 是/否)\",cell nulled",
             fx.d()
         )]
+    );
+    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    assert_eq!(
+        account(&manifest, "reports"),
+        Account {
+            read: 200,
+            used: 200,
+            superseded: 0,
+            rejected: 0
+        },
+        "a bad optional value costs no row"
+    );
+    let reports = manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "reports")
+        .unwrap();
+    assert_eq!(
+        reports["nulled_cells"],
+        serde_json::json!({"is_serious": 1})
+    );
+}
+
+#[test]
+fn bad_version_of_a_case_with_several_versions_rejects_the_row() {
+    // A case with one version keeps its row with the version nulled (= 1); a case with two
+    // cannot be ranked when one version is unreadable, so that row is rejected.
+    let fx = Fixture::new();
+    let mut rows = good_reports(197);
+    rows.push(report("R0300", "C0300", 1, "2025-01-10", "drug", "330100"));
+    rows.push(
+        report("R0301", "C0300", 1, "2025-02-10", "drug", "330100").replacen(",1,", ",two,", 1),
+    );
+    rows.push(
+        report("R0302", "C0302", 1, "2025-02-10", "drug", "330100").replacen(",1,", ",x,", 1),
+    );
+    fx.write("reports.csv", &csv(REPORTS_HEADER, &rows));
+    let d = fx.d();
+    assert_eq!(
+        run_with_rejects(&fx),
+        [
+            format!(
+                "reports,{d}/reports.csv,200,version,two,\"an integer >= 1 (the case has several versions, and the version decides the latest)\",row rejected"
+            ),
+            format!("reports,{d}/reports.csv,201,version,x,an integer >= 1,cell nulled"),
+        ]
     );
 }
 
@@ -180,10 +227,9 @@ fn bad_rows_above_tolerance_exit_3_and_write_nothing() {
         r.stderr,
         format!(
             "\
-error: {d}/reports.csv: 3 of 20 rows rejected (15.00%), above ingest.max_rejected_fraction = 0.01; nothing was written
+error: {d}/reports.csv: 2 of 20 rows rejected (10.00%), above ingest.max_rejected_fraction = 0.01; nothing was written
   {d}/reports.csv: line 5, column `region`: expected a 6-digit GB/T 2260 region code, found `990100`
   {d}/reports.csv: line 9, column `received_date`: expected a date YYYY-MM-DD, found `2025-02-30`
-  {d}/reports.csv: line 14, column `is_serious`: expected a boolean (true/false, 1/0, yes/no, 是/否), found `perhaps`
 "
         )
     );
@@ -357,8 +403,8 @@ fn row_with_wrong_field_count_is_a_reject_without_column() {
     assert_eq!(
         run_with_rejects(&fx),
         [
-            format!("reports,{d}/reports.csv,4,,3 fields,\"11 fields, as in the header\""),
-            format!("reports,{d}/reports.csv,120,,12 fields,\"11 fields, as in the header\""),
+            format!("reports,{d}/reports.csv,4,,3 fields,\"11 fields, as in the header\",row rejected"),
+            format!("reports,{d}/reports.csv,120,,12 fields,\"11 fields, as in the header\",row rejected"),
         ]
     );
     let manifest = read_json(&fx.p("out/2025/manifest.json"));
@@ -377,7 +423,7 @@ fn product_row_of_unknown_report_is_a_reject() {
     assert_eq!(
         run_with_rejects(&fx),
         [format!(
-            "report_products,{d}/report_products.csv,3,report_id,R9999,a report_id present in {d}/reports.csv"
+            "report_products,{d}/report_products.csv,3,report_id,R9999,a report_id present in {d}/reports.csv,row rejected"
         )]
     );
     let manifest = read_json(&fx.p("out/2025/manifest.json"));
@@ -407,10 +453,12 @@ fn event_row_of_rejected_report_says_the_report_was_rejected() {
     assert_eq!(
         run_with_rejects(&fx),
         [
-            format!("reports,{d}/reports.csv,4,received_date,2025-13-01,a date YYYY-MM-DD"),
+            format!(
+                "reports,{d}/reports.csv,4,received_date,2025-13-01,a date YYYY-MM-DD,row rejected"
+            ),
             format!(
                 "report_events,{d}/report_events.csv,3,report_id,R0003,a report_id of a valid row \
-                 in {d}/reports.csv (that report was rejected)"
+                 in {d}/reports.csv (that report was rejected),row rejected"
             ),
         ]
     );
@@ -425,7 +473,7 @@ fn duplicate_report_id_names_the_first_line() {
     assert_eq!(
         run_with_rejects(&fx),
         [format!(
-            "reports,{}/reports.csv,180,report_id,R0007,a unique report_id (first seen on line 8)",
+            "reports,{}/reports.csv,180,report_id,R0007,a unique report_id (first seen on line 8),row rejected",
             fx.d()
         )]
     );

@@ -270,12 +270,12 @@ fn faers_malformed_rows_are_rejected_with_their_lines() {
         c.rejects,
         [
             s(REJECTS_CSV_HEADER),
-            format!("demo,{src}/demo24q1.txt,4,primaryid,5001,a unique primaryid (first seen on line 2 of {src}/demo24q1.txt)"),
-            format!("demo,{src}/demo24q1.txt,5,,9 fields,\"25 fields, as in the header\""),
-            format!("drug,{src}/drug24q1.txt,4,primaryid,5003,a primaryid of a valid DEMO row (that row was rejected)"),
-            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I`\""),
-            format!("reac,{src}/reac24q1.txt,3,pt,,a MedDRA preferred term"),
-            format!("reac,{src}/reac24q1.txt,5,,2 fields on a truncated last line (the file ends inside the row),\"4 fields, as in the header\""),
+            format!("demo,{src}/demo24q1.txt,4,primaryid,5001,a unique primaryid (first seen on line 2 of {src}/demo24q1.txt),row rejected"),
+            format!("demo,{src}/demo24q1.txt,5,,9 fields,\"25 fields, as in the header\",row rejected"),
+            format!("drug,{src}/drug24q1.txt,4,primaryid,5003,a primaryid of a valid DEMO row (that row was rejected),row rejected"),
+            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I`\",row rejected"),
+            format!("reac,{src}/reac24q1.txt,3,pt,,a MedDRA preferred term,row rejected"),
+            format!("reac,{src}/reac24q1.txt,5,,2 fields on a truncated last line (the file ends inside the row),\"4 fields, as in the header\",row rejected"),
         ]
     );
     // An age without its unit is unknown, not a reject.
@@ -438,7 +438,7 @@ fn e2b_message_without_a_report_id_is_rejected_with_its_line() {
         c.rejects,
         [
             s(REJECTS_CSV_HEADER),
-            format!("icsr,{src},89,C.1.1,,a safety report id (investigationEvent/id with root 2.16.840.1.113883.3.989.2.1.3.1)"),
+            format!("icsr,{src},89,C.1.1,,a safety report id (investigationEvent/id with root 2.16.840.1.113883.3.989.2.1.3.1),row rejected"),
         ]
     );
 }
@@ -548,8 +548,8 @@ fn flat_export_with_chinese_headers_converts_through_its_mapping() {
         c.rejects,
         [
             s(REJECTS_CSV_HEADER),
-            format!("flat,{src},11,性别,F,the same value as line 10 (`M`): every row of report `R004` must agree on its report columns"),
-            format!("flat,{src},12,报告日期,2024-13-40,\"a date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日) for `received_date`\""),
+            format!("flat,{src},11,性别,F,the same value as line 10 (`M`): every row of report `R004` must agree on its report columns,row rejected"),
+            format!("flat,{src},12,报告日期,2024-13-40,\"a date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日) for `received_date`\",row rejected"),
         ]
     );
 }

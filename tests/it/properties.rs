@@ -1,7 +1,9 @@
-//! Property: on random report sets (cases with 1–3 versions, some bad cells, products and
-//! events per version, orphan rows), every table balances (`read = used + superseded +
-//! rejected`) with the counts a reader works out by hand, and the rates table counts each
-//! valid case once, in the period of its first valid receipt.
+//! Property: on random report sets (cases with 1–3 versions, some bad required and optional
+//! cells, products and events per version, orphan rows, versions received after the
+//! period), every table balances (`read = used + superseded + rejected`) with the counts a
+//! reader works out by hand: a bad optional value costs no row, and a version received
+//! after the period is superseded for the run. The rates table counts each valid case
+//! once, in the period of its first valid receipt.
 
 use std::collections::BTreeMap;
 
@@ -15,13 +17,33 @@ const CLASSES: &[&str] = &["drug", "device", "cosmetic"];
 /// What is wrong with a report row, if anything.
 #[derive(Debug, Clone, Copy)]
 enum Bad {
+    // A key or required value: the row is rejected.
     Date,
     Class,
     Region,
-    Bool,
     NoReportId,
     TooFewFields,
+    // An optional value: nulled, and the row kept.
+    Bool,
+    Age,
+    BirthYearAge,
+    Sex,
+    Reporter,
+    Fatal,
 }
+
+impl Bad {
+    fn rejects_row(self) -> bool {
+        matches!(
+            self,
+            Bad::Date | Bad::Class | Bad::Region | Bad::NoReportId | Bad::TooFewFields
+        )
+    }
+}
+
+/// The period of the run, 2025, ends this many days after 2024-01-01: later versions do
+/// not exist for the run.
+const PERIOD_END: i64 = 730;
 
 #[derive(Debug, Clone)]
 struct Version {
@@ -53,6 +75,11 @@ fn bad() -> impl Strategy<Value = Bad> {
         Just(Bad::Bool),
         Just(Bad::NoReportId),
         Just(Bad::TooFewFields),
+        Just(Bad::Age),
+        Just(Bad::BirthYearAge),
+        Just(Bad::Sex),
+        Just(Bad::Reporter),
+        Just(Bad::Fatal),
     ]
 }
 
@@ -160,12 +187,21 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
             Some(Bad::Region) => "33010",
             _ => REGIONS[c.region],
         };
-        let sentinel = match v.bad {
-            Some(Bad::Bool) => "maybe",
-            _ => "false",
+        let pick = |bad: Bad, bad_value: &'static str, good: &'static str| match v.bad {
+            Some(b) if std::mem::discriminant(&b) == std::mem::discriminant(&bad) => bad_value,
+            _ => good,
+        };
+        let sentinel = pick(Bad::Bool, "maybe", "false");
+        let reporter = pick(Bad::Reporter, "hospital", "medical_institution");
+        let fatal = pick(Bad::Fatal, "perhaps", "false");
+        let sex = pick(Bad::Sex, "X", "F");
+        let age = match v.bad {
+            Some(Bad::Age) => "-4",
+            Some(Bad::BirthYearAge) => "1974",
+            _ => "40",
         };
         let full = format!(
-            "{id},{case_id},{},{received},{class},{region},medical_institution,{sentinel},false,{},false",
+            "{id},{case_id},{},{received},{class},{region},{reporter},{sentinel},false,{},{fatal},{sex},{age}",
             r.version + 1,
             v.serious
         );
@@ -175,13 +211,22 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
         }
     };
     let report_lines: Vec<String> = order.iter().map(|&i| line(&rows[i])).collect();
-    fx.write("reports.csv", &csv(REPORTS_HEADER, &report_lines));
+    fx.write(
+        "reports.csv",
+        &csv(&format!("{REPORTS_HEADER},sex,age_years"), &report_lines),
+    );
 
     // Expected accounting, worked out from the cases.
-    let valid = |r: &Row| cases[r.case].versions[r.version].bad.is_none();
+    let valid = |r: &Row| {
+        cases[r.case].versions[r.version]
+            .bad
+            .is_none_or(|b| !b.rejects_row())
+    };
+    // The versions that exist for the run: valid, and received by the period's end.
+    let in_run = |r: &Row| valid(r) && r.date_days <= PERIOD_END;
     let mut latest: BTreeMap<usize, usize> = BTreeMap::new();
     let mut first: BTreeMap<usize, i64> = BTreeMap::new();
-    for r in rows.iter().filter(|r| valid(r)) {
+    for r in rows.iter().filter(|r| in_run(r)) {
         let l = latest.entry(r.case).or_insert(r.version);
         *l = (*l).max(r.version);
         let f = first.entry(r.case).or_insert(r.date_days);
@@ -208,7 +253,7 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
         a.read += 1;
         if !valid(r) {
             a.rejected += 1;
-        } else if latest[&r.case] == r.version {
+        } else if in_run(r) && latest[&r.case] == r.version {
             a.used += 1;
         } else {
             a.superseded += 1;
@@ -219,12 +264,8 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
         for (k, bad_role) in v.products.iter().enumerate() {
             let role = if *bad_role { "primary" } else { "suspect" };
             products.push(format!("{},D{k:03},{role}", r.report_id));
-            if *bad_role {
-                acc_p.read += 1;
-                acc_p.rejected += 1;
-            } else {
-                status(r, &mut acc_p);
-            }
+            // A bad role is an optional value: nulled, and the row kept.
+            status(r, &mut acc_p);
         }
         for k in 0..v.events {
             events.push(format!("{},Event {k}", r.report_id));
