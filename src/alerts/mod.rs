@@ -96,7 +96,10 @@ pub fn compare_with_previous(
     for (id, prev) in open {
         // A case alert belongs to the period its case was first received in: it expires
         // with that period rather than being carried into later runs as resolved.
-        let per_case = matches!(prev.kind, Kind::FatalReport | Kind::SeriousReport);
+        let per_case = matches!(
+            prev.kind,
+            Kind::FatalReport | Kind::SeriousReport | Kind::DataQuality
+        );
         if !seen.contains(id) && !per_case {
             let mut a = prev.clone();
             a.status = Status::Resolved;

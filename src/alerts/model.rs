@@ -14,6 +14,7 @@ pub enum Kind {
     Cluster,
     RateBelowTarget,
     SentinelQualityBelowTarget,
+    DataQuality,
 }
 
 impl Kind {
@@ -26,6 +27,7 @@ impl Kind {
             Kind::Cluster => "cluster",
             Kind::RateBelowTarget => "rate_below_target",
             Kind::SentinelQualityBelowTarget => "sentinel_quality_below_target",
+            Kind::DataQuality => "data_quality",
         }
     }
 
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Cluster => "疑似群体不良事件",
             Kind::RateBelowTarget => "报告率未达标",
             Kind::SentinelQualityBelowTarget => "哨点医院报告质量未达标",
+            Kind::DataQuality => "病例数据待核查",
         }
     }
 
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Cluster => "possible cluster",
             Kind::RateBelowTarget => "reporting rate below target",
             Kind::SentinelQualityBelowTarget => "sentinel report quality below target",
+            Kind::DataQuality => "case data to check",
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Alerts {
     pub cluster: Option<Cluster>,
     pub rate_below_target: bool,
     pub sentinel_quality_below_target: bool,
+    /// A case on a watched product whose seriousness or outcome is null.
+    pub data_quality: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -256,6 +258,7 @@ pub(super) fn validate_alerts(raw: AlertsConfig, p: &mut Problems) -> Alerts {
         }),
         rate_below_target: on(&raw.rate_below_target),
         sentinel_quality_below_target: on(&raw.sentinel_quality_below_target),
+        data_quality: on(&raw.data_quality),
     }
 }
 

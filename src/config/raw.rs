@@ -192,6 +192,7 @@ pub struct AlertsConfig {
     pub cluster: Option<ClusterConfig>,
     pub rate_below_target: Option<ToggleConfig>,
     pub sentinel_quality_below_target: Option<ToggleConfig>,
+    pub data_quality: Option<ToggleConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]

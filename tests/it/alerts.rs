@@ -1596,3 +1596,68 @@ error: {d}/p.toml: alerts.cluster.region_min_cases: expected a whole number >= 2
 "
     );
 }
+
+/// A watched product's case whose seriousness or outcome is unreadable is kept, with the
+/// value nulled, and raises one P3 `data_quality` alert naming what is missing; the null
+/// is neither serious nor fatal for the case rules. A case on an unwatched product raises
+/// nothing.
+#[test]
+fn null_seriousness_or_outcome_on_a_watched_case_is_a_p3_data_quality_alert() {
+    let mut db = quarterly_db();
+    db.add(
+        case("QN1", "2025-02-20", "drug")
+            .product("D1")
+            .event("Myocarditis"),
+    )
+    .add(
+        case("QN2", "2025-02-21", "drug")
+            .product("D9")
+            .event("Rash"),
+    );
+    // QN1 (watched D1): is_serious unreadable, fatal empty; QN2 (D9, not watched): both.
+    let n = db.reports.len();
+    for (row, serious, fatal) in [(n - 2, "perhaps", ""), (n - 1, "perhaps", "")] {
+        let mut cells: Vec<String> = db.reports[row].split(',').map(str::to_string).collect();
+        cells[9] = serious.to_string();
+        cells[10] = fatal.to_string();
+        db.reports[row] = cells.join(",");
+    }
+    let fx = quarterly_fixture(&db);
+    let q1 = run_period(&fx, "2025-Q1");
+    let dq: Vec<&Json> = q1.iter().filter(|a| a["kind"] == "data_quality").collect();
+    assert_eq!(dq.len(), 1, "{dq:?}");
+    let a = dq[0];
+    assert_eq!(
+        (
+            s(a, "alert_id"),
+            s(a, "priority"),
+            s(a, "case_id"),
+            s(a, "product_id"),
+            s(a, "status")
+        ),
+        (
+            alert_id("data_quality", &["QN1"]).as_str(),
+            "P3",
+            "QN1",
+            "D1",
+            "new"
+        )
+    );
+    assert_eq!(
+        a["numbers"]["missing"],
+        serde_json::json!(["seriousness", "outcome"])
+    );
+    assert!(s(a, "message_zh").contains("严重程度和是否死亡"), "{a}");
+    // Neither case is serious or fatal for the case rules.
+    assert!(!q1
+        .iter()
+        .any(|a| a["case_id"] == "QN1" && a["kind"] != "data_quality"));
+    let rejects = read_rejects(&fx.p("out/2025-Q1/rejects.csv"));
+    assert_eq!(
+        rejects[1..]
+            .iter()
+            .filter(|l| l.ends_with(",cell nulled") && l.contains(",is_serious,perhaps,"))
+            .count(),
+        2
+    );
+}

@@ -13,6 +13,7 @@
 //!   contingency tables, and the `[signals]` configuration errors;
 //! - `alerts`: statuses over three quarters and a rerun, golden alerts of every kind, the
 //!   demo's alerts and screening list, and the `[alerts]` configuration errors;
+//! - `as_of`: rerunning a past period after later follow-ups gives the same tables;
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
@@ -20,6 +21,7 @@
 //!   planted signals' exact cells) and the memory budget.
 
 mod alerts;
+mod as_of;
 mod bad_input;
 mod cli;
 mod convert;

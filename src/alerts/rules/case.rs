@@ -2,28 +2,29 @@
 
 use super::*;
 
+/// A case first received in the period, or one whose latest version (a follow-up, 跟踪报告)
+/// arrived in it: a follow-up that turns a case fatal must alert.
+pub(super) fn received_or_followed_up_in(p: &Period) -> Expr {
+    let day = |c: &str| col(c).cast(DataType::Int32);
+    let within = |c: &str| {
+        day(c)
+            .gt_eq(lit(epoch_days(p.start())))
+            .and(day(c).lt_eq(lit(epoch_days(p.end()))))
+    };
+    within(col::FIRST_RECEIVED).or(within(col::RECEIVED_DATE))
+}
+
 pub(super) fn case_alerts(
     inp: &RuleInputs<'_>,
     cfg: &Alerts,
     out_alerts: &mut Vec<Alert>,
 ) -> Result<()> {
     let ctx = || "alerts: fatal and serious cases on watched products".to_string();
-    let p = inp.period;
-    let day = |c: &str| col(c).cast(DataType::Int32);
     let in_period = inp
         .cases
         .clone()
         .lazy()
-        // A case first received in the period, or one whose latest version (a follow-up,
-        // 跟踪报告) arrived in it: a follow-up that turns a case fatal must alert.
-        .filter(
-            (day(col::FIRST_RECEIVED)
-                .gt_eq(lit(epoch_days(p.start())))
-                .and(day(col::FIRST_RECEIVED).lt_eq(lit(epoch_days(p.end())))))
-            .or(day(col::RECEIVED_DATE)
-                .gt_eq(lit(epoch_days(p.start())))
-                .and(day(col::RECEIVED_DATE).lt_eq(lit(epoch_days(p.end()))))),
-        )
+        .filter(received_or_followed_up_in(inp.period))
         .select([
             col(col::CASE_KEY),
             col(col::CASE_ID),

@@ -44,6 +44,11 @@ pub fn evaluate_rules(inp: &RuleInputs<'_>, cfg: &Alerts) -> Result<Vec<Alert>> 
     if cfg.rate_below_target || cfg.sentinel_quality_below_target {
         timed("alerts: rate rules", || rate_alerts(inp, cfg, &mut out))?;
     }
+    if cfg.data_quality {
+        timed("alerts: data quality rule", || {
+            data_quality_alerts(inp, &mut out)
+        })?;
+    }
     Ok(out)
 }
 
@@ -116,11 +121,13 @@ fn product_names(products: &DataFrame) -> Result<BTreeMap<String, String>> {
 
 mod case;
 mod cluster;
+mod data_quality;
 mod rate;
 mod signal;
 
 use case::case_alerts;
 use cluster::cluster_alerts;
+use data_quality::data_quality_alerts;
 use rate::rate_alerts;
 use signal::signal_alerts;
 
