@@ -340,6 +340,8 @@ fn quality_accounts_for_every_row() {
     assert!(part.contains("✓"));
     assert!(part.contains("rejects.csv"));
     assert!(part.contains("11 reject lines"));
+    assert!(part.contains("Nulled cells"));
+    assert!(part.contains("<td>reports</td><td><code>age_years</code></td><td class=\"n\">2</td>"));
 }
 
 #[test]
