@@ -241,7 +241,7 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
     };
 
     let mut products = vec!["report_id,product_id,role".to_string()];
-    let mut events = vec!["report_id,event".to_string()];
+    let mut events = vec!["report_id,event,onset_date".to_string()];
     let zero = Account {
         read: 0,
         used: 0,
@@ -268,13 +268,19 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
             status(r, &mut acc_p);
         }
         for k in 0..v.events {
-            events.push(format!("{},Event {k}", r.report_id));
+            // Every third event has an unreadable onset date: nulled, the row kept.
+            let onset = match (k + r.version) % 3 {
+                0 => "2025-13-01",
+                1 => "",
+                _ => "2024-06-01",
+            };
+            events.push(format!("{},Event {k},{onset}", r.report_id));
             status(r, &mut acc_e);
         }
     }
     for k in 0..orphans {
         products.push(format!("R999-{k},D001,suspect"));
-        events.push(format!("R999-{k},Rash"));
+        events.push(format!("R999-{k},Rash,"));
         for a in [&mut acc_p, &mut acc_e] {
             a.read += 1;
             a.rejected += 1;
