@@ -55,15 +55,31 @@ fn read_converted(fx: &Fixture) -> Converted {
 }
 
 impl Converted {
-    /// (read, used, superseded, rejected) of the source file whose path ends with `file`.
-    fn account(&self, file: &str) -> [u64; 4] {
-        let s = self.manifest["sources"]
+    /// The manifest's entry of the source file whose path ends with `file`.
+    fn source(&self, file: &str) -> &serde_json::Value {
+        self.manifest["sources"]
             .as_array()
             .expect("sources")
             .iter()
             .find(|s| s["path"].as_str().is_some_and(|p| p.ends_with(file)))
-            .unwrap_or_else(|| panic!("no source {file}"));
+            .unwrap_or_else(|| panic!("no source {file}"))
+    }
+
+    /// (read, used, superseded, rejected) of the source file whose path ends with `file`.
+    fn account(&self, file: &str) -> [u64; 4] {
+        let s = self.source(file);
         ["read", "used", "superseded", "rejected"].map(|k| s[k].as_u64().expect("a count"))
+    }
+
+    /// The nulled cells of a source file, by column.
+    fn nulled(&self, file: &str) -> Vec<(String, u64)> {
+        let s = self.source(file);
+        s["nulled_cells"]
+            .as_object()
+            .expect("nulled_cells")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().expect("a count")))
+            .collect()
     }
 
     fn assert_balanced(&self) {
@@ -71,13 +87,16 @@ impl Converted {
             let n = |k: &str| s[k].as_u64().expect("a count");
             assert_eq!(
                 n("read"),
-                n("used") + n("superseded") + n("rejected"),
+                n("used") + n("superseded") + n("duplicate") + n("rejected"),
                 "{s}"
             );
         }
         let r = &self.manifest["rows"];
         let n = |k: &str| r[k].as_u64().expect("a count");
-        assert_eq!(n("read"), n("used") + n("superseded") + n("rejected"));
+        assert_eq!(
+            n("read"),
+            n("used") + n("superseded") + n("duplicate") + n("rejected")
+        );
     }
 
     /// (product_id, role, batch) rows of a report, sorted.
@@ -263,24 +282,33 @@ fn faers_malformed_rows_are_rejected_with_their_lines() {
     let c = read_converted(&fx);
     c.assert_balanced();
     assert_eq!(c.account("demo24q1.txt"), [4, 2, 0, 2]);
-    assert_eq!(c.account("drug24q1.txt"), [4, 2, 0, 2]);
+    // An unknown role_cod is nulled (the product counts as suspect), not a reject.
+    assert_eq!(c.account("drug24q1.txt"), [4, 3, 0, 1]);
+    assert_eq!(c.nulled("drug24q1.txt"), [(s("role_cod"), 1)]);
     assert_eq!(c.account("reac24q1.txt"), [4, 2, 0, 2]);
     assert_eq!(c.account("outc24q1.txt"), [1, 1, 0, 0]);
     assert_eq!(
         c.rejects,
         [
             s(REJECTS_CSV_HEADER),
-            format!("demo,{src}/demo24q1.txt,4,primaryid,5001,a unique primaryid (first seen on line 2 of {src}/demo24q1.txt)"),
-            format!("demo,{src}/demo24q1.txt,5,,9 fields,\"25 fields, as in the header\""),
-            format!("drug,{src}/drug24q1.txt,4,primaryid,5003,a primaryid of a valid DEMO row (that row was rejected)"),
-            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I`\""),
-            format!("reac,{src}/reac24q1.txt,3,pt,,a MedDRA preferred term"),
-            format!("reac,{src}/reac24q1.txt,5,,2 fields on a truncated last line (the file ends inside the row),\"4 fields, as in the header\""),
+            format!("demo,{src}/demo24q1.txt,4,primaryid,5001,a unique primaryid (first seen on line 2 of {src}/demo24q1.txt),row rejected"),
+            format!("demo,{src}/demo24q1.txt,5,,9 fields,\"25 fields, as in the header\",row rejected"),
+            format!("drug,{src}/drug24q1.txt,4,primaryid,5003,a primaryid of a valid DEMO row (that row was rejected),row rejected"),
+            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I` (a null role counts as suspect)\",cell nulled"),
+            format!("reac,{src}/reac24q1.txt,3,pt,,a MedDRA preferred term,row rejected"),
+            format!("reac,{src}/reac24q1.txt,5,,2 fields on a truncated last line (the file ends inside the row),\"4 fields, as in the header\",row rejected"),
         ]
     );
-    // An age without its unit is unknown, not a reject.
+    // An age without any value is unknown, not a reject.
     let b = c.reports.row_where(&[("report_id", "5002")]);
     assert!(c.reports.get(b, "age_years").is_null());
+    // The row with the nulled role_cod keeps its product, with a null role.
+    let p = &c.products;
+    let roles: Vec<bool> = (0..p.rows.len())
+        .filter(|&r| p.get(r, "report_id").str() == "5002")
+        .map(|r| p.get(r, "role").is_null())
+        .collect();
+    assert_eq!(roles, [false, true]);
 }
 
 #[test]
@@ -438,7 +466,7 @@ fn e2b_message_without_a_report_id_is_rejected_with_its_line() {
         c.rejects,
         [
             s(REJECTS_CSV_HEADER),
-            format!("icsr,{src},89,C.1.1,,a safety report id (investigationEvent/id with root 2.16.840.1.113883.3.989.2.1.3.1)"),
+            format!("icsr,{src},89,C.1.1,,a safety report id (investigationEvent/id with root 2.16.840.1.113883.3.989.2.1.3.1),row rejected"),
         ]
     );
 }
@@ -548,8 +576,8 @@ fn flat_export_with_chinese_headers_converts_through_its_mapping() {
         c.rejects,
         [
             s(REJECTS_CSV_HEADER),
-            format!("flat,{src},11,性别,F,the same value as line 10 (`M`): every row of report `R004` must agree on its report columns"),
-            format!("flat,{src},12,报告日期,2024-13-40,\"a date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日) for `received_date`\""),
+            format!("flat,{src},11,性别,F,the same value as line 10 (`M`): every row of report `R004` must agree on its report columns,row rejected"),
+            format!("flat,{src},12,报告日期,2024-13-40,\"a date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日) for `received_date`\",row rejected"),
         ]
     );
 }
