@@ -9,6 +9,12 @@
 //! reports are follow-up versions of an earlier case (caseversion 2). `--malformed K`
 //! plants K DEMO rows with a wrong field count and up to K wrapped DRUG rows (a line break inside
 //! the drug name: two lines with too few fields), each a reject with its line.
+//!
+//! As in real quarters, about 1% of ages are a year of birth typed as an age (`1974 YR`):
+//! pvwatch nulls them and keeps the case. A DRUG row names its active ingredient in
+//! `prod_ai` (`SUBSTANCE 0042`), or, one row in five, only a generic `drugname` with a dose
+//! (`Substance 0042 170 MG`, `substance 0042 170MG TABLET`, …), so that `--strip-dose`
+//! gives one product per active ingredient.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -83,12 +89,16 @@ fn main() -> std::io::Result<()> {
         } else {
             format!("{year}{:02}01", first_month)
         };
-        let age_unit = AGE_UNITS[rng.below(5) as usize];
-        let age = match age_unit {
+        let mut age_unit = AGE_UNITS[rng.below(5) as usize];
+        let mut age = match age_unit {
             "MON" => rng.below(24),
             "DEC" => rng.below(10),
             _ => rng.below(95),
         };
+        if i % 97 == 50 {
+            // A year of birth typed as an age (no random draw, so the rest stays the same).
+            (age, age_unit) = (1930 + i % 81, "YR");
+        }
         let sex = SEXES[rng.below(4) as usize];
         let rept = if rng.below(4) == 0 { "DIR" } else { "EXP" };
         if planted < malformed && i % every == every - 1 {
@@ -126,7 +136,18 @@ fn main() -> std::io::Result<()> {
             } else {
                 String::new()
             };
-            let name = format!("Brand {product:04} {} MG", 5 * (1 + rng.below(40)));
+            let strength = 5 * (1 + rng.below(40));
+            let name = if ai.is_empty() {
+                // A generic name with its dose, in the spellings reporters use.
+                match product % 4 {
+                    0 => format!("Substance {product:04} {strength} MG"),
+                    1 => format!("substance {product:04} {strength}MG TABLET"),
+                    2 => format!("Substance {product:04} {strength} mg/ml"),
+                    _ => format!("SUBSTANCE {product:04} {strength} MG 1 TAB"),
+                }
+            } else {
+                format!("Brand {product:04} {strength} MG")
+            };
             if wrapped < malformed && seq == 2 && i % every == every / 2 {
                 // A wrapped row: a line break inside the drug name.
                 let (a, b) = name.split_at(5);

@@ -12,7 +12,7 @@
 //! | C.1.8.1 `investigationEvent/id[@root=…3.2]/@extension` (else C.1.1) | reports.case_id |
 //! | rank of the ICSR within its case by C.1.5, then C.1.2 | reports.version (1 = earliest) |
 //! | C.1.5 `availabilityTime` (else C.1.4 `effectiveTime/low`, else C.1.2) | reports.received_date |
-//! | D.5 `administrativeGenderCode` 1/2/other | reports.sex M/F/U |
+//! | D.5 `administrativeGenderCode` 1/2, 0/9/nullFlavor | reports.sex M/F, U |
 //! | D.2.2 observation code 3, `value/@value` × `@unit` (a, mo, wk, d, h, {decade}) | reports.age_years |
 //! | E.i observation code 29: `value/@code` (MedDRA), else `originalText` | report_events.event |
 //! | E.i.4 `effectiveTime` low | report_events.onset_date |
@@ -22,13 +22,23 @@
 //! | G.k.4.r.7 `lotNumberText` | report_products.batch |
 //!
 //! E2B has no version number: the ICSRs of one case (C.1.8.1) are ranked by the date of
-//! most recent information (C.1.5), then the date of creation (C.1.2), then the order read,
-//! and the rank is the canonical `version`; the same safety report id, C.1.5 and C.1.2
-//! twice is a duplicate, rejected. The accounting unit is the ICSR: an ICSR without a
-//! safety report id or a readable date is rejected with the line where it starts.
+//! most recent information (C.1.5), then the date of creation (C.1.2), then the order read
+//! (files by name, ICSRs in file order), and the rank is the canonical `version`.
+//!
+//! The accounting unit is the ICSR, and the rejected-row tolerance applies to the whole
+//! batch of ICSRs read (a folder of one-ICSR files is one batch). An ICSR without a safety
+//! report id or a readable date is rejected with the line where it starts. An ICSR read
+//! again unchanged (the same `controlActProcess`, which holds C.1.1, C.1.2 and the whole
+//! case; message headers may differ) is a *duplicate*: counted, dropped, not rejected.
+//! The same C.1.1 and C.1.2 with other content is kept as a later version, in the order
+//! read, as FDA's own example set expects (its scenarios 5-1 to 5-3), and logged as a
+//! warning naming both files. A bad optional element (sex, age, a reaction's start date,
+//! a drug's characterisation) is nulled with a `cell nulled` line, and the ICSR kept.
 
 use std::collections::HashMap;
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 use super::faers::normalize_product;
 use super::model::{list_files, Builder, Report};
@@ -50,6 +60,10 @@ struct Icsr {
     received: i32,
     /// C.1.2 as written (a timestamp), to order versions of the same C.1.5 date.
     created: String,
+    /// SHA-256 of the ICSR's content (its `controlActProcess`), to find retransmissions.
+    content: [u8; 32],
+    /// Bad optional elements, nulled: (element, line, found, expected).
+    nulled: Vec<(&'static str, u64, String, String)>,
     sex: Option<&'static str>,
     age_years: Option<f64>,
     serious: bool,
@@ -101,25 +115,39 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
     Ok(())
 }
 
-/// Rank the ICSRs of each case and add them to the builder.
-fn add_versions(mut icsrs: Vec<Icsr>, region: &str, opts: &Options, b: &mut Builder) {
+/// Drop retransmissions, rank the ICSRs of each case and add them to the builder.
+fn add_versions(icsrs: Vec<Icsr>, region: &str, opts: &Options, b: &mut Builder) {
+    // Retransmissions first, in the order read: the first copy is kept.
+    let mut seen: HashMap<[u8; 32], ()> = HashMap::new();
+    let mut keys: HashMap<(String, String), (u32, u64)> = HashMap::new();
+    let mut icsrs: Vec<Icsr> = icsrs
+        .into_iter()
+        .filter(|i| {
+            if seen.insert(i.content, ()).is_some() {
+                b.duplicate(i.file);
+                return false;
+            }
+            let key = (i.report_id.clone(), i.created.clone());
+            if let Some(&(file, line)) = keys.get(&key) {
+                tracing::warn!(
+                    "{}: line {}: ICSR `{}` has the C.1.1 and C.1.2 of the ICSR on line {line} of {} with other content; it is read as a later version",
+                    b.path(i.file),
+                    i.line,
+                    i.report_id,
+                    b.path(file),
+                );
+            } else {
+                keys.insert(key, (i.file, i.line));
+            }
+            true
+        })
+        .collect();
     // Stable sort: equal keys keep the order read.
     icsrs.sort_by(|x, y| {
         (&x.case_id, x.received, &x.created).cmp(&(&y.case_id, y.received, &y.created))
     });
     let mut version: HashMap<String, i64> = HashMap::new();
-    let mut seen: HashMap<(String, i32, String), (u32, u64)> = HashMap::new();
     for i in icsrs {
-        let key = (i.report_id.clone(), i.received, i.created.clone());
-        if let Some(&(file, line)) = seen.get(&key) {
-            let expected = format!(
-                "one ICSR per safety report id and version (the same C.1.1, C.1.5 and C.1.2 were read on line {line} of {})",
-                b.path(file)
-            );
-            b.reject(i.file, i.line, "C.1.1", i.report_id, expected);
-            continue;
-        }
-        seen.insert(key, (i.file, i.line));
         let v = version.entry(i.case_id.clone()).or_insert(0);
         *v += 1;
         let r = b.add_report(Report {
@@ -137,7 +165,10 @@ fn add_versions(mut icsrs: Vec<Icsr>, region: &str, opts: &Options, b: &mut Buil
             sex: i.sex,
             age_years: i.age_years,
         });
-        b.accept_row(i.file, r);
+        b.accept_row(i.file, r, i.line);
+        for (column, line, found, expected) in i.nulled {
+            b.null_cell(i.file, line, column, found, expected);
+        }
         for (event, onset) in &i.events {
             b.add_event(r, event, *onset);
         }
@@ -150,6 +181,36 @@ fn add_versions(mut icsrs: Vec<Icsr>, region: &str, opts: &Options, b: &mut Buil
 /// HL7 TS `YYYYMMDD[hhmmss][±zzzz]` → days since the epoch (the date part).
 fn ts_date(v: &str) -> Option<i32> {
     super::faers::parse_yyyymmdd(v.get(..8)?)
+}
+
+/// An HL7 TS of year or month precision (`2024`, `202401`): a partial date, unknown as
+/// a day, not a bad value.
+fn is_partial_ts(v: &str) -> bool {
+    (v.len() == 4 || v.len() == 6) && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The content of an element, for comparing two ICSRs: names, attributes and trimmed
+/// text, depth first (comments and whitespace between elements do not count).
+fn content_hash(node: &Node) -> [u8; 32] {
+    fn feed(h: &mut Sha256, n: &Node) {
+        h.update(n.name.as_bytes());
+        h.update([0]);
+        for (k, v) in &n.attrs {
+            h.update(k.as_bytes());
+            h.update([1]);
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
+        h.update(n.text.trim().as_bytes());
+        h.update([2]);
+        for c in &n.children {
+            feed(h, c);
+        }
+        h.update([3]);
+    }
+    let mut h = Sha256::new();
+    feed(&mut h, node);
+    h.finalize().into()
 }
 
 type Problem = (&'static str, String, String);
@@ -188,6 +249,8 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
     let report_id = id_with(OID_REPORT_ID).ok_or_else(missing_id)?.to_string();
     let case_id = id_with(OID_CASE_ID).unwrap_or(&report_id).to_string();
 
+    let content = content_hash(icsr.child("controlActProcess").unwrap_or(icsr));
+    let mut nulled = Vec::new();
     let created = icsr
         .at(&["controlActProcess", "effectiveTime"])
         .and_then(|n| n.attr("value"))
@@ -213,13 +276,18 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
         })?;
 
     let role = event.find("primaryRole");
-    let sex = role
-        .and_then(|r| r.find("administrativeGenderCode"))
-        .map(|g| match g.attr("code") {
-            Some("1") => "M",
-            Some("2") => "F",
-            _ => "U",
-        });
+    let gender = role.and_then(|r| r.find("administrativeGenderCode"));
+    // ISO 5218: 1 male, 2 female, 0 not known, 9 not applicable; or a nullFlavor.
+    let sex = gender.and_then(|g| match g.attr("code") {
+        Some("1") => Some("M"),
+        Some("2") => Some("F"),
+        Some("0" | "9") | None => Some("U"),
+        Some(other) => {
+            let expected = "an ISO 5218 sex `1`, `2`, `0` or `9`, or a nullFlavor".to_string();
+            nulled.push(("D.5", g.line, other.to_string(), expected));
+            None
+        }
+    });
     // Observations directly under the patient (not those nested in drug history).
     let patient_obs: Vec<&Node> = role
         .map(|r| {
@@ -237,18 +305,22 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
     {
         if let (Some(v), unit) = (value.attr("value"), value.attr("unit").unwrap_or("a")) {
             let found = format!("{v} {unit}");
-            let years = years_per(unit).ok_or_else(|| {
-                (
+            match (years_per(unit), v.trim().parse::<f64>()) {
+                (None, _) => nulled.push((
                     "D.2.2b",
-                    found.clone(),
+                    value.line,
+                    found,
                     "an age unit: a, mo, wk, d, h, min or {decade}".to_string(),
-                )
-            })?;
-            match v.trim().parse::<f64>() {
-                Ok(a) if a.is_finite() && (0.0..=150.0).contains(&(a * years)) => {
-                    age_years = Some(a * years)
+                )),
+                (Some(k), Ok(a)) if a.is_finite() && (0.0..=150.0).contains(&(a * k)) => {
+                    age_years = Some(a * k)
                 }
-                _ => return Err(("D.2.2a", found, "an age from 0 to 150 years".to_string())),
+                _ => nulled.push((
+                    "D.2.2a",
+                    value.line,
+                    found,
+                    "an age from 0 to 150 years".to_string(),
+                )),
             }
         }
     }
@@ -287,30 +359,52 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
                 _ => {}
             }
         }
-        let onset = o.child("effectiveTime").and_then(|t| {
+        let start = o.child("effectiveTime").and_then(|t| {
             t.child("low")
                 .or_else(|| t.child("comp").and_then(|c| c.child("low")))
-                .and_then(|l| l.attr("value"))
-                .and_then(ts_date)
+        });
+        let onset = start.and_then(|l| {
+            let v = l.attr("value")?;
+            let day = ts_date(v);
+            if day.is_none() && !is_partial_ts(v) {
+                let expected =
+                    "a date YYYYMMDD (or a partial date YYYY or YYYYMM, read as unknown)";
+                nulled.push(("E.i.4", l.line, v.to_string(), expected.to_string()));
+            }
+            day
         });
         if let Some(term) = term {
             events.push((term.to_string(), onset));
         }
     }
 
-    // G.k drugs (organizer code 4) and their characterisation (G.k.1).
-    let mut roles: HashMap<&str, Option<&'static str>> = HashMap::new();
+    // G.k drugs (organizer code 4) and their characterisation (G.k.1): `None` is a drug
+    // not administered (4), left out; an unknown characterisation is a null role.
+    let mut roles: HashMap<&str, Option<Option<&'static str>>> = HashMap::new();
     if let Some(assessment) = event.find("adverseEventAssessment") {
         for ca in assessment
             .children("component")
             .filter_map(|c| c.child("causalityAssessment"))
             .filter(|c| c.code() == Some("20"))
         {
-            let role = match ca.child("value").and_then(|v| v.attr("code")) {
-                Some("1") => Some("suspect"),
-                Some("2") => Some("concomitant"),
-                Some("3") => Some("interacting"),
-                _ => None, // 4: drug not administered
+            let value = ca.child("value");
+            let code = value.and_then(|v| v.attr("code"));
+            let role = match code {
+                Some("1") => Some(Some("suspect")),
+                Some("2") => Some(Some("concomitant")),
+                Some("3") => Some(Some("interacting")),
+                Some("4") => None,
+                _ => {
+                    let expected = "a characterisation `1` (suspect), `2` (concomitant), `3` (interacting) or `4` (not administered); a null role counts as suspect";
+                    let line = value.map_or(ca.line, |v| v.line);
+                    nulled.push((
+                        "G.k.1",
+                        line,
+                        code.unwrap_or("").to_string(),
+                        expected.to_string(),
+                    ));
+                    Some(None)
+                }
             };
             let drug = ca
                 .at(&["subject2", "productUseReference", "id"])
@@ -332,7 +426,7 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
         let id = drug.child("id").and_then(|i| i.attr("root"));
         let role = match id.and_then(|i| roles.get(i)) {
             Some(None) => continue, // drug not administered
-            Some(Some(r)) => Some(*r),
+            Some(Some(r)) => *r,
             None => None,
         };
         let kind = drug.at(&["consumable", "instanceOfKind", "kindOfProduct"]);
@@ -364,6 +458,8 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
         case_id,
         received,
         created,
+        content,
+        nulled,
         sex,
         age_years,
         serious,

@@ -6,9 +6,13 @@
 //! Rows are grouped by `report_id` into one report, its products and its events
 //! (exact duplicates within a report are written once). Report-level values (the
 //! `reports` columns) must agree on every row of a report: a row that disagrees with the
-//! first row of its report is rejected, naming that line. A row with a bad cell (after
-//! value mapping) is rejected, naming the source header. Every mapped header must be in
-//! the file; a missing one is an error naming the file, the header and the headers found.
+//! first row of its report is rejected, naming that line. A bad cell (after value mapping)
+//! in a column the row needs (`report_id`, `received_date`, the product, `event`, `class`,
+//! `region`) rejects the row, naming the source header; a bad cell in an optional column
+//! is nulled and the row kept, with a `cell nulled` line. An unreadable `version` is
+//! nulled when the case has one version, else the report is rejected with all its rows.
+//! Every mapped header must be in the file; a missing one is an error naming the file,
+//! the header and the headers found.
 //!
 //! `region` and `class` default to the options' region and class when not mapped.
 
@@ -166,7 +170,7 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             );
             continue;
         }
-        let row = match read_row(&record, &positions, mapping, opts.region.is_some()) {
+        let (row, nulled) = match read_row(&record, &positions, mapping, opts.region.is_some()) {
             Ok(row) => row,
             Err((header, found, expected)) => {
                 b.reject(file, line, &header, found, expected);
@@ -207,20 +211,31 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             _ => None,
         };
         b.add_event(r, &event, onset);
-        b.accept_row(file, r);
+        b.accept_row(file, r, line);
+        for (name, header, found, expected) in nulled {
+            if name == col::VERSION {
+                b.null_version(r, file, line, &header, found, expected);
+            } else {
+                b.null_cell(file, line, &header, found, expected);
+            }
+        }
     }
     Ok(())
 }
 
 type CellProblem = (String, String, String);
+/// A bad optional cell, nulled: (canonical column, source header, found, expected).
+type Nulled = (&'static str, String, String, String);
 
-/// Map and type the cells of one record; the first bad cell rejects the row.
+/// Map and type the cells of one record. The first bad cell in a column the row needs
+/// rejects the row; bad cells in optional columns are nulled and returned.
 fn read_row(
     record: &csv::ByteRecord,
     positions: &[usize],
     mapping: &Mapping,
     region_default: bool,
-) -> std::result::Result<Row, CellProblem> {
+) -> std::result::Result<(Row, Vec<Nulled>), CellProblem> {
+    let mut nulled = Vec::new();
     let mut cells = Vec::with_capacity(positions.len());
     for ((t, header), &i) in mapping.columns.iter().zip(positions) {
         let raw = std::str::from_utf8(&record[i]).map_err(|_| {
@@ -242,10 +257,27 @@ fn read_row(
         }
         match parse_cell(t.spec.kind, mapped, mapping) {
             Some(c) => cells.push(Some(c)),
-            None => return Err((header.clone(), raw.to_string(), expected(t, mapping))),
+            None if is_needed(t) => {
+                return Err((header.clone(), raw.to_string(), expected(t, mapping)))
+            }
+            None => {
+                nulled.push((
+                    t.spec.name,
+                    header.clone(),
+                    raw.to_string(),
+                    expected(t, mapping),
+                ));
+                cells.push(None);
+            }
         }
     }
-    Ok(Row { cells })
+    Ok((Row { cells }, nulled))
+}
+
+/// The columns whose bad value rejects the row: the keys, and `class` and `region`,
+/// which place the report (a default applies to an empty cell, never to a bad one).
+fn is_needed(t: &Target) -> bool {
+    is_key(t, false) || t.spec.name == col::CLASS
 }
 
 /// The columns every row needs a value in (`class` and `region` have defaults).

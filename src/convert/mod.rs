@@ -4,7 +4,10 @@
 //!
 //! A conversion reads a source into a [`model::Builder`], which keeps every report version
 //! with its products and events and accounts for every source row: `read = used +
-//! superseded + rejected`, per source file. The result is the canonical `reports`,
+//! superseded + duplicate + rejected`, per source file (`duplicate` is an E2B ICSR read
+//! again unchanged). A bad value in an optional field is nulled and its row kept; the
+//! cell is listed in `rejects.csv` (`action = cell nulled`) and counted per file and
+//! column (`nulled_cells`), never as a rejected row. The result is the canonical `reports`,
 //! `report_products`, `report_events` and a `products` registry (each distinct product,
 //! with the configured class and nothing watched), which `pvwatch convert` writes as BI-safe
 //! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
@@ -23,13 +26,13 @@ pub mod xml;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::output::{OutputFile, Staging};
 use crate::progress::thousands;
-use crate::RowTotals;
 use model::{Builder, SourceAccount, Tables};
 
 pub use mapping::Mapping;
@@ -83,7 +86,8 @@ pub struct Options {
     pub max_xml_bytes: u64,
     /// Column and value mapping of a flat export.
     pub mapping: Option<Mapping>,
-    /// Stop (exit 3) when a source file's rejected fraction is above this.
+    /// Stop (exit 3) when a source file's rejected fraction (E2B: the whole batch's) is
+    /// above this.
     pub max_rejected_fraction: f64,
 }
 
@@ -109,16 +113,39 @@ pub struct Conversion {
 }
 
 impl Conversion {
-    pub fn rows(&self) -> RowTotals {
+    pub fn rows(&self) -> Totals {
         totals(&self.tables.sources)
+    }
+
+    /// Nulled cells of every source file, by column.
+    pub fn nulled_cells(&self) -> BTreeMap<String, u64> {
+        let mut all = BTreeMap::new();
+        for a in &self.tables.sources {
+            for (column, n) in &a.nulled_cells {
+                *all.entry(column.clone()).or_default() += n;
+            }
+        }
+        all
     }
 }
 
-fn totals(sources: &[SourceAccount]) -> RowTotals {
-    sources.iter().fold(RowTotals::default(), |t, a| RowTotals {
+/// The rows of a conversion: `read = used + superseded + duplicate + rejected`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    pub read: u64,
+    pub used: u64,
+    pub superseded: u64,
+    /// E2B ICSRs read again unchanged, dropped without a reject.
+    pub duplicate: u64,
+    pub rejected: u64,
+}
+
+fn totals(sources: &[SourceAccount]) -> Totals {
+    sources.iter().fold(Totals::default(), |t, a| Totals {
         read: t.read + a.read,
         used: t.used + a.used,
         superseded: t.superseded + a.superseded,
+        duplicate: t.duplicate + a.duplicate,
         rejected: t.rejected + a.rejected,
     })
 }
@@ -155,13 +182,33 @@ pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion>
 
 /// Fail when any source file's rejected fraction is above `max`; `pipeline` selects the
 /// error that names the pipeline's setting rather than the command-line flag.
+///
+/// E2B messages often hold one ICSR per file, so their tolerance applies to the whole
+/// batch of ICSRs read (named by the source path), not to each file.
 pub fn check_tolerance(conv: &Conversion, max: f64, pipeline: bool) -> Result<()> {
-    let files = conv
-        .tables
-        .sources
-        .iter()
-        .map(|a| (a.path.as_str(), a.rejected, a.read));
-    match crate::ingest::over_tolerance(max, files, &conv.tables.rejects) {
+    let t = &conv.tables;
+    let over = if conv.format == Format::E2b {
+        let source = conv.source.display().to_string();
+        let batch = [(source.as_str(), conv.rows().rejected, conv.rows().read)];
+        crate::ingest::over_tolerance(max, batch, &t.rejects).map(|mut over| {
+            // The rejects name their own files, not the batch.
+            over.examples = t
+                .rejects
+                .iter()
+                .filter(|r| r.action == crate::ingest::Action::RowRejected)
+                .take(5)
+                .map(ToString::to_string)
+                .collect();
+            over
+        })
+    } else {
+        let files = t
+            .sources
+            .iter()
+            .map(|a| (a.path.as_str(), a.rejected, a.read));
+        crate::ingest::over_tolerance(max, files, &t.rejects)
+    };
+    match over {
         None => Ok(()),
         Some(t) if pipeline => Err(Error::TooManyRejects(t)),
         Some(t) => Err(Error::TooManyConvertRejects(t)),
@@ -185,7 +232,9 @@ pub struct ConvertSummary {
     pub class: &'static str,
     pub strip_dose: bool,
     pub started_at: String,
-    pub rows: RowTotals,
+    pub rows: Totals,
+    /// Nulled cells of every source file, by column (each file's are in `sources`).
+    pub nulled_cells: BTreeMap<String, u64>,
     pub sources: Vec<SourceAccount>,
     pub outputs: Vec<OutputFile>,
     pub timings_ms: ConvertTimings,
@@ -249,6 +298,7 @@ pub fn write(conv: &Conversion, opts: &Options, out: &Path) -> Result<ConvertSum
         strip_dose: opts.strip_dose,
         started_at,
         rows: conv.rows(),
+        nulled_cells: conv.nulled_cells(),
         sources: t.sources.clone(),
         outputs: staging.written.clone(),
         timings_ms: ConvertTimings {
@@ -279,8 +329,17 @@ pub fn run_convert(
 pub fn summary_paragraph(s: &ConvertSummary) -> String {
     let n = thousands;
     let r = &s.rows;
+    let rejects = s.output.join(REJECTS_FILE);
+    let duplicate = if r.duplicate == 0 {
+        String::new()
+    } else {
+        format!(
+            " {} duplicate (ICSRs read again unchanged, dropped),",
+            n(r.duplicate)
+        )
+    };
     let mut text = format!(
-        "pvwatch: converted {} source `{}` in {:.1} s. Read {} rows from {} file{}: {} used, {} superseded (older case versions), {} rejected ({}).",
+        "pvwatch: converted {} source `{}` in {:.1} s. Read {} rows from {} file{}: {} used, {} superseded (older case versions),{duplicate} {} rejected ({}).",
         s.format.as_str(),
         s.source,
         s.timings_ms.total_ms as f64 / 1000.0,
@@ -293,9 +352,24 @@ pub fn summary_paragraph(s: &ConvertSummary) -> String {
         if r.rejected == 0 {
             "none".to_string()
         } else {
-            format!("see {}", s.output.join(REJECTS_FILE).display())
+            format!("see {}", rejects.display())
         },
     );
+    let nulled: u64 = s.nulled_cells.values().sum();
+    if nulled > 0 {
+        let by_column: Vec<String> = s
+            .nulled_cells
+            .iter()
+            .map(|(c, k)| format!("{} {c}", n(*k)))
+            .collect();
+        text.push_str(&format!(
+            " {} bad optional value{} nulled, rows kept ({}; see {}).",
+            n(nulled),
+            if nulled == 1 { "" } else { "s" },
+            by_column.join(", "),
+            rejects.display()
+        ));
+    }
     for a in &s.sources {
         text.push_str(&format!(
             "\n  {} ({}): read {}, used {}, superseded {}, rejected {}",
@@ -306,6 +380,13 @@ pub fn summary_paragraph(s: &ConvertSummary) -> String {
             n(a.superseded),
             n(a.rejected)
         ));
+        if a.duplicate > 0 {
+            text.push_str(&format!(", duplicate {}", n(a.duplicate)));
+        }
+        let nulled: u64 = a.nulled_cells.values().sum();
+        if nulled > 0 {
+            text.push_str(&format!(", cells nulled {}", n(nulled)));
+        }
     }
     let outputs: Vec<String> = s
         .outputs

@@ -10,8 +10,16 @@
 //! computes the first receipt of a case from its earliest version, as it does for
 //! canonical inputs; ingest then reaches the same used/superseded split.
 //!
-//! Invariant, per source file: `read = used + superseded + rejected`.
+//! A bad value in an optional field is nulled and its row kept ([`Builder::null_cell`]):
+//! one line in `rejects.csv` with `action = cell nulled`, counted by column in the
+//! file's `nulled_cells`, never as a rejected row. An unreadable version is nulled only
+//! when its case has no other version ([`Builder::null_version`]); with several, the
+//! version decides which one is the latest, so the report is rejected with all its rows.
+//!
+//! Invariant, per source file: `read = used + superseded + duplicate + rejected`
+//! (`duplicate`: an E2B ICSR retransmitted unchanged, dropped without a reject).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -19,7 +27,7 @@ use polars::prelude::*;
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
 use crate::error::{PolarsContext, Result};
-use crate::ingest::Reject;
+use crate::ingest::{Action, Reject};
 use crate::schema::col;
 
 /// Distinct strings, numbered in order of first appearance.
@@ -98,7 +106,11 @@ pub struct SourceAccount {
     pub read: u64,
     pub used: u64,
     pub superseded: u64,
+    /// ICSRs read again unchanged (E2B): dropped, not rejected.
+    pub duplicate: u64,
     pub rejected: u64,
+    /// Bad optional values nulled in rows that were kept, by column.
+    pub nulled_cells: BTreeMap<String, u64>,
 }
 
 /// The canonical tables of a conversion, with its accounting and rejects.
@@ -120,9 +132,24 @@ pub struct Builder {
     events: Vec<EventRow>,
     product_names: Interner,
     event_names: Interner,
-    /// (file, report) of every accepted source row.
-    rows: Vec<(u32, u32)>,
+    /// (file, report, line) of every accepted source row.
+    rows: Vec<(u32, u32, u64)>,
     rejects: Vec<Reject>,
+    /// Reports rejected after they were added (an unreadable version in a case with
+    /// several versions): left out of every table.
+    dead: Vec<bool>,
+    /// Unreadable versions, settled once every report is known.
+    pending_versions: Vec<PendingVersion>,
+}
+
+/// An unreadable version of a report, with the cell it came from.
+struct PendingVersion {
+    report: u32,
+    file: u32,
+    line: u64,
+    column: String,
+    found: String,
+    expected: String,
 }
 
 impl Default for Builder {
@@ -143,6 +170,8 @@ impl Builder {
             event_names: Interner::default(),
             rows: Vec::new(),
             rejects: Vec::new(),
+            dead: Vec::new(),
+            pending_versions: Vec::new(),
         }
     }
 
@@ -157,7 +186,9 @@ impl Builder {
             read: 0,
             used: 0,
             superseded: 0,
+            duplicate: 0,
             rejected: 0,
+            nulled_cells: BTreeMap::new(),
         });
         Ok(self.files.len() as u32 - 1)
     }
@@ -180,10 +211,35 @@ impl Builder {
         found: impl Into<String>,
         expected: impl Into<String>,
     ) {
-        let f = &mut self.files[file as usize];
-        f.rejected += 1;
+        self.files[file as usize].rejected += 1;
+        self.record(Action::RowRejected, file, line, column, found, expected);
+    }
+
+    /// Null a bad optional value of a row that is kept: one line in `rejects.csv`
+    /// (`cell nulled`), no rejected row.
+    pub fn null_cell(
+        &mut self,
+        file: u32,
+        line: u64,
+        column: &str,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
+        self.record(Action::CellNulled, file, line, column, found, expected);
+    }
+
+    fn record(
+        &mut self,
+        action: Action,
+        file: u32,
+        line: u64,
+        column: &str,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
+        let f = &self.files[file as usize];
         self.rejects.push(Reject {
-            action: crate::ingest::Action::RowRejected,
+            action,
             table: f.kind,
             file: f.path.clone(),
             line: line as i64,
@@ -191,6 +247,125 @@ impl Builder {
             found: found.into(),
             expected: expected.into(),
         });
+    }
+
+    /// A row read again unchanged (an E2B retransmission): counted, dropped, no reject.
+    pub fn duplicate(&mut self, file: u32) {
+        self.files[file as usize].duplicate += 1;
+    }
+
+    /// The version of `report` is unreadable and was left null. Whether that holds is
+    /// settled once every report is known ([`settle_versions`](Self::settle_versions)).
+    pub fn null_version(
+        &mut self,
+        report: u32,
+        file: u32,
+        line: u64,
+        column: &str,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
+        self.pending_versions.push(PendingVersion {
+            report,
+            file,
+            line,
+            column: column.to_string(),
+            found: found.into(),
+            expected: expected.into(),
+        });
+    }
+
+    /// Settle the unreadable versions: nulled (a cell note) when the case has no other
+    /// version, else the report is rejected with every row accepted for it so far, and
+    /// its id no longer names a report. Returns the ids of the reports rejected.
+    pub fn settle_versions(&mut self) -> Vec<String> {
+        if self.pending_versions.is_empty() {
+            return Vec::new();
+        }
+        let several: Vec<bool> = {
+            let mut versions: HashMap<&str, u32> = HashMap::default();
+            for (i, r) in self.reports.iter().enumerate() {
+                if !self.dead[i] {
+                    *versions.entry(r.case_id.as_str()).or_default() += 1;
+                }
+            }
+            self.pending_versions
+                .iter()
+                .map(|p| versions[self.reports[p.report as usize].case_id.as_str()] > 1)
+                .collect()
+        };
+        let pending = std::mem::take(&mut self.pending_versions);
+        let mut dead_now: HashMap<u32, usize> = HashMap::default();
+        for (i, p) in pending.iter().enumerate() {
+            if several[i] {
+                dead_now.entry(p.report).or_insert(i);
+            } else {
+                let (found, expected) = (p.found.clone(), p.expected.clone());
+                self.null_cell(p.file, p.line, &p.column, found, expected);
+            }
+        }
+        if dead_now.is_empty() {
+            return Vec::new();
+        }
+        // The rows of the rejected reports become rejected rows; a row whose version cell
+        // is the reason says so, any other row names its report.
+        let own: HashMap<(u32, u64), usize> = pending
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| several[*i])
+            .map(|(i, p)| ((p.file, p.line), i))
+            .collect();
+        let mut removed = Vec::new();
+        self.rows.retain(|&(file, report, line)| {
+            let keep = !dead_now.contains_key(&report);
+            if !keep {
+                removed.push((file, report, line));
+            }
+            keep
+        });
+        // A nulled cell of a rejected row is part of the row's reject.
+        {
+            let bad_lines: HashSet<(&str, i64)> = removed
+                .iter()
+                .map(|&(f, _, l)| (self.files[f as usize].path.as_str(), l as i64))
+                .collect();
+            for r in self.rejects.iter_mut() {
+                if r.action == Action::CellNulled && bad_lines.contains(&(r.file.as_str(), r.line))
+                {
+                    r.action = Action::RowRejected;
+                }
+            }
+        }
+        for (file, report, line) in removed {
+            let id = self.reports[report as usize].report_id.clone();
+            match own.get(&(file, line)) {
+                Some(&i) => {
+                    let p = &pending[i];
+                    let expected = format!(
+                        "{} (the case has several versions, and the version decides the latest)",
+                        p.expected
+                    );
+                    self.reject(file, line, &p.column, p.found.clone(), expected);
+                }
+                None => {
+                    let p = &pending[dead_now[&report]];
+                    let expected = format!(
+                        "a row of a report that was not rejected (report `{id}`: its {} is unreadable and its case has several versions)",
+                        p.column
+                    );
+                    self.reject(file, line, "", id.clone(), expected);
+                }
+            }
+        }
+        let mut ids = Vec::new();
+        for &report in dead_now.keys() {
+            self.dead[report as usize] = true;
+            let id = self.reports[report as usize].report_id.clone();
+            self.index.remove(id.as_str());
+            ids.push(id);
+        }
+        ids.sort();
+        ids
     }
 
     /// The report with this id, if one was added.
@@ -211,12 +386,13 @@ impl Builder {
         let i = self.reports.len() as u32;
         self.index.insert(report.report_id.as_str().into(), i);
         self.reports.push(report);
+        self.dead.push(false);
         i
     }
 
-    /// A source row of `file` was accepted as part of `report`.
-    pub fn accept_row(&mut self, file: u32, report: u32) {
-        self.rows.push((file, report));
+    /// The source row on `line` of `file` was accepted as part of `report`.
+    pub fn accept_row(&mut self, file: u32, report: u32, line: u64) {
+        self.rows.push((file, report, line));
     }
 
     pub fn add_product(
@@ -244,11 +420,47 @@ impl Builder {
         });
     }
 
+    /// Leave the rejected reports, and their products and events, out of the tables.
+    fn drop_dead(&mut self) {
+        let mut new_index = vec![u32::MAX; self.reports.len()];
+        let mut kept = Vec::with_capacity(self.reports.len());
+        for (i, r) in std::mem::take(&mut self.reports).into_iter().enumerate() {
+            if !self.dead[i] {
+                new_index[i] = kept.len() as u32;
+                kept.push(r);
+            }
+        }
+        self.reports = kept;
+        self.dead = vec![false; self.reports.len()];
+        self.products
+            .retain(|p| new_index[p.report as usize] != u32::MAX);
+        for p in self.products.iter_mut() {
+            p.report = new_index[p.report as usize];
+        }
+        self.events
+            .retain(|e| new_index[e.report as usize] != u32::MAX);
+        for e in self.events.iter_mut() {
+            e.report = new_index[e.report as usize];
+        }
+        for row in self.rows.iter_mut() {
+            row.1 = new_index[row.1 as usize];
+        }
+        self.index = self
+            .reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.report_id.as_str().into(), i as u32))
+            .collect();
+    }
+
     /// The latest version of each case: see the module header for the rule.
     fn latest(&self) -> Vec<bool> {
         let key = |r: &Report| (r.version.unwrap_or(1), r.received);
         let mut best: HashMap<&str, u32> = HashMap::default();
         for (i, r) in self.reports.iter().enumerate() {
+            if self.dead[i] {
+                continue;
+            }
             let slot = best.entry(r.case_id.as_str()).or_insert(i as u32);
             let b = &self.reports[*slot as usize];
             if (key(r), r.report_id.as_str()) > (key(b), b.report_id.as_str()) {
@@ -264,8 +476,12 @@ impl Builder {
 
     /// Settle the accounting and build the canonical tables.
     pub fn finish(mut self, class: &'static str) -> Result<Tables> {
+        self.settle_versions();
+        if self.dead.iter().any(|d| *d) {
+            self.drop_dead();
+        }
         let latest = self.latest();
-        for &(file, report) in &self.rows {
+        for &(file, report, _) in &self.rows {
             let f = &mut self.files[file as usize];
             if latest[report as usize] {
                 f.used += 1;
@@ -283,6 +499,26 @@ impl Builder {
                 .collect();
             self.rejects
                 .sort_by_key(|r| (order.get(r.file.as_str()).copied(), r.line));
+        }
+        {
+            let file_of: HashMap<String, usize> = self
+                .files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.path.clone(), i))
+                .collect();
+            for r in self
+                .rejects
+                .iter()
+                .filter(|r| r.action == Action::CellNulled)
+            {
+                if let Some(&i) = file_of.get(&r.file) {
+                    *self.files[i]
+                        .nulled_cells
+                        .entry(r.column.clone())
+                        .or_default() += 1;
+                }
+            }
         }
         let ctx = |t: &'static str| move || format!("convert: building {t}");
 

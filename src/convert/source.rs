@@ -22,7 +22,6 @@ use crate::config::{normalize, Pipeline, SourceConfig};
 use crate::error::{ConfigProblem, Result};
 use crate::ingest::{Dataset, Reject};
 use crate::schema::CLASSES;
-use crate::RowTotals;
 
 pub use super::model::SourceAccount as Account;
 
@@ -144,7 +143,7 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
 pub struct ConversionReport {
     pub format: Format,
     pub source: String,
-    pub rows: RowTotals,
+    pub rows: super::Totals,
     pub sources: Vec<Account>,
     pub read_ms: u64,
 }

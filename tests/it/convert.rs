@@ -1,6 +1,8 @@
 //! `pvwatch convert` and pipelines with `[inputs.source]`, on the small synthetic files in
 //! `tests/data/convert/{faers,e2b,flat}/` (hand-written for these tests, no real case).
 
+use std::path::Path;
+
 use arrow::datatypes::DataType;
 
 use crate::util::*;
@@ -55,15 +57,31 @@ fn read_converted(fx: &Fixture) -> Converted {
 }
 
 impl Converted {
-    /// (read, used, superseded, rejected) of the source file whose path ends with `file`.
-    fn account(&self, file: &str) -> [u64; 4] {
-        let s = self.manifest["sources"]
+    /// The manifest's entry of the source file whose path ends with `file`.
+    fn source(&self, file: &str) -> &serde_json::Value {
+        self.manifest["sources"]
             .as_array()
             .expect("sources")
             .iter()
             .find(|s| s["path"].as_str().is_some_and(|p| p.ends_with(file)))
-            .unwrap_or_else(|| panic!("no source {file}"));
+            .unwrap_or_else(|| panic!("no source {file}"))
+    }
+
+    /// (read, used, superseded, rejected) of the source file whose path ends with `file`.
+    fn account(&self, file: &str) -> [u64; 4] {
+        let s = self.source(file);
         ["read", "used", "superseded", "rejected"].map(|k| s[k].as_u64().expect("a count"))
+    }
+
+    /// The nulled cells of a source file, by column.
+    fn nulled(&self, file: &str) -> Vec<(String, u64)> {
+        let s = self.source(file);
+        s["nulled_cells"]
+            .as_object()
+            .expect("nulled_cells")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().expect("a count")))
+            .collect()
     }
 
     fn assert_balanced(&self) {
@@ -71,13 +89,16 @@ impl Converted {
             let n = |k: &str| s[k].as_u64().expect("a count");
             assert_eq!(
                 n("read"),
-                n("used") + n("superseded") + n("rejected"),
+                n("used") + n("superseded") + n("duplicate") + n("rejected"),
                 "{s}"
             );
         }
         let r = &self.manifest["rows"];
         let n = |k: &str| r[k].as_u64().expect("a count");
-        assert_eq!(n("read"), n("used") + n("superseded") + n("rejected"));
+        assert_eq!(
+            n("read"),
+            n("used") + n("superseded") + n("duplicate") + n("rejected")
+        );
     }
 
     /// (product_id, role, batch) rows of a report, sorted.
@@ -263,7 +284,9 @@ fn faers_malformed_rows_are_rejected_with_their_lines() {
     let c = read_converted(&fx);
     c.assert_balanced();
     assert_eq!(c.account("demo24q1.txt"), [4, 2, 0, 2]);
-    assert_eq!(c.account("drug24q1.txt"), [4, 2, 0, 2]);
+    // An unknown role_cod is nulled (the product counts as suspect), not a reject.
+    assert_eq!(c.account("drug24q1.txt"), [4, 3, 0, 1]);
+    assert_eq!(c.nulled("drug24q1.txt"), [(s("role_cod"), 1)]);
     assert_eq!(c.account("reac24q1.txt"), [4, 2, 0, 2]);
     assert_eq!(c.account("outc24q1.txt"), [1, 1, 0, 0]);
     assert_eq!(
@@ -273,14 +296,21 @@ fn faers_malformed_rows_are_rejected_with_their_lines() {
             format!("demo,{src}/demo24q1.txt,4,primaryid,5001,a unique primaryid (first seen on line 2 of {src}/demo24q1.txt),row rejected"),
             format!("demo,{src}/demo24q1.txt,5,,9 fields,\"25 fields, as in the header\",row rejected"),
             format!("drug,{src}/drug24q1.txt,4,primaryid,5003,a primaryid of a valid DEMO row (that row was rejected),row rejected"),
-            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I`\",row rejected"),
+            format!("drug,{src}/drug24q1.txt,5,role_cod,X,\"one of `PS`, `SS`, `C`, `I` (a null role counts as suspect)\",cell nulled"),
             format!("reac,{src}/reac24q1.txt,3,pt,,a MedDRA preferred term,row rejected"),
             format!("reac,{src}/reac24q1.txt,5,,2 fields on a truncated last line (the file ends inside the row),\"4 fields, as in the header\",row rejected"),
         ]
     );
-    // An age without its unit is unknown, not a reject.
+    // An age without any value is unknown, not a reject.
     let b = c.reports.row_where(&[("report_id", "5002")]);
     assert!(c.reports.get(b, "age_years").is_null());
+    // The row with the nulled role_cod keeps its product, with a null role.
+    let p = &c.products;
+    let roles: Vec<bool> = (0..p.rows.len())
+        .filter(|&r| p.get(r, "report_id").str() == "5002")
+        .map(|r| p.get(r, "role").is_null())
+        .collect();
+    assert_eq!(roles, [false, true]);
 }
 
 #[test]
@@ -822,5 +852,490 @@ fn faers_quarters_in_one_folder_are_read_together() {
     assert_eq!(
         c.products_of("2001")[1],
         (s("OMEPRAZOLE"), s("concomitant"), None)
+    );
+}
+
+/// A FAERS quarter written by the test: `demo` rows after the DEMO header
+/// `primaryid$caseid$caseversion$fda_dt$age$age_cod$sex$event_dt`, one suspect DRUG row
+/// and one REAC row per DEMO row.
+fn write_quarter(fx: &Fixture, dir: &str, demo: &[String]) {
+    let mut d = vec![s(
+        "primaryid$caseid$caseversion$fda_dt$age$age_cod$sex$event_dt",
+    )];
+    let mut drug = vec![s("primaryid$role_cod$drugname")];
+    let mut reac = vec![s("primaryid$pt")];
+    for row in demo {
+        let id = row.split('$').next().expect("a primaryid");
+        d.push(row.clone());
+        drug.push(format!("{id}$PS$Aspirin"));
+        reac.push(format!("{id}$Nausea"));
+    }
+    for (name, lines) in [
+        ("DEMO24Q1.txt", &d),
+        ("DRUG24Q1.txt", &drug),
+        ("REAC24Q1.txt", &reac),
+    ] {
+        fx.write(&format!("{dir}/{name}"), &(lines.join("\n") + "\n"));
+    }
+}
+
+#[test]
+fn faers_birth_years_typed_as_ages_are_nulled_and_every_case_kept() {
+    let fx = Fixture::empty();
+    // 100 cases; 81 of them have a year of birth, 1930 to 2010, typed as an age in years.
+    let demo: Vec<String> = (0..100)
+        .map(|i| {
+            let age = if i < 81 { 1930 + i } else { 20 + i % 60 };
+            format!("{}${}$1$20240115${age}$YR$F$20240110", 7000 + i, 700 + i)
+        })
+        .collect();
+    write_quarter(&fx, "q", &demo);
+    let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
+    r.expect_ok();
+    assert!(
+        r.stdout
+            .contains("0 rejected (none). 81 bad optional values nulled, rows kept (81 age; see "),
+        "{}",
+        r.stdout
+    );
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(
+        c.account("DEMO24Q1.txt"),
+        [100, 100, 0, 0],
+        "every case kept"
+    );
+    assert_eq!(c.account("DRUG24Q1.txt"), [100, 100, 0, 0]);
+    assert_eq!(c.account("REAC24Q1.txt"), [100, 100, 0, 0]);
+    assert_eq!(c.nulled("DEMO24Q1.txt"), [(s("age"), 81)]);
+    assert_eq!(c.manifest["nulled_cells"]["age"], 81);
+    assert_eq!(c.manifest["rows"]["rejected"], 0);
+    assert_eq!(c.rejects.len(), 1 + 81);
+    let q = fx.ps("q");
+    assert_eq!(
+        c.rejects[1],
+        format!("demo,{q}/DEMO24Q1.txt,2,age,1930 YR,an age of at most 150 years (a year of birth typed as an age?),cell nulled")
+    );
+    let rep = &c.reports;
+    assert_eq!(rep.rows.len(), 100);
+    let born = rep.row_where(&[("report_id", "7044")]);
+    assert!(rep.get(born, "age_years").is_null(), "1974 YR is no age");
+    assert_eq!(
+        rep.get(born, "sex").str(),
+        "F",
+        "the rest of the row is kept"
+    );
+    let adult = rep.row_where(&[("report_id", "7090")]);
+    assert_eq!(rep.get(adult, "age_years").float(), 50.0);
+}
+
+#[test]
+fn faers_bad_optional_values_are_nulled_and_an_unreadable_version_rejects_only_when_it_ranks() {
+    let fx = Fixture::empty();
+    write_quarter(
+        &fx,
+        "q",
+        &[
+            // Bad sex, age unit and onset date: nulled, the case kept.
+            s("8001$800$1$20240105$40$Y$X$2024-01-02"),
+            // Partial onset dates are unknown, not bad; an age without a unit is nulled.
+            s("8002$801$1$20240106$40$$M$202401"),
+            // An unreadable caseversion of a case with one version: nulled (version 1).
+            s("8003$802$v2$20240107$$$F$"),
+            // ... of a case with two versions: it cannot be ranked, so it is rejected,
+            // and its DRUG and REAC rows with it.
+            s("8004$803$two$20240108$$$F$"),
+            s("8005$803$1$20240101$$$F$"),
+        ],
+    );
+    let r = convert(
+        &fx,
+        "faers",
+        &fx.ps("q"),
+        &["--region", "310000", "--max-rejected-fraction", "0.5"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("DEMO24Q1.txt"), [5, 4, 0, 1]);
+    assert_eq!(c.account("DRUG24Q1.txt"), [5, 4, 0, 1]);
+    assert_eq!(
+        c.nulled("DEMO24Q1.txt"),
+        [
+            (s("age_cod"), 2),
+            (s("caseversion"), 1),
+            (s("event_dt"), 1),
+            (s("sex"), 1)
+        ]
+    );
+    let q = fx.ps("q");
+    assert_eq!(
+        c.rejects,
+        [
+            s(REJECTS_CSV_HEADER),
+            format!("demo,{q}/DEMO24Q1.txt,2,sex,X,\"one of `M`, `F`, `UNK`, `NS`\",cell nulled"),
+            format!("demo,{q}/DEMO24Q1.txt,2,age_cod,Y,\"one of `DEC`, `YR`, `MON`, `WK`, `DY`, `HR`\",cell nulled"),
+            format!("demo,{q}/DEMO24Q1.txt,2,event_dt,2024-01-02,\"a date YYYYMMDD (or a partial date YYYY or YYYYMM, read as unknown)\",cell nulled"),
+            format!("demo,{q}/DEMO24Q1.txt,3,age_cod,,\"an age unit (one of `DEC`, `YR`, `MON`, `WK`, `DY`, `HR`) for the age `40`\",cell nulled"),
+            format!("demo,{q}/DEMO24Q1.txt,4,caseversion,v2,an integer >= 1,cell nulled"),
+            format!("demo,{q}/DEMO24Q1.txt,5,caseversion,two,\"an integer >= 1 (the case has several versions, and the version decides the latest)\",row rejected"),
+            format!("drug,{q}/DRUG24Q1.txt,5,primaryid,8004,a primaryid of a valid DEMO row (that row was rejected),row rejected"),
+            format!("reac,{q}/REAC24Q1.txt,5,primaryid,8004,a primaryid of a valid DEMO row (that row was rejected),row rejected"),
+        ]
+    );
+    let rep = &c.reports;
+    let a = rep.row_where(&[("report_id", "8001")]);
+    assert!(rep.get(a, "sex").is_null());
+    assert!(rep.get(a, "age_years").is_null());
+    assert!(c.events_of("8001")[0].1.is_none());
+    let v = rep.row_where(&[("report_id", "8003")]);
+    assert!(
+        rep.get(v, "version").is_null(),
+        "a null version counts as 1"
+    );
+    assert_eq!(rep.rows.len(), 4, "8004 is left out");
+}
+
+#[test]
+fn flat_bad_optional_cells_are_nulled_and_the_row_kept() {
+    let fx = Fixture::empty();
+    fx.write(
+        "export.csv",
+        "报告编码,病例编码,版本,报告日期,性别,年龄,怀疑药品,不良反应名称,发生日期\n\
+         R1,C1,1,2024-03-01,女,abc,阿莫西林,皮疹,2024-02-30\n\
+         R2,C2,x,2024-03-02,男,-4,奥美拉唑,头痛,\n\
+         R3,C3,x,2024-03-03,未知,30,布洛芬,恶心,\n\
+         R4,C3,2,2024-03-04,女,30,布洛芬,恶心,\n\
+         R5,C5,1,2024-13-01,女,30,布洛芬,恶心,\n",
+    );
+    fx.write(
+        "m.toml",
+        "[columns]\nreport_id = \"报告编码\"\ncase_id = \"病例编码\"\nversion = \"版本\"\nreceived_date = \"报告日期\"\nsex = \"性别\"\nage_years = \"年龄\"\nproduct_name = \"怀疑药品\"\nevent = \"不良反应名称\"\nonset_date = \"发生日期\"\n\n[values.sex]\n\"男\" = \"M\"\n\"女\" = \"F\"\n",
+    );
+    let src = fx.ps("export.csv");
+    let r = convert(
+        &fx,
+        "flat",
+        &src,
+        &[
+            "--mapping",
+            &fx.ps("m.toml"),
+            "--region",
+            "330100",
+            "--max-rejected-fraction",
+            "0.5",
+        ],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    // R5's date is its key: rejected. R3's version cannot rank case C3: rejected.
+    assert_eq!(c.account("export.csv"), [5, 3, 0, 2]);
+    assert_eq!(
+        c.nulled("export.csv"),
+        [(s("发生日期"), 1), (s("年龄"), 2), (s("版本"), 1)]
+    );
+    let actions: Vec<String> = c
+        .rejects
+        .iter()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{} {} {}", f[2], f[3], f[f.len() - 1])
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "2 年龄 cell nulled",
+            "2 发生日期 cell nulled",
+            "3 年龄 cell nulled",
+            "3 版本 cell nulled",
+            "4 性别 row rejected",
+            "4 版本 row rejected",
+            "6 报告日期 row rejected",
+        ],
+        "{:?}",
+        c.rejects
+    );
+    let rep = &c.reports;
+    let r1 = rep.row_where(&[("report_id", "R1")]);
+    assert!(rep.get(r1, "age_years").is_null());
+    assert_eq!(rep.get(r1, "sex").str(), "F");
+    let r2 = rep.row_where(&[("report_id", "R2")]);
+    assert!(rep.get(r2, "version").is_null());
+    assert_eq!(rep.rows.len(), 3);
+}
+
+/// The ten-file set in `tests/data/convert/e2b/fda-like/`: synthetic ICSRs with the
+/// structure of FDA's published E2B(R3) examples (FAERS2022Scenario1 to 8, 5-1 to 5-3):
+/// six ICSRs of one case under three safety report ids, one aggregate report naming
+/// linked cases, and three files (5-1, 5-2, 5-3) sharing one case id, C.1.1, C.1.2 and
+/// C.1.5 with other products.
+#[test]
+fn e2b_example_set_like_fdas_converts_with_exit_0() {
+    let fx = Fixture::empty();
+    let src = data("e2b/fda-like");
+    let r = convert(&fx, "e2b", &src, &["--region", "310000"]);
+    r.expect_ok();
+    assert!(
+        r.stdout.contains("Read 10 rows from 10 files: 3 used, 7 superseded (older case versions), 0 rejected (none)."),
+        "{}",
+        r.stdout
+    );
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.rejects, [REJECTS_CSV_HEADER]);
+    let rep = &c.reports;
+    assert_eq!(rep.rows.len(), 10);
+    let cases: std::collections::BTreeSet<&str> =
+        (0..10).map(|r| rep.get(r, "case_id").str()).collect();
+    assert_eq!(
+        cases.into_iter().collect::<Vec<_>>(),
+        ["XX-SYNTH-1000A", "XX-SYNTH-2000B", "XX-SYNTH-3000C"],
+        "linked report ids deeper in the tree are not the case id"
+    );
+    // 5-1, 5-2, 5-3: same keys and dates, so the order read ranks them; 5-3 is the latest.
+    for (v, file) in [(1, "5-1"), (2, "5-2"), (3, "5-3")] {
+        let row = rep.row_where(&[("report_id", &format!("XX-SYNTH-3000C#{v}"))]);
+        assert_eq!(rep.get(row, "version").int(), v, "{file}");
+    }
+    assert_eq!(c.account("synthetic-scenario5-3.xml"), [1, 1, 0, 0]);
+    assert_eq!(
+        c.products_of("XX-SYNTH-3000C#3"),
+        [
+            (s("SYNTHETIC DRUG ALPHA"), s("concomitant"), None),
+            (s("SYNTHETIC DRUG X"), s("suspect"), None),
+        ]
+    );
+    // Case A: six ICSRs (three safety report ids); the latest C.1.5 wins.
+    assert_eq!(c.account("synthetic-scenario3.xml"), [1, 1, 0, 0]);
+    // Partial onset dates (`2024`, `202401`) are unknown, not bad: nothing nulled.
+    assert!(c.manifest["nulled_cells"]
+        .as_object()
+        .expect("a map")
+        .is_empty());
+    // Drug history is not a product; drug 4 (not administered) is left out.
+    let (mega, _) = (0..10)
+        .map(|r| (r, rep.get(r, "report_id").str()))
+        .find(|(r, _)| rep.get(*r, "age_years") == &Value::Float(40.0))
+        .expect("scenario 6 (age 4 decades)");
+    let products: Vec<String> = c
+        .products_of(rep.get(mega, "report_id").str())
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(
+        products,
+        [
+            "SYNTHETIC DRUG ALPHA 10 MG",
+            "SYNTHETIC DRUG BETA",
+            "SYNTHETIC DRUG DELTA 5 MG/ML",
+            "SYNTHETIC DRUG GAMMA"
+        ]
+    );
+    assert!(rep.get(mega, "sex").str() == "U", "nullFlavor UNK");
+    assert!(rep.get(mega, "fatal").bool());
+
+    // FDA's own files, when a folder of them is given (they are not in the repository).
+    if let Ok(dir) = std::env::var("PVWATCH_FDA_E2B_EXAMPLES") {
+        let fx = Fixture::empty();
+        let r = convert(&fx, "e2b", &dir, &["--region", "310000"]);
+        r.expect_ok();
+        let c = read_converted(&fx);
+        c.assert_balanced();
+        assert_eq!(c.manifest["rows"]["read"], 10, "{}", r.stdout);
+        assert_eq!(c.manifest["rows"]["used"], 3, "{}", r.stdout);
+        assert_eq!(c.manifest["rows"]["rejected"], 0, "{}", r.stdout);
+    }
+}
+
+#[test]
+fn e2b_tolerance_applies_to_the_batch_and_retransmissions_are_duplicates() {
+    let fx = Fixture::empty();
+    let read = |name: &str| {
+        std::fs::read_to_string(repo().join("tests/data/convert/e2b/fda-like").join(name))
+            .expect("fixture")
+    };
+    // Four good one-ICSR files, one bad, and a retransmission of the first in another
+    // batch (new batch number and message id: the ICSR itself is unchanged).
+    fx.write("in/a.xml", &read("synthetic-scenario1.xml"));
+    fx.write("in/b.xml", &read("synthetic-scenario4.xml"));
+    fx.write("in/c.xml", &read("synthetic-scenario5-1.xml"));
+    fx.write("in/d.xml", &read("synthetic-scenario8.xml"));
+    fx.write(
+        "in/e.xml",
+        &read("synthetic-scenario1.xml")
+            .replace("SYNTH-BATCH-1\"", "SYNTH-BATCH-RESENT\"")
+            .replace(
+                "00000000-synthetic-message-0001",
+                "00000000-synthetic-message-0099",
+            ),
+    );
+    fx.write(
+        "in/f.xml",
+        &read("synthetic-scenario4.xml").replace(
+            "extension=\"XX-SYNTH-2000B\" root=\"2.16.840.1.113883.3.989.2.1.3.1\"",
+            "extension=\"\" root=\"2.16.840.1.113883.3.989.2.1.3.1\"",
+        ),
+    );
+    let src = fx.ps("in");
+    // 1 of 6 ICSRs rejected: above 1% of the batch, exit 3, the batch named.
+    let r = convert(&fx, "e2b", &src, &["--region", "310000"]);
+    r.expect_code(3);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {src}: 1 of 6 rows rejected (16.67%), above --max-rejected-fraction = 0.01; nothing was written\n"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("{src}/f.xml: line 11, column `C.1.1`")),
+        "{}",
+        r.stderr
+    );
+    // Within 20% of the batch, it converts (each file alone would be 100% rejected).
+    let r = convert(
+        &fx,
+        "e2b",
+        &src,
+        &["--region", "310000", "--max-rejected-fraction", "0.2"],
+    );
+    r.expect_ok();
+    assert!(
+        r.stdout.contains("Read 6 rows from 6 files: 3 used, 1 superseded (older case versions), 1 duplicate (ICSRs read again unchanged, dropped), 1 rejected"),
+        "{}",
+        r.stdout
+    );
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.source("e.xml")["duplicate"], 1);
+    assert_eq!(c.account("e.xml"), [1, 0, 0, 0]);
+    assert_eq!(c.account("f.xml"), [1, 0, 0, 1]);
+    assert_eq!(c.manifest["rows"]["duplicate"], 1);
+    assert_eq!(
+        c.rejects.len(),
+        2,
+        "no reject for the duplicate: {:?}",
+        c.rejects
+    );
+    assert_eq!(c.reports.rows.len(), 4);
+}
+
+#[test]
+fn e2b_bad_optional_elements_are_nulled_and_the_icsr_kept() {
+    let fx = Fixture::empty();
+    let text = std::fs::read_to_string(
+        repo().join("tests/data/convert/e2b/fda-like/synthetic-scenario1.xml"),
+    )
+    .expect("fixture");
+    let bad = text
+        .replace("value=\"48\" unit=\"a\"", "value=\"1974\" unit=\"a\"")
+        .replace(
+            "administrativeGenderCode code=\"2\"",
+            "administrativeGenderCode code=\"7\"",
+        )
+        .replace("<low value=\"20240105\"/>", "<low value=\"2024-01-05\"/>")
+        .replace(
+            "code=\"2\" codeSystem=\"2.16.840.1.113883.3.989.2.1.1.13\"",
+            "code=\"9\" codeSystem=\"2.16.840.1.113883.3.989.2.1.1.13\"",
+        );
+    fx.write("one.xml", &bad);
+    let src = fx.ps("one.xml");
+    let r = convert(&fx, "e2b", &src, &["--region", "310000"]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("one.xml"), [1, 1, 0, 0]);
+    assert_eq!(
+        c.nulled("one.xml"),
+        [
+            (s("D.2.2a"), 1),
+            (s("D.5"), 1),
+            (s("E.i.4"), 1),
+            (s("G.k.1"), 1)
+        ]
+    );
+    assert!(
+        c.rejects[1..].iter().all(|l| l.ends_with(",cell nulled")),
+        "{:?}",
+        c.rejects
+    );
+    let rep = &c.reports;
+    assert!(rep.get(0, "age_years").is_null());
+    assert!(rep.get(0, "sex").is_null());
+    // The drug with an unknown characterisation is kept, with a null role (suspect).
+    let p = &c.products;
+    let gamma = p.row_where(&[("product_id", "SYNTHETIC DRUG GAMMA")]);
+    assert!(p.get(gamma, "role").is_null());
+}
+
+/// The distinct active ingredients of a FAERS DRUG file, read without pvwatch: `prod_ai`
+/// when given, else the generic name that the sample's `drugname` starts with
+/// (`Substance 0042 170 MG` names SUBSTANCE 0042).
+fn active_ingredients(drug: &Path) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(drug).expect("DRUG file");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split('$').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (ai, name) = (at("prod_ai"), at("drugname"));
+    lines
+        .map(|l| l.split('$').collect::<Vec<_>>())
+        .map(|f| {
+            if !f[ai].trim().is_empty() {
+                f[ai].trim().to_uppercase()
+            } else {
+                let words: Vec<&str> = f[name].split_whitespace().take(2).collect();
+                words.join(" ").to_uppercase()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn faers_example_pipeline_yields_one_product_per_active_ingredient_and_signals() {
+    let ingredients = active_ingredients(&repo().join("sample-data/faers/ASCII/DRUG24Q1.txt"));
+    assert!(ingredients.len() > 100, "{}", ingredients.len());
+    let fx = Fixture::empty();
+    let pipeline = repo()
+        .join("pipelines/faers-example.toml")
+        .display()
+        .to_string();
+    let out = fx.ps("out");
+    let r = fx.run(&["run", &pipeline, "--out", &out]);
+    r.expect_ok();
+    let dir = fx.p("out/2024-Q1");
+    let manifest = read_json(&dir.join("manifest.json"));
+    // The converted registry: one product per active ingredient, every case kept.
+    assert_eq!(
+        account(&manifest, "products").read,
+        ingredients.len() as u64
+    );
+    let conv = &manifest["conversion"];
+    assert_eq!(conv["rows"]["rejected"], 0);
+    let demo = conv["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .find(|s| s["kind"] == "demo")
+        .expect("the DEMO file");
+    assert_eq!(
+        demo["read"],
+        demo["used"].as_u64().expect("a count") + demo["superseded"].as_u64().expect("a count")
+    );
+    assert_eq!(
+        demo["nulled_cells"]["age"], 3,
+        "the sample's years of birth typed as ages"
+    );
+    let signals = read_parquet(&dir.join("signals.parquet"));
+    assert!(!signals.rows.is_empty(), "no signals");
+    let products: std::collections::BTreeSet<&str> = (0..signals.rows.len())
+        .map(|r| signals.get(r, "product_id").str())
+        .collect();
+    assert!(
+        products.iter().all(|p| ingredients.contains(*p)),
+        "{products:?}"
     );
 }
