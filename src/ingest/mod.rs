@@ -49,8 +49,7 @@ use crate::error::{Error, PolarsContext, Result, TooManyRejects};
 use crate::memory::{self, Budget};
 use crate::period::{epoch_days, from_epoch_days};
 use crate::progress::{timed, RowCounter, Stage};
-use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
-use crate::signals::counts::COUNTED_ROLES;
+use crate::schema::{self, col, ColumnSpec, Kind, TableSpec, COUNTED_ROLES};
 
 /// What became of a row with a bad value: a row whose key or a required value is unusable
 /// is rejected; a bad value in an optional column is nulled and the row kept.
@@ -253,7 +252,7 @@ fn is_child(spec: &TableSpec) -> bool {
 
 /// The columns of a child table that later stages use, besides `__case`. The others are
 /// checked and then let go: report_id (replaced by the case key) and role (only rows whose
-/// role counts are kept; see [`crate::signals::counts::COUNTED_ROLES`]).
+/// role counts are kept; see [`schema::COUNTED_ROLES`]).
 fn kept_child_columns(spec: &TableSpec) -> &'static [&'static str] {
     if spec.name == schema::REPORT_PRODUCTS.name {
         &[col::PRODUCT_ID, col::BATCH]
