@@ -44,7 +44,7 @@ pub struct InputsConfig {
     pub source: Option<SourceConfig>,
 }
 
-/// `[inputs.source]`: see `convert::source` and the README, "Real-world inputs".
+/// `[inputs.source]`: see `config::source` and the README, "Real-world inputs".
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
