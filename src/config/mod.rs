@@ -87,7 +87,7 @@ pub struct Inputs {
     pub populations: PathBuf,
     pub event_terms: Option<PathBuf>,
     /// A real-world source converted at run time; then the case tables (and products,
-    /// unless given) are empty paths until `convert::source::prepare` fills them.
+    /// unless given) are empty paths until `ingest::source::prepare` fills them.
     pub source: Option<Source>,
 }
 

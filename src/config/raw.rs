@@ -40,7 +40,7 @@ pub struct InputsConfig {
     pub products: Option<String>,
     pub populations: String,
     pub event_terms: Option<String>,
-    /// A real-world source (FAERS, E2B, flat) converted at run time (`convert::source`).
+    /// A real-world source (FAERS, E2B, flat) converted at run time (`ingest::source`).
     pub source: Option<SourceConfig>,
 }
 

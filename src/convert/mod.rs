@@ -9,14 +9,13 @@
 //! with the configured class and nothing watched), which `pvwatch convert` writes as BI-safe
 //! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
 //! folder, and which a pipeline naming a `source` feeds to the normal ingest
-//! ([`source`]).
+//! ([`crate::ingest::source`]).
 
 pub mod dollar;
 pub mod e2b;
 pub mod faers;
 pub mod flat;
 pub mod model;
-pub mod source;
 pub mod xml;
 
 #[cfg(test)]

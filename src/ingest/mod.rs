@@ -1,7 +1,8 @@
 //! Stage 1, ingest: load and check the input tables, keep the latest version of each case,
 //! and account for every row read.
 //!
-//! All input I/O lives here. Each table is a CSV or Parquet file (by extension), checked
+//! All input I/O lives here. A pipeline that names a real-world source (`[inputs.source]`)
+//! has it converted into the canonical tables first ([`source`]). Each table is a CSV or Parquet file (by extension), checked
 //! as it loads (`validate`). Reports, products, populations and event_terms load whole and
 //! concurrently on tokio's blocking pool; report_products and report_events are streamed
 //! in batches once the reports are ranked, and linked as they are read. Then:
@@ -34,6 +35,7 @@
 pub mod csv;
 pub mod parquet;
 pub mod previous;
+pub mod source;
 pub mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -50,6 +52,8 @@ use crate::memory::{self, Budget};
 use crate::period::{epoch_days, from_epoch_days};
 use crate::progress::{timed, RowCounter, Stage};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec, COUNTED_ROLES};
+
+pub use source::{load_inputs, ConversionReport};
 
 /// What became of a row with a bad value: a row whose key or a required value is unusable
 /// is rejected; a bad value in an optional column is nulled and the row kept.
@@ -602,7 +606,8 @@ enum Opened {
     Child(&'static TableSpec, PathBuf, Batches),
 }
 
-/// Load every input of the pipeline, then link and de-duplicate them.
+/// Load every input table of the pipeline, then link and de-duplicate them (the canonical
+/// tables; [`load_inputs`] converts a real-world source into them first).
 ///
 /// Reports, products, populations and event_terms load concurrently, and the child tables'
 /// headers are checked meanwhile. Then the latest version of each case is chosen, and the
@@ -614,7 +619,7 @@ enum Opened {
 /// is earlier. A report version received after it does not exist for the run: it is not
 /// ranked, counts no case, and is accounted for as superseded (with its products and
 /// events), and as `after_cutoff` in the manifest.
-pub fn load_inputs(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<Dataset> {
+fn load_tables(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<Dataset> {
     let counter = stage.counter();
     let specs: Vec<(&'static TableSpec, PathBuf)> = pipeline
         .input_paths()

@@ -1,22 +1,20 @@
 //! Running a pipeline that names a real-world source instead of the canonical tables
 //! (`[inputs.source]`, checked with the pipeline file by [`crate::config::source`]).
 //!
-//! At run time, [`prepare`] converts the source into a
-//! scratch folder, applies the pipeline's `ingest.max_rejected_fraction` to each source
-//! file, and returns a copy of the pipeline whose `reports`, `report_products`,
-//! `report_events` (and `products`, unless given) are the converted Parquet files, for the
-//! normal ingest. The conversion's accounting goes into the run manifest (`conversion`)
-//! and its rejects, with their source files and lines, into the run's `rejects.csv`.
+//! At run time, [`prepare`] converts the source into a scratch folder, applies the
+//! pipeline's `ingest.max_rejected_fraction` to each source file, and returns a copy of
+//! the pipeline whose `reports`, `report_products`, `report_events` (and `products`,
+//! unless given) are the converted Parquet files, for the normal ingest. The conversion's
+//! accounting goes into the run manifest (`conversion`) and its rejects, with their source
+//! files and lines, into the run's `rejects.csv`.
 
 use std::path::PathBuf;
 
-use super::{Format, Options};
-use crate::config::{Pipeline, Source};
+use super::{Dataset, Reject};
+use crate::config::{Format, Pipeline, Source};
+use crate::convert::{self, model::SourceAccount, Options};
 use crate::error::Result;
-use crate::ingest::{Dataset, Reject};
 use crate::RowTotals;
-
-pub use super::model::SourceAccount as Account;
 
 /// The conversion behind a run, as written to its manifest.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,7 +22,7 @@ pub struct ConversionReport {
     pub format: Format,
     pub source: String,
     pub rows: RowTotals,
-    pub sources: Vec<Account>,
+    pub sources: Vec<SourceAccount>,
     pub read_ms: u64,
 }
 
@@ -51,8 +49,8 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Option<Prepared>> {
         return Ok(None);
     };
     let options = options(source);
-    let conv = super::convert(source.format, &source.path, &options)?;
-    super::check_tolerance(&conv, pipeline.max_rejected_fraction, true)?;
+    let conv = convert::convert(source.format, &source.path, &options)?;
+    convert::check_tolerance(&conv, pipeline.max_rejected_fraction, true)?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -60,14 +58,14 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Option<Prepared>> {
     std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
     let scratch = Scratch(dir);
     let tables = scratch.0.join("tables");
-    super::write(&conv, &options, &tables)?;
+    convert::write(&conv, &options, &tables)?;
 
     let mut p = pipeline.clone();
-    p.inputs.reports = tables.join(super::REPORTS_FILE);
-    p.inputs.report_products = tables.join(super::REPORT_PRODUCTS_FILE);
-    p.inputs.report_events = tables.join(super::REPORT_EVENTS_FILE);
+    p.inputs.reports = tables.join(convert::REPORTS_FILE);
+    p.inputs.report_products = tables.join(convert::REPORT_PRODUCTS_FILE);
+    p.inputs.report_events = tables.join(convert::REPORT_EVENTS_FILE);
     if p.inputs.products.as_os_str().is_empty() {
-        p.inputs.products = tables.join(super::PRODUCTS_FILE);
+        p.inputs.products = tables.join(convert::PRODUCTS_FILE);
     }
     let report = ConversionReport {
         format: conv.format,
@@ -100,18 +98,17 @@ fn options(source: &Source) -> Options {
     options
 }
 
-/// Load a pipeline's inputs, converting its source first when it names one: the hook
-/// that `run` and `validate` call instead of [`crate::ingest::load_inputs`]. The
-/// conversion's rejects come first in the dataset's rejects.
+/// Load a pipeline's inputs, converting its source first when it names one: what `run`
+/// and `validate` call. The conversion's rejects come first in the dataset's rejects.
 pub fn load_inputs(
     pipeline: &Pipeline,
     cutoff: chrono::NaiveDate,
     stage: &crate::progress::Stage,
 ) -> Result<(Dataset, Option<ConversionReport>)> {
     let Some(prepared) = prepare(pipeline)? else {
-        return Ok((crate::ingest::load_inputs(pipeline, cutoff, stage)?, None));
+        return Ok((super::load_tables(pipeline, cutoff, stage)?, None));
     };
-    let mut data = crate::ingest::load_inputs(&prepared.pipeline, cutoff, stage)?;
+    let mut data = super::load_tables(&prepared.pipeline, cutoff, stage)?;
     let mut rejects = prepared.rejects;
     rejects.append(&mut data.rejects);
     data.rejects = rejects;
