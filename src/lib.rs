@@ -214,7 +214,7 @@ struct Manifest<'a> {
     inputs: &'a [TableAccount],
     /// The conversion of a real-world source (`[inputs.source]`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    conversion: Option<&'a convert::source::ConversionReport>,
+    conversion: Option<&'a ingest::ConversionReport>,
     signals: &'a SignalsHeadline,
     alerts: &'a AlertsHeadline,
     /// Webhook deliveries; written after the outputs are published (empty until then).
@@ -458,7 +458,7 @@ fn deliver(pipeline: &Pipeline, alerts: &[alerts::Alert], period: &str) -> Vec<n
     deliveries
 }
 
-type Loaded = (Dataset, Option<convert::source::ConversionReport>);
+type Loaded = (Dataset, Option<ingest::ConversionReport>);
 
 /// The run's "as of" date: the end of the period, or `rates.as_of` when that is earlier.
 /// Report versions received after it do not exist for the run (DESIGN.md, "As of the
@@ -477,8 +477,7 @@ fn load(
     timings: &mut Timings,
 ) -> Result<Loaded> {
     let stage = progress.stage("ingest");
-    let (data, conversion) =
-        convert::source::load_inputs(pipeline, cutoff(pipeline, period), &stage)?;
+    let (data, conversion) = ingest::load_inputs(pipeline, cutoff(pipeline, period), &stage)?;
     let rows = RowTotals::of(&data.tables);
     let detail = format!(
         "used {}, superseded {}, rejected {}",

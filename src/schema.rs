@@ -123,6 +123,10 @@ pub const REPORTER_TYPES: &[&str] = &[
 ];
 /// Roles of a product in a report.
 pub const ROLES: &[&str] = &["suspect", "concomitant", "interacting"];
+/// The roles whose products count: suspect and interacting. Concomitant products never
+/// count, in any statistic or alert: ingest keeps only `report_products` rows in these
+/// roles in `case_products` (it still accounts for every row read).
+pub const COUNTED_ROLES: [&str; 2] = ["suspect", "interacting"];
 /// Sex codes.
 pub const SEXES: &[&str] = &["M", "F", "U"];
 

@@ -22,8 +22,11 @@ pub const DEFAULT_MAX_REJECTED_FRACTION: f64 = 0.01;
 pub const DEFAULT_NEW_OR_SERIOUS_SHARE: f64 = 0.40;
 pub const DEFAULT_SERIOUS_SHARE: f64 = 0.18;
 
+pub mod mapping;
 mod raw;
+pub mod source;
 pub use raw::*;
+pub use source::{Format, Source};
 
 // ---------------------------------------------------------------------------------------
 // Validated types.
@@ -84,8 +87,8 @@ pub struct Inputs {
     pub populations: PathBuf,
     pub event_terms: Option<PathBuf>,
     /// A real-world source converted at run time; then the case tables (and products,
-    /// unless given) are empty paths until `convert::source::prepare` fills them.
-    pub source: Option<crate::convert::source::Source>,
+    /// unless given) are empty paths until `ingest::source::prepare` fills them.
+    pub source: Option<Source>,
 }
 
 /// Targets of one class: a default and per-region overrides.
@@ -318,7 +321,7 @@ impl Pipeline {
             p.push(format!("inputs.{key}"), message);
         }
         let source = raw.inputs.source.and_then(|s| {
-            let (source, problems) = crate::convert::source::validate_source(s, &base);
+            let (source, problems) = source::validate_source(s, &base);
             p.0.extend(problems);
             source
         });
@@ -557,6 +560,22 @@ pub fn normalize(path: &Path) -> PathBuf {
         out.push(".");
     }
     out
+}
+
+/// Parse `true/false`, `1/0`, `yes/no` (any case), `是/否`.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "是" => return Some(true),
+        "否" => return Some(false),
+        _ => {}
+    }
+    if s.eq_ignore_ascii_case("true") || s == "1" || s.eq_ignore_ascii_case("yes") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") || s == "0" || s.eq_ignore_ascii_case("no") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Parse a strict `YYYY-MM-DD` date.

@@ -40,11 +40,11 @@ pub struct InputsConfig {
     pub products: Option<String>,
     pub populations: String,
     pub event_terms: Option<String>,
-    /// A real-world source (FAERS, E2B, flat) converted at run time (`convert::source`).
+    /// A real-world source (FAERS, E2B, flat) converted at run time (`ingest::source`).
     pub source: Option<SourceConfig>,
 }
 
-/// `[inputs.source]`: see `convert::source` and the README, "Real-world inputs".
+/// `[inputs.source]`: see `config::source` and the README, "Real-world inputs".
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {

@@ -137,3 +137,24 @@ fn strict_dates() {
         assert!(parse_date(s).is_none(), "{s}");
     }
 }
+
+#[test]
+fn booleans_in_every_accepted_form() {
+    for (s, b) in [
+        ("true", true),
+        ("TRUE", true),
+        ("1", true),
+        ("yes", true),
+        ("Yes", true),
+        ("是", true),
+        ("false", false),
+        ("0", false),
+        ("no", false),
+        ("否", false),
+    ] {
+        assert_eq!(parse_bool(s), Some(b), "{s}");
+    }
+    for s in ["maybe", "t", "2", "是的", ""] {
+        assert_eq!(parse_bool(s), None, "{s}");
+    }
+}

@@ -12,15 +12,13 @@
 //! with the configured class and nothing watched), which `pvwatch convert` writes as BI-safe
 //! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
 //! folder, and which a pipeline naming a `source` feeds to the normal ingest
-//! ([`source`]).
+//! ([`crate::ingest::source`]).
 
 pub mod dollar;
 pub mod e2b;
 pub mod faers;
 pub mod flat;
-pub mod mapping;
 pub mod model;
-pub mod source;
 pub mod xml;
 
 #[cfg(test)]
@@ -35,43 +33,15 @@ use crate::output::{OutputFile, Staging};
 use crate::progress::thousands;
 use model::{Builder, SourceAccount, Tables};
 
+// A source's format and a flat export's mapping are part of a pipeline's source config;
+// `pvwatch convert` takes the same from its command line.
+pub use crate::config::{mapping, Format};
 pub use mapping::Mapping;
 
 /// The manifest of a conversion, beside its tables.
 pub const MANIFEST: &str = "convert-manifest.json";
 /// Default bound on the size of one E2B XML file.
 pub const DEFAULT_MAX_XML_BYTES: u64 = 64 << 20;
-
-/// A source format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// FDA FAERS quarterly ASCII files (`$`-delimited DEMO, DRUG, REAC, OUTC).
-    Faers,
-    /// ICH E2B(R3) ICSR XML messages.
-    E2b,
-    /// A flat CSV export, one row per case × product × event, with a column mapping.
-    Flat,
-}
-
-impl Format {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Format::Faers => "faers",
-            Format::E2b => "e2b",
-            Format::Flat => "flat",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "faers" => Some(Format::Faers),
-            "e2b" => Some(Format::E2b),
-            "flat" => Some(Format::Flat),
-            _ => None,
-        }
-    }
-}
 
 /// How to convert: what the command line or the pipeline's `source` says.
 #[derive(Debug, Clone)]

@@ -9,6 +9,8 @@
 use polars::prelude::*;
 
 use crate::config::parse_date;
+// Booleans are parsed as a pipeline's flat mapping parses them (`config::parse_bool`).
+pub use crate::config::parse_bool;
 use crate::error::{PolarsContext, Result};
 use crate::period::epoch_days;
 use crate::schema::{ColumnSpec, Kind, TableSpec};
@@ -20,22 +22,6 @@ pub struct Problem {
     pub column: &'static str,
     pub found: String,
     pub expected: String,
-}
-
-/// Parse `true/false`, `1/0`, `yes/no` (any case), `是/否`.
-pub fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "是" => return Some(true),
-        "否" => return Some(false),
-        _ => {}
-    }
-    if s.eq_ignore_ascii_case("true") || s == "1" || s.eq_ignore_ascii_case("yes") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") || s == "0" || s.eq_ignore_ascii_case("no") {
-        Some(false)
-    } else {
-        None
-    }
 }
 
 /// Type every column of `spec` present in `df`; the result has the same height and row
@@ -229,27 +215,6 @@ fn already_clean(spec: &ColumnSpec, ca: &StringChunked) -> bool {
 mod tests {
     use super::*;
     use crate::schema::{col, REPORTS};
-
-    #[test]
-    fn booleans_in_every_accepted_form() {
-        for (s, b) in [
-            ("true", true),
-            ("TRUE", true),
-            ("1", true),
-            ("yes", true),
-            ("Yes", true),
-            ("是", true),
-            ("false", false),
-            ("0", false),
-            ("no", false),
-            ("否", false),
-        ] {
-            assert_eq!(parse_bool(s), Some(b), "{s}");
-        }
-        for s in ["maybe", "t", "2", "是的", ""] {
-            assert_eq!(parse_bool(s), None, "{s}");
-        }
-    }
 
     fn text_frame(cols: &[(&str, &[Option<&str>])]) -> DataFrame {
         let columns = cols

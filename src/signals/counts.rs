@@ -49,13 +49,8 @@ const _: () = assert!(matches!(SEXES[U_SEX as usize].as_bytes(), b"U"));
 const S_AGE: &str = "__s_age";
 const S_YEAR: &str = "__s_year";
 
-/// The roles whose products count: suspect and interacting. Concomitant products never
-/// count, in any statistic or alert: ingest keeps only `report_products` rows in these
-/// roles in `case_products` (it still accounts for every row read).
-pub const COUNTED_ROLES: [&str; 2] = ["suspect", "interacting"];
-
 /// Distinct (case key, product_id) of the products listed in `among` (a frame with a
-/// `product_id` column), all suspect or interacting (see [`COUNTED_ROLES`]): a product
+/// `product_id` column), all suspect or interacting (see [`crate::schema::COUNTED_ROLES`]): a product
 /// listed twice in one case counts once. Keeping only those products first makes the de-duplication
 /// work on the watched products' rows, not on every row.
 pub fn suspect_products(case_products: &DataFrame, among: LazyFrame) -> LazyFrame {
@@ -418,6 +413,7 @@ mod tests {
 
     use super::*;
     use crate::period::from_epoch_days;
+    use crate::schema::COUNTED_ROLES;
 
     /// A small random database: (class, first received day, sex, age) per case, then
     /// (case, product, role) and (case, event) rows, duplicates allowed.

@@ -204,7 +204,7 @@ fn value_text(kind: Kind, v: &toml::Value) -> std::result::Result<String, String
         other => return Err(format!("expected {}, found `{other}`", kind.expected())),
     };
     let ok = match kind {
-        Kind::Bool => crate::ingest::validate::parse_bool(&text).is_some(),
+        Kind::Bool => super::parse_bool(&text).is_some(),
         Kind::Enum(allowed) => allowed.iter().any(|a| a.eq_ignore_ascii_case(&text)),
         Kind::Region => schema::is_region_code(&text),
         Kind::Int { .. } => text.parse::<i64>().is_ok(),
