@@ -16,7 +16,6 @@ use super::table::{
 use super::versions::{select_cases, Cases};
 use super::{Action, Dataset, Reject, TableAccount};
 use crate::error::{PolarsContext, Result};
-use crate::period::from_epoch_days;
 use crate::progress::{timed, RowCounter};
 use crate::schema::{self, col, TableSpec, COUNTED_ROLES};
 
@@ -62,12 +61,8 @@ pub(super) fn link(
         ids,
         latest,
         later,
+        data_cutoff,
     } = select_cases(&mut reports, cutoff)?;
-    let data_cutoff = cases
-        .column(col::RECEIVED_DATE)
-        .ok()
-        .and_then(|c| c.as_materialized_series().max::<i32>().ok().flatten())
-        .map(from_epoch_days);
 
     let file_of_reports = reports.path.display().to_string();
 

@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::table::Loaded;
 use crate::error::{PolarsContext, Result};
-use crate::period::epoch_days;
+use crate::period::{epoch_days, from_epoch_days};
 use crate::progress::timed;
 use crate::schema::{self, col};
 
@@ -21,6 +21,10 @@ pub(super) struct Cases {
     pub(super) latest: Vec<bool>,
     /// Which reports were received after the run's cut-off.
     pub(super) later: Vec<bool>,
+    /// How far the data reach, up to the run's cut-off: the latest received_date of any
+    /// valid report, or the cut-off when a later one exists. A past period whose data run
+    /// on past its end is covered to its last day.
+    pub(super) data_cutoff: Option<NaiveDate>,
 }
 
 /// Rank the versions of each case as of `cutoff` and build `cases` from the latest ones,
@@ -30,6 +34,11 @@ pub(super) fn select_cases(reports: &mut Loaded, cutoff: NaiveDate) -> Result<Ca
     let ctx = |what: &'static str| move || format!("ingest: {what}");
 
     let mut rdf = std::mem::take(&mut reports.df);
+    let data_cutoff = rdf
+        .column(col::RECEIVED_DATE)
+        .ok()
+        .and_then(|c| c.as_materialized_series().max::<i32>().ok().flatten())
+        .map(|d| from_epoch_days(d).min(cutoff));
     let latest = timed("ingest: ranking case versions", || {
         latest_versions(&rdf, epoch_days(cutoff))
     })?;
@@ -108,6 +117,7 @@ pub(super) fn select_cases(reports: &mut Loaded, cutoff: NaiveDate) -> Result<Ca
         ids,
         latest: latest.mask,
         later: latest.later,
+        data_cutoff,
     })
 }
 

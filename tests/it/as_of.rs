@@ -111,6 +111,15 @@ fn rerunning_a_past_period_after_later_follow_ups_gives_the_same_tables() {
             .collect()
     };
     let later_before = after_cutoff(&fx);
+    // The data run on past 2024, so 2024 is covered to its last day (a leap year), although
+    // no version received after it is used.
+    let manifest = read_json(&fx.p("out/2024/manifest.json"));
+    assert_eq!(manifest["data_cutoff"], "2024-12-31");
+    let rates = read_parquet(&fx.p("out/2024/rates.parquet"));
+    for row in 0..rates.rows.len() {
+        assert_eq!(rates.get(row, "covered_days").int(), 366);
+        assert!(rates.get(row, "period_complete").bool());
+    }
     fx.run_pipeline(&["--period", "2025", "-q"]).expect_ok();
     let alerts_2025_before = fs::read_to_string(fx.p("out/2025/alerts.jsonl")).expect("alerts");
 
