@@ -14,6 +14,7 @@
 //! Every stage takes frames and returns frames; only `ingest` reads files and only
 //! `output` writes them.
 
+pub mod accounting;
 pub mod alerts;
 pub mod config;
 pub mod convert;
@@ -42,7 +43,8 @@ pub use period::Period;
 use progress::thousands;
 pub use progress::Progress;
 
-use ingest::{Dataset, TableAccount};
+use accounting::TableAccount;
+use ingest::Dataset;
 use output::OutputFile;
 
 /// Options of one run: what the command line may change.

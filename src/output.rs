@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+use crate::accounting::Reject;
 use crate::alerts::Alert;
 use crate::error::{Error, PolarsContext, Result};
-use crate::ingest::Reject;
 use crate::schema::REJECTS_HEADER;
 
 pub const ALERTS_JSONL: &str = "alerts.jsonl";

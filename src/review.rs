@@ -38,9 +38,9 @@ use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
 
+use crate::accounting::TableAccount;
 use crate::alerts::model::{Alert, Priority, Status};
 use crate::config::Lang;
-use crate::ingest::TableAccount;
 
 use alerts::{due, priority_badge, status_label};
 pub use html::escape;

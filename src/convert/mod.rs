@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::accounting::{over_tolerance, Action};
 use crate::error::{Error, Result};
 use crate::output::{OutputFile, Staging};
 use crate::progress::thousands;
@@ -160,12 +161,12 @@ pub fn check_tolerance(conv: &Conversion, max: f64, pipeline: bool) -> Result<()
     let over = if conv.format == Format::E2b {
         let source = conv.source.display().to_string();
         let batch = [(source.as_str(), conv.rows().rejected, conv.rows().read)];
-        crate::ingest::over_tolerance(max, batch, &t.rejects).map(|mut over| {
+        over_tolerance(max, batch, &t.rejects).map(|mut over| {
             // The rejects name their own files, not the batch.
             over.examples = t
                 .rejects
                 .iter()
-                .filter(|r| r.action == crate::ingest::Action::RowRejected)
+                .filter(|r| r.action == Action::RowRejected)
                 .take(5)
                 .map(ToString::to_string)
                 .collect();
@@ -176,7 +177,7 @@ pub fn check_tolerance(conv: &Conversion, max: f64, pipeline: bool) -> Result<()
             .sources
             .iter()
             .map(|a| (a.path.as_str(), a.rejected, a.read));
-        crate::ingest::over_tolerance(max, files, &t.rejects)
+        over_tolerance(max, files, &t.rejects)
     };
     match over {
         None => Ok(()),

@@ -26,8 +26,8 @@ use polars::prelude::*;
 // polars' own fast hash maps: no new dependency, and the hot loops hash millions of keys.
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
+use crate::accounting::{Action, Reject};
 use crate::error::{PolarsContext, Result};
-use crate::ingest::{Action, Reject};
 use crate::schema::col;
 
 /// Distinct strings, numbered in order of first appearance.

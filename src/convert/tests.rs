@@ -102,7 +102,7 @@ proptest! {
         let cases: BTreeSet<u8> = valid.values().copied().collect();
         prop_assert_eq!(sources[0].used, cases.len() as u64);
         prop_assert_eq!(conv.tables.reports.height(), valid.len());
-        let rows_rejected = conv.tables.rejects.iter().filter(|r| r.action == crate::ingest::Action::RowRejected).count();
+        let rows_rejected = conv.tables.rejects.iter().filter(|r| r.action == crate::accounting::Action::RowRejected).count();
         prop_assert_eq!(rows_rejected as u64, sources.iter().map(|s| s.rejected).sum::<u64>());
     }
 }

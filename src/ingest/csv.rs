@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{RawFrame, Reject};
+use super::RawFrame;
+use crate::accounting::{Action, Reject};
 use crate::error::{Error, Result};
 use crate::schema::{col, TableSpec};
 
@@ -162,7 +163,7 @@ impl CsvBatches {
             }
             if record.len() != self.names.len() {
                 rejects.push(Reject {
-                    action: super::Action::RowRejected,
+                    action: Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
                     line,
@@ -182,7 +183,7 @@ impl CsvBatches {
             }
             if let Some((column, found)) = bad {
                 rejects.push(Reject {
-                    action: super::Action::RowRejected,
+                    action: Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
                     line,

@@ -35,10 +35,10 @@
 //! Files, in pipeline order: [`source`] (a real-world source converted), `table` (one
 //! table read, its header matched, its cells and keys checked; [`csv`], [`parquet`],
 //! [`validate`]), `versions` (each case's latest version, and `cases`), `link` (the child
-//! tables streamed and linked to their cases), [`account`] (rejects, each file's
-//! accounting, the tolerance); [`previous`] reads the previous run's alerts.
+//! tables streamed and linked to their cases); [`previous`] reads the previous run's alerts.
+//! Rejects, each file's accounting and the tolerance are [`crate::accounting`]'s, shared
+//! with `convert`.
 
-pub mod account;
 pub mod csv;
 mod link;
 pub mod parquet;
@@ -59,8 +59,9 @@ use crate::memory::{self, Budget};
 use crate::progress::{timed, Stage};
 use crate::schema::{self, TableSpec};
 
-pub(crate) use account::{nulled_cells, over_tolerance};
-pub use account::{Action, Reject, TableAccount};
+use crate::accounting::TableAccount;
+// `Dataset::rejects` holds these; `lib.rs` names them `ingest::Reject`.
+pub use crate::accounting::Reject;
 pub use source::{load_inputs, ConversionReport};
 pub(crate) use table::sha256_file;
 pub use table::{match_header, RawFrame, Wanted};

@@ -10,7 +10,8 @@
 
 use std::path::PathBuf;
 
-use super::{Dataset, Reject};
+use super::Dataset;
+use crate::accounting::Reject;
 use crate::config::{Format, Pipeline, Source};
 use crate::convert::{self, model::SourceAccount, Options};
 use crate::error::Result;

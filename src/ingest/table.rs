@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::{csv, nulled_cells, parquet, validate, Action, Reject, TableAccount};
+use super::{csv, parquet, validate};
+use crate::accounting::{nulled_cells, Action, Reject, TableAccount};
 use crate::error::{Error, PolarsContext, Result};
 use crate::progress::{timed, RowCounter};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};

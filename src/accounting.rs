@@ -1,7 +1,8 @@
-//! The accounting of ingest: what became of each bad row or cell ([`Reject`], [`Action`],
-//! written to `rejects.csv`), each input file's row counts ([`TableAccount`], in the
-//! manifest), and the rejected-row tolerance. Plain types shared with `convert`, whose
-//! rejects name their source files.
+//! Row accounting, shared by `ingest` and `convert`: what became of each bad row or cell
+//! ([`Reject`], [`Action`], written to `rejects.csv`), each input file's row counts
+//! ([`TableAccount`], in the manifest), and the rejected-row tolerance. Plain types, so
+//! that both stages use them without importing each other (`convert`'s rejects name their
+//! source files).
 
 use std::path::PathBuf;
 
@@ -85,7 +86,7 @@ pub(crate) fn nulled_cells(rejects: &[Reject]) -> std::collections::BTreeMap<Str
 }
 
 /// Stop the run (exit 3) when any table's rejected fraction is above the tolerance.
-pub(super) fn check_tolerance(
+pub(crate) fn check_tolerance(
     accounts: &[TableAccount],
     rejects: &[Reject],
     max: f64,
