@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod config;
 pub mod convert;
 pub mod error;
+mod files;
 pub mod ingest;
 pub mod memory;
 pub mod notify;

@@ -23,7 +23,7 @@ use super::mapping::{Mapping, Target};
 use super::model::{Builder, Report};
 use super::Options;
 use crate::error::{Error, Result};
-use crate::ingest::csv::LineCounter;
+use crate::files::LineCounter;
 use crate::period::{epoch_days, from_epoch_days};
 use crate::schema::{col, Kind};
 

@@ -28,6 +28,7 @@ use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
 use crate::accounting::{Action, Reject};
 use crate::error::{PolarsContext, Result};
+use crate::files::sha256_file;
 use crate::schema::col;
 
 /// Distinct strings, numbered in order of first appearance.
@@ -177,7 +178,7 @@ impl Builder {
 
     /// Register a source file (its size and sha256 are taken now); returns its number.
     pub fn add_file(&mut self, path: &Path, kind: &'static str) -> Result<u32> {
-        let (size_bytes, sha256) = crate::ingest::sha256_file(path)?;
+        let (size_bytes, sha256) = sha256_file(path)?;
         self.files.push(SourceAccount {
             path: path.display().to_string(),
             kind,

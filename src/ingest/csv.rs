@@ -18,6 +18,7 @@ use polars::prelude::*;
 use super::RawFrame;
 use crate::accounting::{Action, Reject};
 use crate::error::{Error, Result};
+use crate::files::LineCounter;
 use crate::schema::{col, TableSpec};
 
 /// A record longer than this is refused: it is almost surely a quote left open, which
@@ -216,55 +217,6 @@ impl CsvBatches {
             rejects,
             extra_columns: self.extra.clone(),
         })
-    }
-}
-
-/// Finds the editor's line of a byte offset, by counting `\n` in a second pass over the file
-/// as offsets increase. The `csv` crate's own line count skips blank lines and counts a
-/// CRLF file one line short (BurntSushi/rust-csv#208); byte offsets are exact.
-pub(crate) struct LineCounter {
-    reader: std::io::BufReader<File>,
-    pos: u64,
-    line: u64,
-}
-
-impl LineCounter {
-    pub(crate) fn open(path: &Path) -> Result<LineCounter> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        Ok(LineCounter {
-            reader: std::io::BufReader::with_capacity(1 << 16, file),
-            pos: 0,
-            line: 1,
-        })
-    }
-
-    /// The 1-based line on which the record starting at `byte` begins. Offsets must not
-    /// decrease between calls.
-    pub(crate) fn line_at(&mut self, byte: u64) -> std::io::Result<u64> {
-        use std::io::BufRead;
-        while self.pos < byte {
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            let take = buf.len().min((byte - self.pos) as usize);
-            self.line += buf[..take].iter().filter(|b| **b == b'\n').count() as u64;
-            self.reader.consume(take);
-            self.pos += take as u64;
-        }
-        // A record's offset may point at blank lines before it: a record never starts with
-        // a line break, so skip them.
-        loop {
-            let buf = self.reader.fill_buf()?;
-            match buf.first() {
-                Some(b'\n') => self.line += 1,
-                Some(b'\r') => {}
-                _ => break,
-            }
-            self.reader.consume(1);
-            self.pos += 1;
-        }
-        Ok(self.line)
     }
 }
 

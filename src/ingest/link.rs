@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::table::{
-    account, check_cells, row_reporter, settle_actions, sha256_file, Batches, Checked, Loaded,
-};
+use super::table::{account, check_cells, row_reporter, settle_actions, Batches, Checked, Loaded};
 use super::versions::{select_cases, Cases};
 use super::Dataset;
 use crate::accounting::{check_tolerance, Action, Reject, TableAccount};
 use crate::error::{PolarsContext, Result};
+use crate::files::sha256_file;
 use crate::progress::{timed, RowCounter};
 use crate::schema::{self, col, TableSpec, COUNTED_ROLES};
 

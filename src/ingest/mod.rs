@@ -63,7 +63,6 @@ use crate::accounting::TableAccount;
 // `Dataset::rejects` holds these; `lib.rs` names them `ingest::Reject`.
 pub use crate::accounting::Reject;
 pub use source::{load_inputs, ConversionReport};
-pub(crate) use table::sha256_file;
 pub use table::{match_header, RawFrame, Wanted};
 
 use link::{is_child, link};

@@ -4,15 +4,14 @@
 //! tables loaded whole, duplicate keys and unrankable versions rejected ([`load_table`]).
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
 
 use super::{csv, parquet, validate};
 use crate::accounting::{nulled_cells, Action, Reject, TableAccount};
 use crate::error::{Error, PolarsContext, Result};
+use crate::files::sha256_file;
 use crate::progress::{timed, RowCounter};
 use crate::schema::{self, col, ColumnSpec, Kind, TableSpec};
 
@@ -138,22 +137,6 @@ fn unique_key(spec: &TableSpec) -> &'static [&'static str] {
         "event_terms" => &[col::EVENT],
         _ => &[],
     }
-}
-
-pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, crate::config::hex(&hasher.finalize())))
 }
 
 /// Whether a file is read as Parquet (by its extension); any other file is CSV.
