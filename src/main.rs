@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use pvwatch::config::{mapping::Mapping, Format};
 use pvwatch::{convert, error, summary, Lang, Period, Pipeline, Progress, RunOptions};
 
 /// mimalloc rather than the system allocator: polars frees and reallocates large column
@@ -61,7 +62,7 @@ enum Command {
     Convert {
         /// Source format.
         #[arg(long, value_enum)]
-        from: convert::Format,
+        from: Format,
         /// FAERS: the folder of a quarter's ASCII files; E2B: an .xml file or folder; flat: a CSV file.
         src: PathBuf,
         /// Output folder (created, or replaced if it holds a previous conversion).
@@ -202,15 +203,15 @@ fn main() -> ExitCode {
 }
 
 fn convert_options(
-    from: convert::Format,
+    from: Format,
     region: &Option<String>,
     class: &str,
     mapping: Option<&std::path::Path>,
     strip_dose: bool,
 ) -> pvwatch::Result<convert::Options> {
     let mapping = match (from, mapping) {
-        (convert::Format::Flat, Some(m)) => Some(convert::Mapping::load(m, region.is_some())?),
-        (convert::Format::Flat, None) => {
+        (Format::Flat, Some(m)) => Some(Mapping::load(m, region.is_some())?),
+        (Format::Flat, None) => {
             return Err(pvwatch::Error::input(
                 "--mapping",
                 "a flat export needs a column mapping file (--mapping FILE)",

@@ -50,8 +50,8 @@ impl Format {
     }
 }
 
-/// A validated source. Converting it is `convert`'s (with [`crate::convert::Options`]
-/// built from these fields), at run time in [`crate::ingest::load_inputs`].
+/// A validated source. Converting it is `convert`'s (with its `Options` built from these
+/// fields), at run time in [`crate::ingest::load_inputs`].
 #[derive(Debug, Clone)]
 pub struct Source {
     pub format: Format,

@@ -19,9 +19,10 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::mapping::{Mapping, Target};
 use super::model::{Builder, Report};
 use super::Options;
+use crate::config::mapping::{Mapping, Target};
+use crate::config::parse_bool;
 use crate::error::{Error, Result};
 use crate::files::LineCounter;
 use crate::period::{epoch_days, from_epoch_days};
@@ -43,7 +44,7 @@ fn parse_cell(kind: Kind, v: &str, mapping: &Mapping) -> Option<Cell> {
         Kind::Text => Cell::Text(v.to_string()),
         Kind::Region => Cell::Text(crate::schema::is_region_code(v).then(|| v.to_string())?),
         Kind::Enum(allowed) => Cell::Enum(allowed.iter().find(|a| a.eq_ignore_ascii_case(v))?),
-        Kind::Bool => Cell::Bool(crate::ingest::validate::parse_bool(v)?),
+        Kind::Bool => Cell::Bool(parse_bool(v)?),
         Kind::Int { min, max } => Cell::Int(v.parse().ok().filter(|x| (min..=max).contains(x))?),
         Kind::Float { min, max } => Cell::Float(
             v.parse::<f64>()

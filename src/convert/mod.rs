@@ -12,7 +12,7 @@
 //! with the configured class and nothing watched), which `pvwatch convert` writes as BI-safe
 //! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
 //! folder, and which a pipeline naming a `source` feeds to the normal ingest
-//! ([`crate::ingest::source`]).
+//! (`ingest::source`: ingest imports convert, never the reverse).
 
 pub mod dollar;
 pub mod e2b;
@@ -29,15 +29,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::accounting::{over_tolerance, Action};
+// A source's format and a flat export's mapping are part of a pipeline's source config;
+// `pvwatch convert` takes the same from its command line.
+use crate::config::{mapping::Mapping, Format};
 use crate::error::{Error, Result};
 use crate::output::{OutputFile, Staging};
 use crate::progress::thousands;
 use model::{Builder, SourceAccount, Tables};
-
-// A source's format and a flat export's mapping are part of a pipeline's source config;
-// `pvwatch convert` takes the same from its command line.
-pub use crate::config::{mapping, Format};
-pub use mapping::Mapping;
 
 /// The manifest of a conversion, beside its tables.
 pub const MANIFEST: &str = "convert-manifest.json";

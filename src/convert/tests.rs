@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use super::{convert, Format, Options};
+use super::{convert, Options};
+use crate::config::Format;
 
 const DEMO_H: &str = "primaryid$caseid$caseversion$fda_dt$age$age_cod$sex";
 

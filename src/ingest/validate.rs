@@ -8,9 +8,8 @@
 
 use polars::prelude::*;
 
-use crate::config::parse_date;
-// Booleans are parsed as a pipeline's flat mapping parses them (`config::parse_bool`).
-pub use crate::config::parse_bool;
+// Booleans are parsed as a pipeline's flat mapping parses them.
+use crate::config::{parse_bool, parse_date};
 use crate::error::{PolarsContext, Result};
 use crate::period::epoch_days;
 use crate::schema::{ColumnSpec, Kind, TableSpec};
