@@ -5,8 +5,11 @@
 //! path), then [`Pipeline::from_config`] checks every value and collects *all* problems
 //! before it fails. Paths in the file are relative to the file's own folder, so a pipeline
 //! runs the same from cron, a shell or an orchestrator whatever the working directory.
+//!
+//! Files by concern: `raw.rs` (the serde types), `source.rs` and [`mapping`]
+//! (`[inputs.source]`), `rates.rs` (`[rates]`), `monitoring.rs` (`[signals]`, `[alerts]`,
+//! `[[notify]]`); this file validates the rest and assembles the [`Pipeline`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -14,13 +17,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ConfigErrors, ConfigProblem, Error, Result};
 use crate::period::Period;
-use crate::schema::{self, CLASSES};
+use crate::schema;
 
 /// Default `ingest.max_rejected_fraction`.
 pub const DEFAULT_MAX_REJECTED_FRACTION: f64 = 0.01;
-/// Zhejiang's sentinel-hospital targets: at least 40% new-or-serious, 18% serious.
-pub const DEFAULT_NEW_OR_SERIOUS_SHARE: f64 = 0.40;
-pub const DEFAULT_SERIOUS_SHARE: f64 = 0.18;
 
 pub mod mapping;
 mod raw;
@@ -46,37 +46,6 @@ impl Lang {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Province,
-    City,
-}
-
-impl Level {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Level::Province => "province",
-            Level::City => "city",
-        }
-    }
-
-    /// The code of the region at this level that contains `region`.
-    pub fn region_of(&self, region: &str) -> String {
-        match self {
-            Level::Province => schema::province_of(region),
-            Level::City => schema::city_of(region),
-        }
-    }
-
-    /// Whether `code` is itself a region of this level (`330000` a province, `330100` a city).
-    pub fn is_level_code(&self, code: &str) -> bool {
-        match self {
-            Level::Province => code.ends_with("0000"),
-            Level::City => code.ends_with("00") && !code.ends_with("0000"),
-        }
-    }
-}
-
 /// Resolved input paths.
 #[derive(Debug, Clone)]
 pub struct Inputs {
@@ -91,93 +60,10 @@ pub struct Inputs {
     pub source: Option<Source>,
 }
 
-/// Targets of one class: a default and per-region overrides.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClassTarget {
-    pub per_million: Option<f64>,
-    pub regions: BTreeMap<String, f64>,
-}
-
-impl ClassTarget {
-    /// The target for `region`: its own override, else its city's, else its province's,
-    /// else the class default.
-    pub fn for_region(&self, region: &str) -> Option<f64> {
-        self.regions
-            .get(region)
-            .or_else(|| self.regions.get(&schema::city_of(region)))
-            .or_else(|| self.regions.get(&schema::province_of(region)))
-            .copied()
-            .or(self.per_million)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rates {
-    pub levels: Vec<Level>,
-    pub regions: Option<Vec<String>>,
-    pub classes: Vec<String>,
-    pub as_of: Option<NaiveDate>,
-    /// Keyed by class.
-    pub targets: BTreeMap<String, ClassTarget>,
-    pub new_or_serious_share: f64,
-    pub serious_share: f64,
-}
-
-impl Rates {
-    /// Whether a region at some level is inside the configured `regions` filter.
-    pub fn includes(&self, code: &str) -> bool {
-        match &self.regions {
-            None => true,
-            // `330000` covers `33xxxx`; `330100` covers `3301xx`; a district covers itself.
-            Some(list) => list.iter().any(|r| {
-                if Level::Province.is_level_code(r) {
-                    code.starts_with(&r[..2])
-                } else if Level::City.is_level_code(r) {
-                    code.starts_with(&r[..4])
-                } else {
-                    code == r
-                }
-            }),
-        }
-    }
-}
-
-/// The regulators' own targets, used for any class the pipeline file does not set:
-/// drug 1500/M for Shanghai and 1000/M for Zhejiang (no national drug target),
-/// device 400/M (Zhejiang, 2025), cosmetics 100/M.
-pub fn default_targets() -> BTreeMap<String, ClassTarget> {
-    let mut t = BTreeMap::new();
-    t.insert(
-        "drug".to_string(),
-        ClassTarget {
-            per_million: None,
-            regions: [
-                ("310000".to_string(), 1500.0),
-                ("330000".to_string(), 1000.0),
-            ]
-            .into_iter()
-            .collect(),
-        },
-    );
-    t.insert(
-        "device".to_string(),
-        ClassTarget {
-            per_million: Some(400.0),
-            regions: BTreeMap::new(),
-        },
-    );
-    t.insert(
-        "cosmetic".to_string(),
-        ClassTarget {
-            per_million: Some(100.0),
-            regions: BTreeMap::new(),
-        },
-    );
-    t
-}
-
 mod monitoring;
 pub use monitoring::*;
+mod rates;
+pub use rates::*;
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -400,135 +286,6 @@ impl Pipeline {
             v.push((schema::EVENT_TERMS.name, p));
         }
         v
-    }
-}
-
-fn validate_rates(raw: RatesConfig, p: &mut Problems) -> Rates {
-    let mut levels = Vec::new();
-    for (i, l) in raw
-        .levels
-        .unwrap_or_else(|| vec!["province".to_string()])
-        .iter()
-        .enumerate()
-    {
-        let level = match l.as_str() {
-            "province" => Level::Province,
-            "city" => Level::City,
-            other => {
-                p.push(
-                    format!("rates.levels[{i}]"),
-                    format!("expected `province` or `city`, found `{other}`"),
-                );
-                continue;
-            }
-        };
-        if !levels.contains(&level) {
-            levels.push(level);
-        }
-    }
-    if levels.is_empty() && p.0.iter().all(|x| !x.key.starts_with("rates.levels")) {
-        p.push(
-            "rates.levels",
-            "expected at least one of `province`, `city`, found none",
-        );
-    }
-    levels.sort();
-
-    let regions = raw.regions.inspect(|list| {
-        for (i, r) in list.iter().enumerate() {
-            if !schema::is_region_code(r) {
-                p.push(
-                    format!("rates.regions[{i}]"),
-                    format!("expected a 6-digit GB/T 2260 region code, found `{r}`"),
-                );
-            }
-        }
-    });
-
-    let classes = match raw.classes {
-        None => CLASSES.iter().map(|c| c.to_string()).collect(),
-        Some(list) => {
-            for (i, c) in list.iter().enumerate() {
-                if !CLASSES.contains(&c.as_str()) {
-                    p.push(
-                        format!("rates.classes[{i}]"),
-                        format!("expected one of `drug`, `device`, `cosmetic`, found `{c}`"),
-                    );
-                }
-            }
-            list
-        }
-    };
-
-    let as_of = raw.as_of.and_then(|s| match parse_date(&s) {
-        Some(d) => Some(d),
-        None => {
-            p.push(
-                "rates.as_of",
-                format!("expected a date YYYY-MM-DD, found `{s}`"),
-            );
-            None
-        }
-    });
-
-    let mut targets = default_targets();
-    if let Some(t) = raw.targets {
-        for (class, ct) in [
-            ("drug", t.drug),
-            ("device", t.device),
-            ("cosmetic", t.cosmetic),
-        ] {
-            let Some(ct) = ct else { continue };
-            let key = format!("rates.targets.{class}");
-            let mut target = ClassTarget::default();
-            if let Some(v) = ct.per_million {
-                check_positive(p, &format!("{key}.per_million"), v);
-                target.per_million = Some(v);
-            }
-            for (region, v) in ct.regions.unwrap_or_default() {
-                let k = format!("{key}.regions.{region}");
-                if !schema::is_region_code(&region) {
-                    p.push(
-                        k.clone(),
-                        format!(
-                            "expected a 6-digit GB/T 2260 region code as the key, found `{region}`"
-                        ),
-                    );
-                }
-                check_positive(p, &k, v);
-                target.regions.insert(region, v);
-            }
-            targets.insert(class.to_string(), target);
-        }
-    }
-
-    let shares = raw.sentinel_targets.unwrap_or_default();
-    let mut share = |key: &str, v: Option<f64>, default: f64| match v {
-        None => default,
-        Some(f) if (0.0..=1.0).contains(&f) => f,
-        Some(f) => {
-            p.push(
-                format!("rates.sentinel_targets.{key}"),
-                format!("expected a share from 0 to 1, found `{f}`"),
-            );
-            default
-        }
-    };
-    let new_or_serious_share = share(
-        "new_or_serious",
-        shares.new_or_serious,
-        DEFAULT_NEW_OR_SERIOUS_SHARE,
-    );
-    let serious_share = share("serious", shares.serious, DEFAULT_SERIOUS_SHARE);
-
-    Rates {
-        levels,
-        regions,
-        classes,
-        as_of,
-        targets,
-        new_or_serious_share,
-        serious_share,
     }
 }
 

@@ -63,64 +63,6 @@ fn collects_every_semantic_problem() {
 }
 
 #[test]
-fn targets_fall_back_from_region_to_city_to_province_to_default() {
-    let t = ClassTarget {
-        per_million: Some(900.0),
-        regions: [
-            ("330000".to_string(), 1000.0),
-            ("330100".to_string(), 1200.0),
-        ]
-        .into_iter()
-        .collect(),
-    };
-    assert_eq!(t.for_region("330106"), Some(1200.0));
-    assert_eq!(t.for_region("330200"), Some(1000.0));
-    assert_eq!(t.for_region("330000"), Some(1000.0));
-    assert_eq!(t.for_region("370000"), Some(900.0));
-    let drug = &default_targets()["drug"];
-    assert_eq!(drug.for_region("310000"), Some(1500.0));
-    assert_eq!(drug.for_region("310115"), Some(1500.0));
-    assert_eq!(drug.for_region("330000"), Some(1000.0));
-    assert_eq!(
-        drug.for_region("370000"),
-        None,
-        "no shipped drug target for Shandong"
-    );
-    assert_eq!(
-        default_targets()["device"].for_region("140000"),
-        Some(400.0)
-    );
-    assert_eq!(
-        default_targets()["cosmetic"].for_region("140000"),
-        Some(100.0)
-    );
-}
-
-#[test]
-fn region_filter_covers_children() {
-    let r = Rates {
-        levels: vec![Level::Province],
-        regions: Some(vec!["330000".into(), "140100".into()]),
-        classes: vec![],
-        as_of: None,
-        targets: BTreeMap::new(),
-        new_or_serious_share: 0.4,
-        serious_share: 0.18,
-    };
-    assert!(r.includes("330000") && r.includes("330100") && r.includes("330106"));
-    assert!(r.includes("140100") && r.includes("140105"));
-    assert!(!r.includes("140000") && !r.includes("310000") && !r.includes("140200"));
-    let taizhou = Rates {
-        regions: Some(vec!["331000".into()]),
-        ..r
-    };
-    assert!(
-        taizhou.includes("331002") && !taizhou.includes("331100"),
-        "台州 must not cover 丽水"
-    );
-}
-
-#[test]
 fn paths_are_normalised_lexically() {
     let n = |s: &str| normalize(Path::new(s)).display().to_string();
     assert_eq!(n("pipelines/../sample-data/r.csv"), "sample-data/r.csv");
