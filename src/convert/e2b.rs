@@ -40,7 +40,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::faers::normalize_product;
+use super::faers::drug::normalize_product;
 use super::model::{list_files, Builder, Report};
 use super::xml::{read_units, Node};
 use super::Options;
@@ -180,7 +180,7 @@ fn add_versions(icsrs: Vec<Icsr>, region: &str, opts: &Options, b: &mut Builder)
 
 /// HL7 TS `YYYYMMDD[hhmmss][±zzzz]` → days since the epoch (the date part).
 fn ts_date(v: &str) -> Option<i32> {
-    super::faers::parse_yyyymmdd(v.get(..8)?)
+    super::faers::demo::parse_yyyymmdd(v.get(..8)?)
 }
 
 /// An HL7 TS of year or month precision (`2024`, `202401`): a partial date, unknown as
