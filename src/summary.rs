@@ -13,10 +13,12 @@ fn secs(ms: u64) -> String {
 pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
     let n = thousands;
     let rejects = s.output.join("rejects.csv");
+    let nulled: u64 = s.inputs.iter().flat_map(|t| t.nulled_cells.values()).sum();
     match lang {
         Lang::En => format!(
             "pvwatch: pipeline `{}` for {} finished in {} s. Read {} rows from {} tables: {} used, \
-             {} superseded (older case versions), {} rejected ({}). {} first received in \
+             {} superseded (older case versions, or received after the period), {} rejected ({}){}. \
+             {} first received in \
              the period; rates: {} region × class rows, {} of {} with a target on track; signals: {} \
              watched product × event pairs, {} flagged; alerts: {} open (P0 {}, P1 {}, P2 {}, P3 {}), {} new, \
              {} escalated, {} resolved. Outputs: {}",
@@ -28,10 +30,15 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.rows.used),
             n(s.rows.superseded),
             n(s.rows.rejected),
-            if s.rows.rejected == 0 {
+            if s.rows.rejected + nulled == 0 {
                 "none".to_string()
             } else {
                 format!("see {}", rejects.display())
+            },
+            match nulled {
+                0 => String::new(),
+                1 => ", and 1 unreadable optional value nulled in a kept row".to_string(),
+                k => format!(", and {} unreadable optional values nulled in kept rows", n(k)),
             },
             match s.rates.cases_in_period {
                 1 => "1 case was".to_string(),
@@ -54,7 +61,7 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
         ),
         Lang::Zh => format!(
             "pvwatch：流水线 `{}`（{}）运行完成，用时 {} 秒。读取 {} 个表共 {} 行：使用 {} 行，\
-             被跟踪报告替代 {} 行，拒收 {} 行（{}）。本期首次收到病例 {} 例；报告率共 {} 行（地区 × 类别），\
+             被跟踪报告替代或晚于本期收到 {} 行，拒收 {} 行（{}）{}。本期首次收到病例 {} 例；报告率共 {} 行（地区 × 类别），\
              有目标的 {} 行中 {} 行达标；信号检测：重点监测产品 × 不良事件组合 {} 个，其中提示信号 {} 个；预警：未关闭 {} 条（P0 {}，P1 {}，P2 {}，P3 {}），\
              新增 {} 条，升级 {} 条，解除 {} 条。输出目录：{}",
             s.pipeline,
@@ -65,10 +72,14 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.rows.used),
             n(s.rows.superseded),
             n(s.rows.rejected),
-            if s.rows.rejected == 0 {
+            if s.rows.rejected + nulled == 0 {
                 "无".to_string()
             } else {
                 format!("见 {}", rejects.display())
+            },
+            match nulled {
+                0 => String::new(),
+                k => format!("，另有 {} 个无法识别的可选字段值已置空、所在行保留", n(k)),
             },
             n(s.rates.cases_in_period),
             n(s.rates.rows),

@@ -101,7 +101,7 @@ fn run_prints_summary_with_row_accounting() {
         mask_seconds(&r.stdout),
         format!(
             "pvwatch: pipeline `p` for 2025 finished in T s. Read 11 rows from 5 tables: 7 used, \
-             3 superseded (older case versions), 1 rejected (see {d}/out/2025/rejects.csv). \
+             3 superseded (older case versions, or received after the period), 1 rejected (see {d}/out/2025/rejects.csv). \
              3 cases were first received in the period; rates: 3 region × class rows, 0 of 3 \
              with a target on track; signals: 0 watched product × event pairs, 0 flagged; \
              alerts: 3 open (P0 0, P1 0, P2 0, P3 3), 3 new, 0 escalated, 0 resolved. \
@@ -159,7 +159,7 @@ fn lang_zh_gives_the_chinese_summary() {
         mask_seconds(&r.stdout),
         format!(
             "pvwatch：流水线 `p`（2025）运行完成，用时 T 秒。读取 5 个表共 11 行：使用 7 行，\
-             被跟踪报告替代 3 行，拒收 1 行（见 {d}/out/2025/rejects.csv）。本期首次收到病例 3 例；\
+             被跟踪报告替代或晚于本期收到 3 行，拒收 1 行（见 {d}/out/2025/rejects.csv）。本期首次收到病例 3 例；\
              报告率共 3 行（地区 × 类别），有目标的 3 行中 0 行达标；信号检测：重点监测产品 × 不良事件组合 0 个，其中提示信号 0 个；预警：未关闭 3 条（P0 0，P1 0，P2 0，P3 3），新增 3 条，升级 0 条，解除 0 条。输出目录：{d}/out/2025\n"
         )
     );
