@@ -118,9 +118,20 @@ fn empty_list() -> Expr {
     ))
 }
 
-/// Distinct values of a text column per case, sorted.
-fn distinct_sorted(name: &str) -> Expr {
-    col(name).unique().sort(SortOptions::default())
+/// Each case's distinct non-null values of a text column of `frame` (keyed by `__case`),
+/// sorted, as a list column named `out`. De-duplicated and sorted over the whole frame,
+/// then gathered per case (a group-by keeps the rows' order within each group): vectorised
+/// work, where a `unique` and a `sort` inside the aggregation would build a series per case.
+fn distinct_sorted(frame: &DataFrame, name: &str, out: &str) -> LazyFrame {
+    frame
+        .clone()
+        .lazy()
+        .select([col(col::CASE_KEY), col(name)])
+        .filter(col(name).is_not_null())
+        .unique(None, UniqueKeepStrategy::Any)
+        .sort([name], SortMultipleOptions::default())
+        .group_by([col(col::CASE_KEY)])
+        .agg([col(name).alias(out)])
 }
 
 /// Build `cases.parquet`'s frame: one row per case of `data.cases`, sorted by `case_id`.
@@ -130,33 +141,18 @@ fn distinct_sorted(name: &str) -> Expr {
 pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<DataFrame> {
     let ctx = || "cases: building the case table".to_string();
     let key = || [col(col::CASE_KEY)];
-    let left = || JoinArgs::new(JoinType::Left);
+    let left = || JoinArgs {
+        maintain_order: MaintainOrderJoin::Left,
+        ..JoinArgs::new(JoinType::Left)
+    };
 
     let mut cases = data.cases.clone();
     if cases.column(col::COMPLETENESS).is_err() {
         cases.with_column(completeness(data)?).context(ctx)?;
     }
-    // product_id and event are required, never null; batches are aggregated over the rows
-    // that have one (a `drop_nulls` inside the aggregation would leave groups without rows).
-    let products = data
-        .case_products
-        .clone()
-        .lazy()
-        .group_by(key())
-        .agg([distinct_sorted(col::PRODUCT_ID).alias(col::SUSPECT_PRODUCTS)]);
-    let batches = data
-        .case_products
-        .clone()
-        .lazy()
-        .filter(col(col::BATCH).is_not_null())
-        .group_by(key())
-        .agg([distinct_sorted(col::BATCH).alias(col::BATCHES)]);
-    let events = data
-        .case_events
-        .clone()
-        .lazy()
-        .group_by(key())
-        .agg([distinct_sorted(col::EVENT).alias(col::EVENTS)]);
+    let products = distinct_sorted(&data.case_products, col::PRODUCT_ID, col::SUSPECT_PRODUCTS);
+    let batches = distinct_sorted(&data.case_products, col::BATCH, col::BATCHES);
+    let events = distinct_sorted(&data.case_events, col::EVENT, col::EVENTS);
 
     let edges = age_band_edges(signals);
     let band = age_band(col(col::AGE_YEARS), edges);
@@ -174,8 +170,11 @@ pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<
     let prefix = |n: i64, zeros: &str| col(col::REGION).str().head(lit(n)) + lit(zeros);
     let list = |name: &str| col(name).fill_null(empty_list()).alias(name);
 
+    // Sorting the cases first, and keeping their order through the joins, gathers the
+    // list columns once instead of sorting the finished table.
     cases
         .lazy()
+        .sort([col::CASE_ID], SortMultipleOptions::default())
         .join(products, key(), key(), left())
         .join(batches, key(), key(), left())
         .join(events, key(), key(), left())
@@ -214,7 +213,6 @@ pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<
                 .gt(lit(WELL_DOCUMENTED_ABOVE))
                 .alias(col::WELL_DOCUMENTED),
         ])
-        .sort([col::CASE_ID], SortMultipleOptions::default())
         .collect()
         .context(ctx)
 }

@@ -695,3 +695,45 @@ fn written_lists_are_large_utf8_lists_readable_by_arrow() {
         .sum();
     assert_eq!(rows, 2);
 }
+
+#[test]
+fn lists_are_sorted_and_distinct_at_a_size_that_splits_the_group_by() {
+    // Enough rows for polars to partition the group-by across threads; each case names
+    // its products and events out of order and twice.
+    const PRODUCTS: [&str; 4] = ["D4", "D1", "D3", "D2"];
+    const EVENTS: [&str; 3] = ["Rash", "Nausea", "Headache"];
+    let cases: Vec<Case> = (0..20_000)
+        .map(|i| {
+            let id: &'static str = Box::leak(format!("C{i:05}").into_boxed_str());
+            let n = 1 + i % 4;
+            let products = (0..2 * n)
+                .map(|j| (PRODUCTS[(i + j) % n], Some(["B2", "B1"][j % 2])))
+                .collect();
+            let events = (0..2 * 3).map(|j| (EVENTS[(i + j) % 3], None)).collect();
+            Case {
+                products,
+                events,
+                ..case(id)
+            }
+        })
+        .collect();
+    let mut data = dataset(&cases, None);
+    data.case_products = data.case_products.reverse();
+    let t = case_table(&data, &Signals::default(), &"2025".parse().unwrap()).unwrap();
+    assert_eq!(t.height(), cases.len());
+    // Row i is case i (sorted by case_id): 1 + i % 4 products, 3 events, 2 batches.
+    for name in [col::SUSPECT_PRODUCTS, col::EVENTS, col::BATCHES] {
+        for (i, l) in lists(&t, name).iter().enumerate() {
+            assert!(
+                l.windows(2).all(|w| w[0] < w[1]),
+                "{name} of row {i}: {l:?}"
+            );
+            let want = match name {
+                col::SUSPECT_PRODUCTS => 1 + i % 4,
+                col::EVENTS => 3,
+                _ => 2,
+            };
+            assert_eq!(l.len(), want, "{name} of row {i}: {l:?}");
+        }
+    }
+}
