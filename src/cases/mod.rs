@@ -119,19 +119,39 @@ fn empty_list() -> Expr {
 }
 
 /// Each case's distinct non-null values of a text column of `frame` (keyed by `__case`),
-/// sorted, as a list column named `out`. De-duplicated and sorted over the whole frame,
-/// then gathered per case (a group-by keeps the rows' order within each group): vectorised
-/// work, where a `unique` and a `sort` inside the aggregation would build a series per case.
+/// sorted, as a list column named `out`.
+///
+/// Products, events and batches have far fewer distinct values than rows, so each value is
+/// coded once by its rank among the sorted distinct values; the rows are de-duplicated and
+/// sorted on the integer codes, then gathered per case (a group-by keeps the rows' order
+/// within each group). A `unique` and a `sort` inside the aggregation would build a series
+/// per case, and de-duplicating or sorting the text itself costs several times more.
 fn distinct_sorted(frame: &DataFrame, name: &str, out: &str) -> LazyFrame {
-    frame
+    const CODE: &str = "__code";
+    let rows = frame
         .clone()
         .lazy()
         .select([col(col::CASE_KEY), col(name)])
-        .filter(col(name).is_not_null())
+        .filter(col(name).is_not_null());
+    let codes = rows
+        .clone()
+        .select([col(name)])
         .unique(None, UniqueKeepStrategy::Any)
         .sort([name], SortMultipleOptions::default())
-        .group_by([col(col::CASE_KEY)])
-        .agg([col(name).alias(out)])
+        .with_row_index(CODE, None);
+    rows.join(
+        codes,
+        [col(name)],
+        [col(name)],
+        JoinArgs::new(JoinType::Inner),
+    )
+    .unique_generic(
+        Some(vec![col(col::CASE_KEY), col(CODE)]),
+        UniqueKeepStrategy::Any,
+    )
+    .sort([CODE], SortMultipleOptions::default())
+    .group_by([col(col::CASE_KEY)])
+    .agg([col(name).alias(out)])
 }
 
 /// Build `cases.parquet`'s frame: one row per case of `data.cases`, sorted by `case_id`.
