@@ -16,6 +16,7 @@
 
 pub mod accounting;
 pub mod alerts;
+pub mod cases;
 pub mod config;
 pub mod convert;
 pub mod error;
@@ -331,6 +332,11 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;
+    let case_table = progress::timed("write: case table", || {
+        cases::case_table(&data, &pipeline.signals, &period)
+    })?;
+    staging.write_parquet("cases.parquet", &case_table)?;
+    drop(case_table);
     staging.write_alerts(&alert_list)?;
     let review_html = review::render_review(
         &review::ReviewData {

@@ -283,18 +283,22 @@ impl Drop for Staging {
     }
 }
 
-/// Types every BI reader takes: no unsigned integers, categoricals, nested or null columns.
+/// Types every BI reader takes: no unsigned integers, categoricals, null columns, or nested
+/// columns other than lists of strings (`cases.parquet`; DuckDB and pyarrow read them).
 pub fn check_bi_types(df: &DataFrame) -> std::result::Result<(), String> {
     for c in df.columns() {
-        let ok = matches!(
-            c.dtype(),
-            DataType::Boolean
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::Float64
-                | DataType::String
-                | DataType::Date
-        );
+        let ok = match c.dtype() {
+            DataType::List(inner) => matches!(**inner, DataType::String),
+            other => matches!(
+                other,
+                DataType::Boolean
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::Float64
+                    | DataType::String
+                    | DataType::Date
+            ),
+        };
         if !ok {
             return Err(format!(
                 "column `{}` has type {}, which BI readers may not take",
@@ -319,6 +323,15 @@ mod tests {
         );
         let df = DataFrame::new_infer_height(vec![Column::new("n".into(), [1i64, 2])]).unwrap();
         assert!(check_bi_types(&df).is_ok());
+        let strings = Series::new("s".into(), ["a", "b"]).implode().unwrap();
+        let df = DataFrame::new_infer_height(vec![strings.into_column()]).unwrap();
+        assert!(check_bi_types(&df).is_ok(), "lists of strings are allowed");
+        let ints = Series::new("i".into(), [1i64, 2]).implode().unwrap();
+        let df = DataFrame::new_infer_height(vec![ints.into_column()]).unwrap();
+        assert_eq!(
+            check_bi_types(&df).unwrap_err(),
+            "column `i` has type list[i64], which BI readers may not take"
+        );
     }
 
     #[test]

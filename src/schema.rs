@@ -109,6 +109,21 @@ pub mod col {
     pub const EXPECTED: &str = "expected";
     pub const TABLE: &str = "table";
     pub const ACTION: &str = "action";
+
+    // cases.parquet (one row per case; `case_id`, `report_id`, `version`, `class`,
+    // `region`, `province`, `sex`, `age_years`, `reporter_type`, the flags and `period`
+    // reuse the constants above)
+    pub const VERSIONS_RECEIVED: &str = "versions_received";
+    pub const FIRST_RECEIVED_DATE: &str = "first_received";
+    pub const LATEST_RECEIVED_DATE: &str = "latest_received";
+    pub const CITY: &str = "city";
+    pub const AGE_BAND: &str = "age_band";
+    pub const SUSPECT_PRODUCTS: &str = "suspect_products";
+    pub const EVENTS: &str = "events";
+    pub const BATCHES: &str = "batches";
+    pub const IN_PERIOD: &str = "in_period";
+    pub const COMPLETENESS: &str = "completeness";
+    pub const WELL_DOCUMENTED: &str = "well_documented";
 }
 
 /// Product classes: which monitoring system a report belongs to.

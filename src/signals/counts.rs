@@ -76,25 +76,26 @@ fn strata_exprs(cfg: &Signals) -> Vec<Expr> {
         out.push(col(col::SEX).fill_null(lit(U_SEX)).alias(S_SEX));
     }
     if !cfg.strata_age_bands.is_empty() {
-        // Band i holds ages in [edge[i-1], edge[i]); unknown age is band -1.
-        let age = col(col::AGE_YEARS);
-        let mut band = lit(cfg.strata_age_bands.len() as i32);
-        for (i, edge) in cfg.strata_age_bands.iter().enumerate().rev() {
-            band = when(age.clone().lt(lit(*edge)))
-                .then(lit(i as i32))
-                .otherwise(band);
-        }
-        out.push(
-            when(age.is_null())
-                .then(lit(-1i32))
-                .otherwise(band)
-                .alias(S_AGE),
-        );
+        out.push(age_band(col(col::AGE_YEARS), &cfg.strata_age_bands).alias(S_AGE));
     }
     if cfg.strata_year {
         out.push(col(col::FIRST_RECEIVED).dt().year().alias(S_YEAR));
     }
     out
+}
+
+/// The age band (`Int32`) of `age` for increasing `edges`: band i holds ages in
+/// [edge[i-1], edge[i]), band 0 is below the first edge and band `edges.len()` from the last
+/// edge up; an unknown age is band -1. The one banding of ages: the age strata here, and
+/// `cases.parquet`'s `age_band` labels ([`crate::cases`]).
+pub fn age_band(age: Expr, edges: &[f64]) -> Expr {
+    let mut band = lit(edges.len() as i32);
+    for (i, edge) in edges.iter().enumerate().rev() {
+        band = when(age.clone().lt(lit(*edge)))
+            .then(lit(i as i32))
+            .otherwise(band);
+    }
+    when(age.is_null()).then(lit(-1i32)).otherwise(band)
 }
 
 /// Count `a, b, c, d, n, expected` for every (class, product_id, event) with `a ≥ 1`.

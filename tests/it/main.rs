@@ -17,12 +17,15 @@
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
+//! - `cases`: the demo's `cases.parquet` (schema, lists, completeness) against an
+//!   independent recount of the sample CSVs.
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
 
 mod alerts;
 mod as_of;
 mod bad_input;
+mod cases;
 mod cli;
 mod convert;
 mod pipelines;

@@ -620,7 +620,7 @@ struct Recount {
 
 /// The rows of a CSV file as maps of column name to trimmed value. A row with the wrong
 /// number of fields is a reject, so it is left out.
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+pub(crate) fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
@@ -644,13 +644,13 @@ fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-fn date(s: &str) -> Option<chrono::NaiveDate> {
+pub(crate) fn date(s: &str) -> Option<chrono::NaiveDate> {
     (s.len() == 10)
         .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .flatten()
 }
 
-fn truthy(s: &str) -> Option<bool> {
+pub(crate) fn truthy(s: &str) -> Option<bool> {
     match s.to_lowercase().as_str() {
         "true" | "1" | "yes" | "是" => Some(true),
         "false" | "0" | "no" | "否" => Some(false),

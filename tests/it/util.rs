@@ -8,7 +8,7 @@ use std::process::Command;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array,
-    LargeStringArray, StringArray, StringViewArray,
+    LargeListArray, LargeStringArray, ListArray, StringArray, StringViewArray,
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -250,6 +250,8 @@ pub enum Value {
     Bool(bool),
     /// Days since 1970-01-01.
     Date(i32),
+    /// A list of strings (`cases.parquet`'s lists).
+    List(Vec<String>),
 }
 
 impl Value {
@@ -282,6 +284,14 @@ impl Value {
         match self {
             Value::Bool(v) => *v,
             other => panic!("expected a boolean, found {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    pub fn list(&self) -> Vec<&str> {
+        match self {
+            Value::List(v) => v.iter().map(String::as_str).collect(),
+            other => panic!("expected a list, found {other:?}"),
         }
     }
 
@@ -352,8 +362,22 @@ fn cell(a: &ArrayRef, i: usize) -> Value {
         DataType::Float64 => Value::Float(get!(Float64Array)),
         DataType::Boolean => Value::Bool(get!(BooleanArray)),
         DataType::Date32 => Value::Date(get!(Date32Array)),
+        DataType::List(_) => list_cell(&get!(ListArray)),
+        DataType::LargeList(_) => list_cell(&get!(LargeListArray)),
         other => panic!("unexpected Arrow type {other} in an output table"),
     }
+}
+
+/// A list cell's strings (a null element would be a bug: lists hold strings only).
+fn list_cell(items: &ArrayRef) -> Value {
+    Value::List(
+        (0..items.len())
+            .map(|j| match cell(items, j) {
+                Value::Str(s) => s,
+                other => panic!("expected a string in a list, found {other:?}"),
+            })
+            .collect(),
+    )
 }
 
 /// Read a Parquet file with arrow-rs.

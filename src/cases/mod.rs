@@ -1,0 +1,238 @@
+//! The case table (`cases.parquet`): one row per case in the run's background, with its
+//! completeness score.
+//!
+//! Reads ingest's `cases` (every row is a case of the background as of the period: the
+//! latest version received by its end), `case_products` (suspect and interacting
+//! products), `case_events` and `event_terms`. Writes one row per case, sorted by
+//! `case_id`, in the columns of [`COLUMNS`] (documented in the README, "cases.parquet"):
+//! the latest version's fields as text (sex and reporter type decoded from ingest's
+//! indexes), the region's province and city, the age band of the signals' strata, the
+//! case's distinct suspect products, events and batches as sorted lists of strings,
+//! `in_period` (first received within the period), and [`completeness`] with
+//! `well_documented` (completeness > 0.8).
+//!
+//! Invariants: one row per row of ingest's `cases`; no case is filtered here (the period
+//! only sets `in_period`); lists are never null (empty when the case has none); types are
+//! the BI-safe ones of `output::check_bi_types` (no unsigned, counts Int64).
+//!
+//! Lists are built by polars group-bys (`unique`, `sort` per case), never by a per-row
+//! loop in Rust, so the table scales with the case × product and case × event rows.
+
+pub mod completeness;
+#[cfg(test)]
+mod tests;
+
+use polars::prelude::*;
+
+pub use completeness::{completeness, completeness_of, WELL_DOCUMENTED_ABOVE};
+
+use crate::config::Signals;
+use crate::error::{PolarsContext, Result};
+use crate::ingest::Dataset;
+use crate::period::{epoch_days, Period};
+use crate::schema::{col, REPORTER_TYPES, SEXES};
+use crate::signals::counts::age_band;
+
+/// The age bands' edges when the pipeline sets no `[signals.strata] age_bands`: `<18`,
+/// `18-44`, `45-64`, `>=65`.
+pub const DEFAULT_AGE_BANDS: &[f64] = &[18.0, 45.0, 65.0];
+
+/// The `age_band` of a case with no age.
+pub const UNKNOWN_AGE_BAND: &str = "unknown";
+
+/// The columns of `cases.parquet`, in order.
+pub const COLUMNS: &[&str] = &[
+    col::PERIOD,
+    col::CASE_ID,
+    col::REPORT_ID,
+    col::VERSION,
+    col::VERSIONS_RECEIVED,
+    col::FIRST_RECEIVED_DATE,
+    col::LATEST_RECEIVED_DATE,
+    col::CLASS,
+    col::REGION,
+    col::PROVINCE,
+    col::CITY,
+    col::SEX,
+    col::AGE_YEARS,
+    col::AGE_BAND,
+    col::REPORTER_TYPE,
+    col::SENTINEL,
+    col::IS_NEW,
+    col::IS_SERIOUS,
+    col::FATAL,
+    col::SUSPECT_PRODUCTS,
+    col::EVENTS,
+    col::BATCHES,
+    col::IN_PERIOD,
+    col::COMPLETENESS,
+    col::WELL_DOCUMENTED,
+];
+
+/// The age bands' edges a run uses: the signals' strata when set, else
+/// [`DEFAULT_AGE_BANDS`].
+pub fn age_band_edges(signals: &Signals) -> &[f64] {
+    if signals.strata_age_bands.is_empty() {
+        DEFAULT_AGE_BANDS
+    } else {
+        &signals.strata_age_bands
+    }
+}
+
+/// The label of each band of [`age_band`] for these edges, band 0 first: `<e₀`, then
+/// `eᵢ₋₁-(eᵢ−1)` for whole-year edges (`18-44`) or `eᵢ₋₁-<eᵢ` otherwise (`0.5-<2`), then
+/// `>=eₙ₋₁`.
+pub fn age_band_labels(edges: &[f64]) -> Vec<String> {
+    let mut labels = Vec::with_capacity(edges.len() + 1);
+    if let Some(first) = edges.first() {
+        labels.push(format!("<{first}"));
+    }
+    for w in edges.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        if lo.fract() == 0.0 && hi.fract() == 0.0 {
+            labels.push(format!("{lo}-{}", hi - 1.0));
+        } else {
+            labels.push(format!("{lo}-<{hi}"));
+        }
+    }
+    if let Some(last) = edges.last() {
+        labels.push(format!(">={last}"));
+    }
+    labels
+}
+
+/// Decode an index column (`UInt32` into `values`) to its text; null stays null.
+fn decode(name: &str, values: &[&str]) -> Expr {
+    let mut e = lit(NULL).cast(DataType::String);
+    for (i, v) in values.iter().enumerate().rev() {
+        e = when(col(name).eq(lit(i as u32))).then(lit(*v)).otherwise(e);
+    }
+    e.alias(name)
+}
+
+/// An empty list of strings, to stand for "none" where a case has no row to aggregate.
+fn empty_list() -> Expr {
+    lit(Scalar::new(
+        DataType::List(Box::new(DataType::String)),
+        AnyValue::List(Series::new_empty(PlSmallStr::EMPTY, &DataType::String)),
+    ))
+}
+
+/// Each case's distinct non-null values of a text column of `frame` (keyed by `__case`),
+/// sorted, as a list column named `out`.
+///
+/// Products, events and batches have far fewer distinct values than rows, so each value is
+/// coded once by its rank among the sorted distinct values; the rows are de-duplicated and
+/// sorted on the integer codes, then gathered per case (a group-by keeps the rows' order
+/// within each group). A `unique` and a `sort` inside the aggregation would build a series
+/// per case, and de-duplicating or sorting the text itself costs several times more.
+fn distinct_sorted(frame: &DataFrame, name: &str, out: &str) -> LazyFrame {
+    const CODE: &str = "__code";
+    let rows = frame
+        .clone()
+        .lazy()
+        .select([col(col::CASE_KEY), col(name)])
+        .filter(col(name).is_not_null());
+    let codes = rows
+        .clone()
+        .select([col(name)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .sort([name], SortMultipleOptions::default())
+        .with_row_index(CODE, None);
+    rows.join(
+        codes,
+        [col(name)],
+        [col(name)],
+        JoinArgs::new(JoinType::Inner),
+    )
+    .unique_generic(
+        Some(vec![col(col::CASE_KEY), col(CODE)]),
+        UniqueKeepStrategy::Any,
+    )
+    .sort([CODE], SortMultipleOptions::default())
+    .group_by([col(col::CASE_KEY)])
+    .agg([col(name).alias(out)])
+}
+
+/// Build `cases.parquet`'s frame: one row per case of `data.cases`, sorted by `case_id`.
+///
+/// `data.cases` may already hold a `completeness` column (the rates stage adds it); it is
+/// used as it is. Otherwise it is computed with [`completeness`].
+pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<DataFrame> {
+    let ctx = || "cases: building the case table".to_string();
+    let key = || [col(col::CASE_KEY)];
+    let left = || JoinArgs {
+        maintain_order: MaintainOrderJoin::Left,
+        ..JoinArgs::new(JoinType::Left)
+    };
+
+    let mut cases = data.cases.clone();
+    if cases.column(col::COMPLETENESS).is_err() {
+        cases.with_column(completeness(data)?).context(ctx)?;
+    }
+    let products = distinct_sorted(&data.case_products, col::PRODUCT_ID, col::SUSPECT_PRODUCTS);
+    let batches = distinct_sorted(&data.case_products, col::BATCH, col::BATCHES);
+    let events = distinct_sorted(&data.case_events, col::EVENT, col::EVENTS);
+
+    let edges = age_band_edges(signals);
+    let band = age_band(col(col::AGE_YEARS), edges);
+    let mut age_label = lit(UNKNOWN_AGE_BAND);
+    for (i, label) in age_band_labels(edges).iter().enumerate().rev() {
+        age_label = when(band.clone().eq(lit(i as i32)))
+            .then(lit(label.as_str()))
+            .otherwise(age_label);
+    }
+    let day = |c: &str| col(c).cast(DataType::Int32);
+    let in_period = day(col::FIRST_RECEIVED)
+        .gt_eq(lit(epoch_days(period.start())))
+        .and(day(col::FIRST_RECEIVED).lt_eq(lit(epoch_days(period.end()))));
+    // Region codes are checked 6-digit GB/T 2260 codes (see `schema::province_of`).
+    let prefix = |n: i64, zeros: &str| col(col::REGION).str().head(lit(n)) + lit(zeros);
+    let list = |name: &str| col(name).fill_null(empty_list()).alias(name);
+
+    // Sorting the cases first, and keeping their order through the joins, gathers the
+    // list columns once instead of sorting the finished table.
+    cases
+        .lazy()
+        .sort([col::CASE_ID], SortMultipleOptions::default())
+        .join(products, key(), key(), left())
+        .join(batches, key(), key(), left())
+        .join(events, key(), key(), left())
+        .select([
+            lit(period.to_string()).alias(col::PERIOD),
+            col(col::CASE_ID),
+            col(col::REPORT_ID),
+            // A report without a version is version 1 (ingest ranks it so).
+            col(col::VERSION)
+                .fill_null(lit(1i64))
+                .cast(DataType::Int64)
+                .alias(col::VERSION),
+            col(col::VERSIONS)
+                .cast(DataType::Int64)
+                .alias(col::VERSIONS_RECEIVED),
+            col(col::FIRST_RECEIVED).alias(col::FIRST_RECEIVED_DATE),
+            col(col::RECEIVED_DATE).alias(col::LATEST_RECEIVED_DATE),
+            col(col::CLASS),
+            col(col::REGION),
+            prefix(2, "0000").alias(col::PROVINCE),
+            prefix(4, "00").alias(col::CITY),
+            decode(col::SEX, SEXES),
+            col(col::AGE_YEARS),
+            age_label.alias(col::AGE_BAND),
+            decode(col::REPORTER_TYPE, REPORTER_TYPES),
+            col(col::SENTINEL),
+            col(col::IS_NEW),
+            col(col::IS_SERIOUS),
+            col(col::FATAL),
+            list(col::SUSPECT_PRODUCTS),
+            list(col::EVENTS),
+            list(col::BATCHES),
+            in_period.alias(col::IN_PERIOD),
+            col(col::COMPLETENESS).cast(DataType::Float64),
+            col(col::COMPLETENESS)
+                .gt(lit(WELL_DOCUMENTED_ABOVE))
+                .alias(col::WELL_DOCUMENTED),
+        ])
+        .collect()
+        .context(ctx)
+}
