@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use polars::prelude::DataFrame;
 
 pub use config::{Lang, Pipeline};
+use error::PolarsContext;
 pub use error::{Error, Result};
 pub use period::Period;
 use progress::thousands;
@@ -248,7 +249,14 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let lang = opts.lang.unwrap_or(pipeline.lang);
     let mut timings = Timings::default();
 
-    let (data, conversion) = load(pipeline, &period, &opts.progress, &mut timings)?;
+    let (mut data, conversion) = load(pipeline, &period, &opts.progress, &mut timings)?;
+    // Each case's completeness score, read by rates (well-documented shares) and the case
+    // table.
+    let completeness =
+        progress::timed("ingest: completeness scores", || cases::completeness(&data))?;
+    data.cases
+        .with_column(completeness)
+        .context(|| "cases: adding completeness scores".to_string())?;
 
     let stage = opts.progress.stage("rates");
     let rates = rates::compute_rates(

@@ -18,6 +18,8 @@
 //! - Shares are of `reports`: new-or-serious (`is_new` or `is_serious`), serious; and the
 //!   same among sentinel-hospital reports, each compared with its target. A missing flag
 //!   counts as false (not new, not serious, not sentinel).
+//! - `well_documented`: cases with a completeness score above 0.8 (vigiGrade's threshold;
+//!   `cases::completeness`, a column the run adds to `cases`), and its share of `reports`.
 //!
 //! Invariants: `reports ≥ new_or_serious ≥ serious ≥ 0`; no NaN or infinity: a measure
 //! with a zero denominator is null and `null_reason` says why.
@@ -27,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::cases::WELL_DOCUMENTED_ABOVE;
 use crate::config::{Level, Rates};
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, Period};
@@ -44,6 +47,8 @@ struct Counts {
     sentinel_serious: i64,
     /// By `REPORTER_TYPES`, then unknown.
     reporters: [i64; 6],
+    /// Cases whose completeness score is above 0.8 (vigiGrade's well documented).
+    well_documented: i64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -58,6 +63,7 @@ impl std::ops::AddAssign for Counts {
         for (a, b) in self.reporters.iter_mut().zip(o.reporters) {
             *a += b;
         }
+        self.well_documented += o.well_documented;
     }
 }
 
@@ -115,6 +121,15 @@ fn count_by_region(
             .sum()
             .alias(reporter_column(REPORTER_TYPES.len())),
     );
+    // `completeness` is added to `cases` by the run (`cases::completeness`) before rates.
+    let well_documented = if cases.column(col::COMPLETENESS).is_ok() {
+        col(col::COMPLETENESS)
+            .gt(lit(WELL_DOCUMENTED_ABOVE))
+            .fill_null(lit(false))
+    } else {
+        lit(false)
+    };
+    aggs.push(as_i64(well_documented).sum().alias(col::WELL_DOCUMENTED));
 
     let day = |c: &str| col(c).cast(DataType::Int32);
     let grouped = cases
@@ -157,6 +172,7 @@ fn count_by_region(
     for i in 0..=REPORTER_TYPES.len() {
         cols.push(int(&reporter_column(i))?);
     }
+    cols.push(int(col::WELL_DOCUMENTED)?);
     let mut out = HashMap::new();
     for row in 0..grouped.height() {
         let (Some(region), Some(class)) = (regions.get(row), classes.get(row)) else {
@@ -178,6 +194,7 @@ fn count_by_region(
                 sentinel_new_or_serious: v(5),
                 sentinel_serious: v(6),
                 reporters,
+                well_documented: v(13),
             },
         );
     }
@@ -334,6 +351,8 @@ struct Builder {
     sentinel_serious_met: Vec<Option<bool>>,
     reporters: [Vec<i64>; 6],
     reporter_shares: [Vec<Option<f64>>; 6],
+    well_documented: Vec<i64>,
+    well_documented_share: Vec<Option<f64>>,
     null_reason: Vec<Option<String>>,
 }
 
@@ -426,6 +445,9 @@ impl Builder {
             self.reporters[i].push(c.reporters[i]);
             self.reporter_shares[i].push(share(c.reporters[i], c.reports));
         }
+        self.well_documented.push(c.well_documented);
+        self.well_documented_share
+            .push(share(c.well_documented, c.reports));
         self.null_reason
             .push((!reasons.is_empty()).then(|| reasons.join("; ")));
     }
@@ -555,6 +577,14 @@ impl Builder {
         for (i, v) in [s0, s1, s2, s3, s4, s5].into_iter().enumerate() {
             columns.push(Column::new(reporter_share_column(i).into(), v));
         }
+        columns.push(c(
+            col::WELL_DOCUMENTED,
+            Column::new(PlSmallStr::EMPTY, self.well_documented),
+        ));
+        columns.push(c(
+            col::WELL_DOCUMENTED_SHARE,
+            Column::new(PlSmallStr::EMPTY, self.well_documented_share),
+        ));
         columns.push(c(
             col::NULL_REASON,
             Column::new(PlSmallStr::EMPTY, self.null_reason),

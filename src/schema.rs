@@ -124,6 +124,8 @@ pub mod col {
     pub const IN_PERIOD: &str = "in_period";
     pub const COMPLETENESS: &str = "completeness";
     pub const WELL_DOCUMENTED: &str = "well_documented";
+    /// rates.parquet: the share of `reports` that are well documented.
+    pub const WELL_DOCUMENTED_SHARE: &str = "well_documented_share";
 }
 
 /// Product classes: which monitoring system a report belongs to.

@@ -356,3 +356,46 @@ fn demo_cases_are_the_recounted_cases_with_their_lists_and_scores() {
     assert!(t.get(r, "fatal").bool());
     assert!(!t.get(r, "in_period").bool());
 }
+
+/// `rates.parquet`'s `well_documented` (cases first received in the period with a
+/// completeness above 0.8) and its share, per province and class, against the recount.
+#[test]
+fn demo_rates_count_the_well_documented_cases_of_the_period() {
+    let fx = Fixture::empty();
+    let demo = repo().join("pipelines/demo.toml").display().to_string();
+    let out = fx.ps("out");
+    fx.run(&["run", demo.as_str(), "--out", out.as_str()])
+        .expect_ok();
+    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let start = days("2025-01-01");
+    let mut want: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for w in recount_cases(&repo().join("sample-data"), "2025-12-31").values() {
+        if w.first >= start {
+            let e = want
+                .entry((format!("{}0000", &w.region[..2]), w.class.clone()))
+                .or_default();
+            e.0 += 1;
+            e.1 += i64::from(w.completeness() > 0.8);
+        }
+    }
+    let mut seen = 0;
+    for r in 0..rates.rows.len() {
+        let key = (
+            rates.get(r, "region").str().to_string(),
+            rates.get(r, "class").str().to_string(),
+        );
+        let (reports, well) = want.get(&key).copied().unwrap_or((0, 0));
+        assert_eq!(rates.get(r, "reports").int(), reports, "{key:?}");
+        assert_eq!(rates.get(r, "well_documented").int(), well, "{key:?}");
+        match rates.get(r, "well_documented_share") {
+            Value::Null => assert_eq!(reports, 0, "{key:?}"),
+            v => assert_close(v.float(), well as f64 / reports as f64, 1e-12),
+        }
+        seen += usize::from(reports > 0);
+    }
+    assert_eq!(
+        seen,
+        want.len(),
+        "every province × class with cases has a row"
+    );
+}

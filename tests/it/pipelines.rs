@@ -303,6 +303,7 @@ fn demo_rates_schema_is_bi_friendly() {
         "reporter_individual",
         "reporter_other",
         "reporter_unknown",
+        "well_documented",
     ];
     let measures = [
         "per_million",
@@ -321,6 +322,7 @@ fn demo_rates_schema_is_bi_friendly() {
         "reporter_individual_share",
         "reporter_other_share",
         "reporter_unknown_share",
+        "well_documented_share",
     ];
     let flags = [
         "on_track",
