@@ -28,6 +28,7 @@ macro_rules! w {
 mod alerts;
 mod frame;
 mod html;
+mod quality;
 mod sections;
 mod style;
 mod svg;
@@ -351,7 +352,11 @@ impl Ctx<'_, '_> {
                 );
             }
         }
-        s.push_str(&nulled_cells(d.inputs, tr));
+        s.push_str(&quality::nulled_cells(d.inputs, tr));
+        s.push_str(&quality::well_documented(
+            &frame::rate_rows(d.rates, d.period),
+            tr,
+        ));
         let rejects = if d.rejects == 0 {
             tr.t(
                 "No input line was rejected; rejects.csv holds only its header.",
@@ -372,45 +377,6 @@ impl Ctx<'_, '_> {
         w!(s, "<p>{rejects}</p>\n</section>\n");
         s
     }
-}
-
-/// Bad optional values nulled in rows that were kept, by table and column: the rows count
-/// as used, and each cell has a `cell nulled` line in `rejects.csv`.
-fn nulled_cells(inputs: &[TableAccount], tr: Tr) -> String {
-    let rows: Vec<String> = inputs
-        .iter()
-        .flat_map(|t| {
-            t.nulled_cells.iter().map(move |(column, n)| {
-                format!(
-                    "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td></tr>",
-                    escape(t.table),
-                    escape(column),
-                    int(*n as i64)
-                )
-            })
-        })
-        .collect();
-    if rows.is_empty() {
-        return format!(
-            "<p>{}</p>\n",
-            tr.t(
-                "No optional value had to be nulled.",
-                "没有需要置空的可选字段值。"
-            )
-        );
-    }
-    format!(
-        "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<table><thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th></tr></thead><tbody>{}</tbody></table>\n",
-        tr.t("Nulled cells", "置空的单元格"),
-        tr.t(
-            "An unreadable value in an optional column is set to null and its row kept (its case still counts); a null flag counts as false, a null age as unknown.",
-            "可选列中无法识别的值被置为空，该行保留（病例照常计数）；空的标志按“否”计，空的年龄按“未知”计。"
-        ),
-        tr.t("Table", "输入表"),
-        tr.t("Column", "列"),
-        tr.t("Cells nulled", "置空单元格数"),
-        rows.join("")
-    )
 }
 
 /// A row of the row-accounting table: read, used, superseded, rejected, and the check.

@@ -98,6 +98,7 @@ pub struct RateRow {
     pub target: Option<f64>,
     pub attainment: Option<f64>,
     pub on_track: Option<bool>,
+    pub well_documented: Option<i64>,
     pub null_reason: Option<String>,
 }
 
@@ -121,6 +122,7 @@ pub fn rate_rows(df: &DataFrame, period: &str) -> Vec<RateRow> {
     let target = floats(df, col::TARGET_PER_MILLION);
     let attainment = floats(df, col::ATTAINMENT);
     let on_track = flags(df, col::ON_TRACK);
+    let well_documented = ints(df, col::WELL_DOCUMENTED);
     let null_reason = texts(df, col::NULL_REASON);
     in_period(df, period)
         .into_iter()
@@ -134,6 +136,7 @@ pub fn rate_rows(df: &DataFrame, period: &str) -> Vec<RateRow> {
             target: target[i],
             attainment: attainment[i],
             on_track: on_track[i],
+            well_documented: well_documented[i],
             null_reason: null_reason[i].clone(),
         })
         .collect()

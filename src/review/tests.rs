@@ -55,6 +55,7 @@ fn rates() -> DataFrame {
         col::TARGET_PER_MILLION => [Some(1500.0), Some(1000.0), None, None, Some(400.0), Some(400.0), Some(400.0), Some(400.0), Some(1000.0), Some(1000.0)],
         col::ATTAINMENT => [Some(0.0395), Some(0.0411), None, None, Some(0.02), Some(0.011), Some(0.004), None, Some(0.07), Some(0.07)],
         col::ON_TRACK => [Some(false), Some(false), None, None, Some(false), Some(false), Some(false), None, Some(false), Some(false)],
+        col::WELL_DOCUMENTED => [1000i64, 2000, 500, 300, 100, 150, 75, 45, 600, 500],
         col::NULL_REASON => [None, None, Some("no target for `drug` in region `370000`"), Some("no population for region `140000`"), None, None, None, Some("no population for region `140000`"), None, None],
     )
     .expect("a valid frame")
@@ -341,6 +342,14 @@ fn quality_accounts_for_every_row() {
     assert!(part.contains("rejects.csv"));
     assert!(part.contains("11 reject lines"));
     assert!(part.contains("Nulled cells"));
+    // Province rows only, so that a city's cases are not counted twice: drug 1471 + 2743 +
+    // 1070 + 716 = 6000 cases, 1000 + 2000 + 500 + 300 = 3800 well documented (63.3%);
+    // device 740 cases, 370 well documented (50.0%).
+    assert!(part.contains("Well-documented cases"));
+    assert!(part.contains("<td>drug</td><td class=\"n\">6,000</td><td class=\"n\">3,800</td><td class=\"n\">63.3%</td>"), "{part}");
+    assert!(part.contains(
+        "<td>device</td><td class=\"n\">740</td><td class=\"n\">370</td><td class=\"n\">50.0%</td>"
+    ));
     assert!(part.contains("<td>reports</td><td><code>age_years</code></td><td class=\"n\">2</td>"));
 }
 
