@@ -3,7 +3,8 @@
 //! period), every table balances (`read = used + superseded + rejected`) with the counts a
 //! reader works out by hand: a bad optional value costs no row, and a version received
 //! after the period is superseded for the run. The rates table counts each valid case
-//! once, in the period of its first valid receipt.
+//! once, in the period of its first valid receipt, and `cases.parquet` holds every case
+//! with a valid version received by the period's end (issue 17: no case lost).
 
 use std::collections::BTreeMap;
 
@@ -338,6 +339,33 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
         }
     }
     prop_assert_eq!(total, expected.values().sum::<i64>());
+    prop_assert_eq!(got, expected);
+
+    // No case lost: every case with a valid version received by the period's end is in
+    // cases.parquet, once, with that version's report, whatever its bad optional cells.
+    let case_table = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let got: BTreeMap<String, String> = (0..case_table.rows.len())
+        .map(|r| {
+            (
+                case_table.get(r, "case_id").str().to_string(),
+                case_table.get(r, "report_id").str().to_string(),
+            )
+        })
+        .collect();
+    prop_assert_eq!(got.len(), case_table.rows.len(), "one row per case");
+    let expected: BTreeMap<String, String> = latest
+        .iter()
+        .map(|(&ci, &vi)| {
+            let c = &cases[ci];
+            let report_id = format!("R{ci:03}-{}", vi + 1);
+            let case_id = if c.no_case_id && c.versions.len() == 1 {
+                report_id.clone()
+            } else {
+                format!("C{ci:03}")
+            };
+            (case_id, report_id)
+        })
+        .collect();
     prop_assert_eq!(got, expected);
     Ok(())
 }
