@@ -365,12 +365,12 @@ impl Ctx<'_, '_> {
             .to_string()
         } else if tr.is_zh() {
             format!(
-                "共 {} 条拒收记录（每个问题单元格一行），详见本批次输出目录中的 <code>rejects.csv</code>：文件、行号、列、实际值与期望值。",
+                "共 {} 条问题单元格记录（每个问题单元格一行），详见本批次输出目录中的 <code>rejects.csv</code>：文件、行号、列、实际值、期望值，以及处理方式（整行拒收或单元格置空）。",
                 int(d.rejects as i64)
             )
         } else {
             format!(
-                "{} reject lines (one per bad cell) are in <code>rejects.csv</code> in this batch's output folder, with the file, line, column, the value found and what was expected.",
+                "{} lines (one per bad cell) are in <code>rejects.csv</code> in this batch's output folder, with the file, line, column, the value found, what was expected, and the action: row rejected or cell nulled.",
                 int(d.rejects as i64)
             )
         };

@@ -340,7 +340,7 @@ fn quality_accounts_for_every_row() {
     assert!(part.contains("7,050"));
     assert!(part.contains("✓"));
     assert!(part.contains("rejects.csv"));
-    assert!(part.contains("11 reject lines"));
+    assert!(part.contains("11 lines (one per bad cell)"));
     assert!(part.contains("Nulled cells"));
     // Province rows only, so that a city's cases are not counted twice: drug 1471 + 2743 +
     // 1070 + 716 = 6000 cases, 1000 + 2000 + 500 + 300 = 3800 well documented (63.3%);
