@@ -14,6 +14,25 @@ pub(super) fn received_or_followed_up_in(p: &Period) -> Expr {
     within(col::FIRST_RECEIVED).or(within(col::RECEIVED_DATE))
 }
 
+/// One row per (case, watched product it names as suspect or interacting), for the given
+/// cases (a frame with `__case`): the product's registry columns beside the case's.
+pub(super) fn watched_products_of(inp: &RuleInputs<'_>, cases: LazyFrame) -> LazyFrame {
+    let watched = watched_products(inp.products, &inp.signals_cfg.watch);
+    suspect_products(inp.case_products, watched.clone())
+        .join(
+            watched,
+            [col(col::PRODUCT_ID)],
+            [col(col::PRODUCT_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            cases,
+            [col(col::CASE_KEY)],
+            [col(col::CASE_KEY)],
+            JoinArgs::new(JoinType::Inner),
+        )
+}
+
 pub(super) fn case_alerts(
     inp: &RuleInputs<'_>,
     cfg: &Alerts,
@@ -35,20 +54,7 @@ pub(super) fn case_alerts(
             col(col::IS_SERIOUS).fill_null(lit(false)),
             col(col::IS_NEW).fill_null(lit(false)),
         ]);
-    let watched = watched_products(inp.products, &inp.signals_cfg.watch);
-    let df = suspect_products(inp.case_products, watched.clone())
-        .join(
-            watched,
-            [col(col::PRODUCT_ID)],
-            [col(col::PRODUCT_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            in_period,
-            [col(col::CASE_KEY)],
-            [col(col::CASE_KEY)],
-            JoinArgs::new(JoinType::Inner),
-        )
+    let df = watched_products_of(inp, in_period)
         .filter(
             col(col::FATAL)
                 .or(col(col::IS_SERIOUS))

@@ -7,7 +7,7 @@
 //! without a `fatal` column) raises nothing: every case would fire and none would say more
 //! than the manifest does.
 
-use super::case::received_or_followed_up_in;
+use super::case::{received_or_followed_up_in, watched_products_of};
 use super::*;
 
 pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Alert>) -> Result<()> {
@@ -33,20 +33,7 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
             missing(col::FATAL, fatal_recorded).alias(col::FATAL),
         ])
         .filter(col(col::IS_SERIOUS).or(col(col::FATAL)));
-    let watched = watched_products(inp.products, &inp.signals_cfg.watch);
-    let df = suspect_products(inp.case_products, watched.clone())
-        .join(
-            watched,
-            [col(col::PRODUCT_ID)],
-            [col(col::PRODUCT_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            cases,
-            [col(col::CASE_KEY)],
-            [col(col::CASE_KEY)],
-            JoinArgs::new(JoinType::Inner),
-        )
+    let df = watched_products_of(inp, cases)
         .sort(
             [col::CASE_ID, col::PRODUCT_ID],
             SortMultipleOptions::default(),
