@@ -301,7 +301,7 @@ impl Ctx<'_, '_> {
                 tr.t("File", "文件"),
                 tr.t("Read", "读取行数"),
                 tr.t("Used", "使用"),
-                tr.t("Superseded", "被后续版本取代"),
+                tr.t("Superseded", "被后续版本取代或晚于本期"),
                 tr.t("Rejected", "拒收"),
                 tr.t("Rejected share", "拒收比例"),
                 tr.t("Accounted for", "行数核对")
