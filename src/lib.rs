@@ -340,11 +340,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;
-    let case_table = progress::timed("write: case table", || {
-        cases::case_table(&data, &pipeline.signals, &period)
+    // Built and written a chunk of cases at a time: the whole table is never in memory.
+    progress::timed("write: case table", || {
+        let chunks =
+            cases::case_table_chunks(&data, &pipeline.signals, &period, cases::CHUNK_CASES)?;
+        staging.write_parquet_batches("cases.parquet", chunks)
     })?;
-    staging.write_parquet("cases.parquet", &case_table)?;
-    drop(case_table);
     staging.write_alerts(&alert_list)?;
     let review_html = review::render_review(
         &review::ReviewData {
@@ -423,8 +424,9 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     })
 }
 
-/// Stop before counting when the case × product × event rows would not fit in memory.
-/// Their number is estimated as products × events / cases (rows of latest versions).
+/// Stop before counting when the case × product × event rows, or later the case table's
+/// chunks, would not fit in memory. The rows are estimated as products × events / cases
+/// (rows of latest versions).
 fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
     let cases = data.cases.height().max(1) as f64;
     let rows =
@@ -448,7 +450,11 @@ fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
                 thousands(rows)
             )
         },
-        held + rows * memory::SIGNALS_BYTES_PER_PAIR_ROW,
+        // The case table is written after counting, with the loaded tables still held.
+        held + (rows * memory::SIGNALS_BYTES_PER_PAIR_ROW).max(memory::case_table_bytes(
+            data.cases.height(),
+            cases::CHUNK_CASES,
+        )),
     )
 }
 

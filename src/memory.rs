@@ -37,6 +37,26 @@ pub const INGEST_BYTES_PER_CSV_BYTE: u64 = 3;
 /// tables' 5.4 GiB, for 88 million rows.
 pub const SIGNALS_BYTES_PER_PAIR_ROW: u64 = 28;
 
+/// Peak bytes per case of a chunk of the case table (`cases::case_table_chunks`,
+/// `cases::CHUNK_CASES` cases at a time), over what the loaded tables hold
+/// ([`dataset_bytes`]): the chunk's rows, its product and event rows, the lists and text
+/// columns and their LargeUtf8 copies for the writer, with what the signals and alerts
+/// outputs still hold then. Measured with `scripts/bench` on 2026-12-07 (chunks of 2^20
+/// cases): the 10m run peaked at 4.37 GiB while writing the case table, 1.63 GiB over the
+/// loaded tables' 2.74 GiB, about 1,600 bytes per case of a chunk; rounded up. (Built
+/// whole, the table had raised that run's peak to 9.37 GiB.)
+pub const CASE_TABLE_BYTES_PER_CHUNK_CASE: u64 = 1_700;
+/// Bytes per case the case table holds while it is written: the cases' order by `case_id`
+/// (one index each) and each case key's chunk.
+pub const CASE_TABLE_BYTES_PER_CASE: u64 = 8;
+
+/// Peak bytes of writing the case table of `cases` cases in chunks of `chunk_cases`, over
+/// what the loaded tables hold.
+pub fn case_table_bytes(cases: usize, chunk_cases: usize) -> u64 {
+    cases as u64 * CASE_TABLE_BYTES_PER_CASE
+        + cases.min(chunk_cases) as u64 * CASE_TABLE_BYTES_PER_CHUNK_CASE
+}
+
 /// Bytes a loaded row holds in `cases` (case_id, class and region as 16-byte string views,
 /// dates, codes, flags, age, key), `case_products` (product_id and batch views, case key)
 /// and `case_events` (event view, case key), rounded up.

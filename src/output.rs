@@ -119,30 +119,71 @@ impl Staging {
 
     /// Write a table as Parquet that every BI reader takes without a cast.
     pub fn write_parquet(&mut self, file: &str, df: &DataFrame) -> Result<()> {
-        let path = self.tmp.join(file);
-        check_bi_types(df).map_err(|m| Error::Polars {
-            context: format!("{}: refusing to write", self.target.join(file).display()),
-            source: PolarsError::ComputeError(m.into()),
-        })?;
-        let options = ParquetWriteOptions {
-            compression: ParquetCompression::Snappy,
-            compat_level: None, // oldest: LargeUtf8 strings, no view types
-            ..Default::default()
-        };
-        let target =
-            PlRefPath::try_from_path(&path).context(|| format!("{}: path", path.display()))?;
-        df.clone()
-            .lazy()
-            .sink(
-                SinkDestination::File {
-                    target: SinkTarget::Path(target),
-                },
-                FileWriteFormat::Parquet(Arc::new(options)),
-                UnifiedSinkArgs::default(),
-            )
-            .and_then(|lf| lf.collect())
-            .context(|| format!("{}: writing Parquet", self.target.join(file).display()))?;
+        let target = self.target.join(file);
+        check_parquet_types(&target, df)?;
+        sink_parquet(
+            df.clone().lazy(),
+            &self.tmp.join(file),
+            &target,
+            Engine::Auto,
+        )?;
         self.record(file, df.height() as u64)
+    }
+
+    /// Write a table that comes in batches (built one at a time, so that the whole table
+    /// is never in memory) as one Parquet file, like [`Staging::write_parquet`]: the rows
+    /// of the batches in order. There must be at least one batch.
+    ///
+    /// Polars' batched writer writes string views (`CompatLevel::newest`), so each batch
+    /// is sunk to a part file of its own with the BI-safe options, and the parts are then
+    /// streamed, in order, into the one file and removed.
+    pub fn write_parquet_batches(
+        &mut self,
+        file: &str,
+        batches: impl IntoIterator<Item = Result<DataFrame>>,
+    ) -> Result<()> {
+        let target = self.target.join(file);
+        let mut parts = Vec::new();
+        let mut rows = 0u64;
+        let written = (|| -> Result<()> {
+            for batch in batches {
+                let batch = batch?;
+                check_parquet_types(&target, &batch)?;
+                let part = self.tmp.join(format!(".{file}.part-{:05}", parts.len()));
+                parts.push(part.clone());
+                rows += batch.height() as u64;
+                sink_parquet(batch.lazy(), &part, &target, Engine::Auto)?;
+            }
+            Ok(())
+        })();
+        let merged = written.and_then(|()| match parts.as_slice() {
+            [] => Err(Error::Polars {
+                context: format!("{}: writing Parquet", target.display()),
+                source: PolarsError::NoData("no batch to write".into()),
+            }),
+            [one] => fs::rename(one, self.tmp.join(file)).map_err(|e| Error::io(one, e)),
+            _ => {
+                let paths = parts
+                    .iter()
+                    .map(|p| {
+                        PlRefPath::try_from_path(p).context(|| format!("{}: path", p.display()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let args = ScanArgsParquet {
+                    glob: false,
+                    ..Default::default()
+                };
+                let parts_lf = LazyFrame::scan_parquet_files(paths.into(), args)
+                    .context(|| format!("{}: reading back its parts", target.display()))?;
+                // The streaming engine holds a few row groups at a time, never the table.
+                sink_parquet(parts_lf, &self.tmp.join(file), &target, Engine::Streaming)
+            }
+        });
+        for part in &parts {
+            let _ = fs::remove_file(part);
+        }
+        merged?;
+        self.record(file, rows)
     }
 
     /// Write `rejects.csv`: UTF-8 with a byte-order mark (so Excel shows Chinese), a header
@@ -281,6 +322,36 @@ impl Drop for Staging {
             let _ = fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+/// Refuse to write a frame with a type BI readers may not take ([`check_bi_types`]).
+fn check_parquet_types(target: &Path, df: &DataFrame) -> Result<()> {
+    check_bi_types(df).map_err(|m| Error::Polars {
+        context: format!("{}: refusing to write", target.display()),
+        source: PolarsError::ComputeError(m.into()),
+    })
+}
+
+/// Sink `lf` to `path` as Parquet for BI readers: LargeUtf8 strings (the oldest Arrow
+/// compatibility level, no view types) and Snappy compression. Errors name `target`, the
+/// file as it will be published.
+fn sink_parquet(lf: LazyFrame, path: &Path, target: &Path, engine: Engine) -> Result<()> {
+    let options = ParquetWriteOptions {
+        compression: ParquetCompression::Snappy,
+        compat_level: None, // oldest: LargeUtf8 strings, no view types
+        ..Default::default()
+    };
+    let dest = PlRefPath::try_from_path(path).context(|| format!("{}: path", path.display()))?;
+    lf.sink(
+        SinkDestination::File {
+            target: SinkTarget::Path(dest),
+        },
+        FileWriteFormat::Parquet(Arc::new(options)),
+        UnifiedSinkArgs::default(),
+    )
+    .and_then(|lf| lf.collect_with_engine(engine))
+    .context(|| format!("{}: writing Parquet", target.display()))?;
+    Ok(())
 }
 
 /// Types every BI reader takes: no unsigned integers, categoricals, null columns, or nested

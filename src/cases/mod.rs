@@ -16,7 +16,10 @@
 //! the BI-safe ones of `output::check_bi_types` (no unsigned, counts Int64).
 //!
 //! Lists are built by polars group-bys (`unique`, `sort` per case), never by a per-row
-//! loop in Rust, so the table scales with the case × product and case × event rows.
+//! loop in Rust, so the table scales with the case × product and case × event rows. The
+//! run builds and writes the table in chunks of [`CHUNK_CASES`] cases in `case_id` order
+//! ([`case_table_chunks`], `output::Staging::write_parquet_batches`), so it never holds
+//! the whole table.
 
 pub mod completeness;
 #[cfg(test)]
@@ -154,11 +157,120 @@ fn distinct_sorted(frame: &DataFrame, name: &str, out: &str) -> LazyFrame {
     .agg([col(name).alias(out)])
 }
 
-/// Build `cases.parquet`'s frame: one row per case of `data.cases`, sorted by `case_id`.
+/// Cases per chunk of [`case_table_chunks`]. A chunk costs about 1,600 bytes per case at
+/// its peak, lists and text with their copies for the writer
+/// ([`crate::memory::CASE_TABLE_BYTES_PER_CHUNK_CASE`]), so the case table adds a bounded
+/// amount to the run's peak, whatever the number of cases.
+pub const CHUNK_CASES: usize = 1 << 20;
+
+/// Build `cases.parquet`'s frame: one row per case of `data.cases`, sorted by `case_id`
+/// (the chunks of [`case_table_chunks`] stacked; the run writes them one at a time).
+pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<DataFrame> {
+    let mut table: Option<DataFrame> = None;
+    for chunk in case_table_chunks(data, signals, period, CHUNK_CASES)? {
+        let chunk = chunk?;
+        match table.as_mut() {
+            None => table = Some(chunk),
+            Some(t) => {
+                t.vstack_mut_owned(chunk)
+                    .context(|| "cases: stacking the case table's chunks".to_string())?;
+            }
+        }
+    }
+    Ok(table.expect("case_table_chunks yields at least one chunk"))
+}
+
+/// `cases.parquet`'s rows in chunks of `chunk_cases` cases, in `case_id` order: stacked,
+/// the chunks are one row per case of `data.cases`, sorted by `case_id`. There is at
+/// least one chunk (empty when there is no case), so the schema is always known.
+///
+/// Only the case ids are sorted up front; each chunk gathers its cases' rows, and its
+/// product and event rows, and builds the text columns and lists for those cases only,
+/// so the table's cost is bounded by the chunk, not the number of cases.
 ///
 /// `data.cases` may already hold a `completeness` column (the rates stage adds it); it is
 /// used as it is. Otherwise it is computed with [`completeness`].
-pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<DataFrame> {
+pub fn case_table_chunks<'a>(
+    data: &'a Dataset,
+    signals: &'a Signals,
+    period: &'a Period,
+    chunk_cases: usize,
+) -> Result<impl Iterator<Item = Result<DataFrame>> + 'a> {
+    let ctx = || "cases: building the case table".to_string();
+    let chunk_cases = chunk_cases.max(1);
+    let cases = if data.cases.column(col::COMPLETENESS).is_ok() {
+        std::borrow::Cow::Borrowed(&data.cases)
+    } else {
+        let mut cases = data.cases.clone();
+        cases.with_column(completeness(data)?).context(ctx)?;
+        std::borrow::Cow::Owned(cases)
+    };
+    let order = cases
+        .column(col::CASE_ID)
+        .context(ctx)?
+        .arg_sort(SortOptions::default());
+    let keys = cases
+        .column(col::CASE_KEY)
+        .context(ctx)?
+        .idx()
+        .context(ctx)?;
+    let keys = keys.rechunk();
+    let keys = keys.cont_slice().context(ctx)?;
+    // Which chunk each case key falls in (keys are dense: the row numbers of `cases`).
+    let slots = keys.iter().max().map_or(0, |&m| m as usize + 1);
+    let mut chunk_of = vec![u32::MAX; slots];
+    for (pos, row) in order.into_no_null_iter().enumerate() {
+        chunk_of[keys[row as usize] as usize] = (pos / chunk_cases) as u32;
+    }
+    let n_chunks = cases.height().div_ceil(chunk_cases).max(1);
+    let chunks = (0..n_chunks).map(move |i| {
+        let lo = (i * chunk_cases).min(order.len());
+        let hi = ((i + 1) * chunk_cases).min(order.len());
+        let rows = order.slice(lo as i64, hi - lo);
+        // Only the columns the lists read are copied out of the child tables.
+        let in_chunk = |frame: &DataFrame, names: &[&str]| -> Result<DataFrame> {
+            let mask = chunk_mask(frame, &chunk_of, i as u32).context(ctx)?;
+            frame
+                .select(names.iter().copied())
+                .and_then(|f| f.filter(&mask))
+                .context(ctx)
+        };
+        let chunk = cases.take(&rows).context(ctx)?;
+        let products = in_chunk(
+            &data.case_products,
+            &[col::CASE_KEY, col::PRODUCT_ID, col::BATCH],
+        )?;
+        let events = in_chunk(&data.case_events, &[col::CASE_KEY, col::EVENT])?;
+        chunk_table(chunk, &products, &events, signals, period)
+    });
+    Ok(chunks)
+}
+
+/// Which rows of `frame` belong to cases of chunk `i` (by their case key).
+fn chunk_mask(frame: &DataFrame, chunk_of: &[u32], i: u32) -> PolarsResult<BooleanChunked> {
+    let keys = frame.column(col::CASE_KEY)?.idx()?;
+    let mut mask = Vec::with_capacity(keys.len());
+    for arr in keys.downcast_iter() {
+        // Keys are never null (linking drops unlinked rows); a null slot reads as some
+        // key and is dropped by the filter anyway.
+        mask.extend(
+            arr.values()
+                .iter()
+                .map(|&k| chunk_of.get(k as usize) == Some(&i)),
+        );
+    }
+    Ok(BooleanChunked::from_slice(PlSmallStr::EMPTY, &mask))
+}
+
+/// The case table's rows for `cases` (already in `case_id` order) from their product and
+/// event rows.
+fn chunk_table(
+    cases: DataFrame,
+    case_products: &DataFrame,
+    case_events: &DataFrame,
+    signals: &Signals,
+    period: &Period,
+) -> Result<DataFrame> {
     let ctx = || "cases: building the case table".to_string();
     let key = || [col(col::CASE_KEY)];
     let left = || JoinArgs {
@@ -166,13 +278,9 @@ pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<
         ..JoinArgs::new(JoinType::Left)
     };
 
-    let mut cases = data.cases.clone();
-    if cases.column(col::COMPLETENESS).is_err() {
-        cases.with_column(completeness(data)?).context(ctx)?;
-    }
-    let products = distinct_sorted(&data.case_products, col::PRODUCT_ID, col::SUSPECT_PRODUCTS);
-    let batches = distinct_sorted(&data.case_products, col::BATCH, col::BATCHES);
-    let events = distinct_sorted(&data.case_events, col::EVENT, col::EVENTS);
+    let products = distinct_sorted(case_products, col::PRODUCT_ID, col::SUSPECT_PRODUCTS);
+    let batches = distinct_sorted(case_products, col::BATCH, col::BATCHES);
+    let events = distinct_sorted(case_events, col::EVENT, col::EVENTS);
 
     let edges = age_band_edges(signals);
     let band = age_band(col(col::AGE_YEARS), edges);
@@ -190,11 +298,10 @@ pub fn case_table(data: &Dataset, signals: &Signals, period: &Period) -> Result<
     let prefix = |n: i64, zeros: &str| col(col::REGION).str().head(lit(n)) + lit(zeros);
     let list = |name: &str| col(name).fill_null(empty_list()).alias(name);
 
-    // Sorting the cases first, and keeping their order through the joins, gathers the
-    // list columns once instead of sorting the finished table.
+    // The cases come in `case_id` order, kept through the joins, so the list columns are
+    // gathered once and the finished chunk needs no sort.
     cases
         .lazy()
-        .sort([col::CASE_ID], SortMultipleOptions::default())
         .join(products, key(), key(), left())
         .join(batches, key(), key(), left())
         .join(events, key(), key(), left())

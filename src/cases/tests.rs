@@ -737,3 +737,110 @@ fn lists_are_sorted_and_distinct_at_a_size_that_splits_the_group_by() {
         }
     }
 }
+
+/// 50 cases in no particular `case_id` order, with products, batches and events that
+/// differ from case to case (some with none).
+fn fifty_cases() -> Vec<Case> {
+    const PRODUCTS: [&str; 5] = ["D5", "D1", "D4", "D2", "D3"];
+    const EVENTS: [&str; 3] = ["Rash", "Nausea", "Headache"];
+    (0..50)
+        .map(|i| {
+            let id: &'static str = Box::leak(format!("C{:03}", (i * 37) % 50).into_boxed_str());
+            let products = (0..i % 4)
+                .map(|j| (PRODUCTS[(i + j) % 5], [Some("B2"), None, Some("B1")][j % 3]))
+                .collect();
+            let events = (0..i % 3)
+                .map(|j| (EVENTS[(i * 2 + j) % 3], None))
+                .collect();
+            Case {
+                products,
+                events,
+                age: (i % 5 != 0).then_some(i as f64),
+                ..case(id)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn chunks_stack_to_the_whole_table_whatever_their_size() {
+    let mut data = dataset(&fifty_cases(), None);
+    data.case_events = data.case_events.reverse();
+    let period = "2025".parse().unwrap();
+    let signals = Signals::default();
+    let whole = case_table(&data, &signals, &period).unwrap();
+    assert_eq!(whole.height(), 50);
+    let ids = strs(&whole, col::CASE_ID);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted by case_id");
+    for size in [1, 3, 7, 49, 50, 64] {
+        let chunks: Vec<DataFrame> = case_table_chunks(&data, &signals, &period, size)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(chunks.len(), 50usize.div_ceil(size), "chunks of {size}");
+        assert!(chunks.iter().all(|c| c.height() <= size));
+        let mut stacked = chunks[0].clone();
+        for c in &chunks[1..] {
+            stacked.vstack_mut(c).unwrap();
+        }
+        assert!(stacked.equals_missing(&whole), "chunks of {size}");
+    }
+}
+
+#[test]
+fn no_case_is_one_empty_chunk_with_every_column() {
+    let data = dataset(&[], None);
+    let chunks: Vec<DataFrame> =
+        case_table_chunks(&data, &Signals::default(), &"2025".parse().unwrap(), 3)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(chunks[0].height(), 0);
+    let names: Vec<&str> = chunks[0]
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(names, COLUMNS);
+}
+
+#[test]
+fn a_table_written_in_chunks_reads_back_as_the_whole_table() {
+    let data = dataset(&fifty_cases(), None);
+    let period = "2025".parse().unwrap();
+    let signals = Signals::default();
+    let whole = case_table(&data, &signals, &period).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut staging = crate::output::Staging::create(dir.path(), "2025").unwrap();
+    let chunks = case_table_chunks(&data, &signals, &period, 7).unwrap();
+    staging
+        .write_parquet_batches("cases.parquet", chunks)
+        .unwrap();
+    assert_eq!(staging.written[0].rows, 50);
+    let out = staging.publish().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["cases.parquet"], "no part file is left");
+    let path = out.join("cases.parquet");
+    let read = ParquetReader::new(std::fs::File::open(&path).unwrap())
+        .finish()
+        .unwrap();
+    assert!(read.equals_missing(&whole));
+    // The parts' schema survives the merge: large strings and lists, no view types.
+    use arrow::datatypes::DataType as A;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&path).unwrap(),
+    )
+    .unwrap();
+    for f in builder.schema().fields() {
+        let ok = match f.data_type() {
+            A::LargeUtf8 | A::Int64 | A::Float64 | A::Boolean | A::Date32 => true,
+            A::LargeList(inner) => inner.data_type() == &A::LargeUtf8,
+            _ => false,
+        };
+        assert!(ok, "{}: {}", f.name(), f.data_type());
+    }
+}
