@@ -37,18 +37,22 @@ pub const INGEST_BYTES_PER_CSV_BYTE: u64 = 3;
 /// tables' 5.4 GiB, for 88 million rows.
 pub const SIGNALS_BYTES_PER_PAIR_ROW: u64 = 28;
 
-/// Peak bytes per case of a chunk of the case table (`cases::case_table_chunks`,
-/// `cases::CHUNK_CASES` cases at a time), over what the loaded tables hold
-/// ([`dataset_bytes`]): the chunk's rows, its product and event rows, the lists and text
-/// columns and their LargeUtf8 copies for the writer, with what the signals and alerts
-/// outputs still hold then. Measured with `scripts/bench` on 2026-12-07 (chunks of 2^20
-/// cases): the 10m run peaked at 4.37 GiB while writing the case table, 1.63 GiB over the
-/// loaded tables' 2.74 GiB, about 1,600 bytes per case of a chunk; rounded up. (Built
-/// whole, the table had raised that run's peak to 9.37 GiB.)
-pub const CASE_TABLE_BYTES_PER_CHUNK_CASE: u64 = 1_700;
-/// Bytes per case the case table holds while it is written: the cases' order by `case_id`
-/// (one index each) and each case key's chunk.
-pub const CASE_TABLE_BYTES_PER_CASE: u64 = 8;
+/// Bytes of writing the case table, over what the loaded tables hold ([`dataset_bytes`]),
+/// per case of the run and per case of a chunk (`cases::case_table_chunks`,
+/// `cases::CHUNK_CASES` cases at a time): a chunk's rows, its product and event rows, its
+/// lists and text and their LargeUtf8 copies for the writer; per case, the cases' order
+/// and chunks, and what `dataset_bytes` leaves out of the cases ingest now keeps
+/// (report_id, version, versions, completeness) with what the signals and alerts outputs
+/// still hold then.
+///
+/// Fitted to `scripts/bench` runs of 2026-12-07 on this project's machine: the peak was
+/// 4.37 GiB at 10m with chunks of 2^20 cases and 4.29 GiB with chunks of 2^19 (about 165
+/// bytes per case of a chunk), 10.03 GiB at 25m with chunks of 2^19 (4.5 GB over the
+/// loaded tables besides the chunk: about 181 bytes per case), and 1.28 GiB at 1m with one
+/// chunk of all its cases; rounded up. (Built whole, the table had raised the 10m peak to
+/// 9.37 GiB.)
+pub const CASE_TABLE_BYTES_PER_CASE: u64 = 190;
+pub const CASE_TABLE_BYTES_PER_CHUNK_CASE: u64 = 200;
 
 /// Peak bytes of writing the case table of `cases` cases in chunks of `chunk_cases`, over
 /// what the loaded tables hold.
