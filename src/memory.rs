@@ -47,10 +47,12 @@ pub const SIGNALS_BYTES_PER_PAIR_ROW: u64 = 28;
 ///
 /// Fitted to `scripts/bench` runs of 2026-12-07 on this project's machine: the peak was
 /// 4.37 GiB at 10m with chunks of 2^20 cases and 4.29 GiB with chunks of 2^19 (about 165
-/// bytes per case of a chunk), 10.03 GiB at 25m with chunks of 2^19 (4.5 GB over the
-/// loaded tables besides the chunk: about 181 bytes per case), and 1.28 GiB at 1m with one
-/// chunk of all its cases; rounded up. (Built whole, the table had raised the 10m peak to
-/// 9.37 GiB.)
+/// bytes per case of a chunk), 0.91 GiB at 1m, and 10.03 GiB at 25m with chunks of 2^19;
+/// rounded up. At 25m, RSS read every half second puts that peak in `ingest: completeness
+/// scores` (10.05 GiB), before this check; counting pairs reached 9.03 GiB and writing
+/// 8.22 GiB. The per-case figure (181 bytes over the loaded tables) is fitted to the
+/// run's peak, so that the signals check still stops a run that would exceed it; the
+/// write alone needs less. (Built whole, the table had raised the 10m peak to 9.37 GiB.)
 pub const CASE_TABLE_BYTES_PER_CASE: u64 = 190;
 pub const CASE_TABLE_BYTES_PER_CHUNK_CASE: u64 = 200;
 
