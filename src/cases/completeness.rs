@@ -111,6 +111,48 @@ const HAS_ONSET: &str = "__has_onset";
 const HAS_BATCH: &str = "__has_batch";
 const UNCODED: &str = "__uncoded";
 
+/// Maps a child table's case keys (`__case`) to rows of `cases`. Ingest numbers cases by
+/// row (`__case` = row), so the map is the identity there; a frame built otherwise gets a
+/// lookup table.
+enum CaseRows {
+    Identity(usize),
+    Lookup(std::collections::HashMap<IdxSize, usize>),
+}
+
+impl CaseRows {
+    fn of(cases: &DataFrame) -> PolarsResult<CaseRows> {
+        let keys = cases.column(col::CASE_KEY)?.idx()?;
+        if keys
+            .iter()
+            .enumerate()
+            .all(|(row, k)| k == Some(row as IdxSize))
+        {
+            return Ok(CaseRows::Identity(cases.height()));
+        }
+        Ok(CaseRows::Lookup(
+            keys.iter()
+                .enumerate()
+                .filter_map(|(row, k)| Some((k?, row)))
+                .collect(),
+        ))
+    }
+
+    /// The row of `cases` of each row of a child table (None: a key with no case).
+    fn rows<'a>(
+        &'a self,
+        child: &'a DataFrame,
+    ) -> PolarsResult<impl Iterator<Item = Option<usize>> + 'a> {
+        let keys = child.column(col::CASE_KEY)?.idx()?;
+        Ok(keys.iter().map(move |k| {
+            let k = k?;
+            match self {
+                CaseRows::Identity(n) => ((k as usize) < *n).then_some(k as usize),
+                CaseRows::Lookup(m) => m.get(&k).copied(),
+            }
+        }))
+    }
+}
+
 /// Each case's completeness score, a `Float64` column named `completeness` aligned with
 /// the rows of `data.cases`. Pure: reads the frames, writes nothing.
 pub fn completeness(data: &Dataset) -> Result<Column> {
@@ -130,62 +172,78 @@ pub fn completeness_of(
     event_terms: Option<&DataFrame>,
 ) -> Result<Column> {
     let ctx = || "cases: scoring completeness".to_string();
-    let key = || [col(col::CASE_KEY)];
-    let left = || JoinArgs {
-        maintain_order: MaintainOrderJoin::Left,
-        ..JoinArgs::new(JoinType::Left)
-    };
-    let onset = case_events
-        .clone()
-        .lazy()
-        .group_by(key())
-        .agg([col(col::ONSET_DATE)
+    // Per-case facts from the child tables, gathered into one flag per case by the case
+    // key: a pass over each child table and a few bytes a case, where a hash group-by
+    // over tens of millions of rows would take gigabytes at national scale.
+    let row_of = CaseRows::of(cases).context(ctx)?;
+    let n = cases.height();
+    let mut has_onset = vec![false; n];
+    for (row, dated) in row_of.rows(case_events).context(ctx)?.zip(
+        case_events
+            .column(col::ONSET_DATE)
+            .context(ctx)?
             .is_not_null()
-            .any(true)
-            .alias(HAS_ONSET)]);
-    // Every row of case_products is a suspect or interacting product (see ingest).
-    let batch = case_products
-        .clone()
-        .lazy()
-        .group_by(key())
-        .agg([col(col::BATCH).is_not_null().any(true).alias(HAS_BATCH)]);
-    let mut lf = cases
-        .clone()
-        .lazy()
-        .select([
-            col(col::CASE_KEY),
-            col(col::FATAL),
-            col(col::SEX),
-            col(col::AGE_YEARS),
-            col(col::REPORTER_TYPE),
-            col(col::IS_SERIOUS),
-            col(col::IS_NEW),
-        ])
-        .join(onset, key(), key(), left())
-        .join(batch, key(), key(), left());
+            .iter(),
+    ) {
+        if let (Some(row), Some(true)) = (row, dated) {
+            has_onset[row] = true;
+        }
+    }
+    // Every row of case_products is a suspect or interacting product (see ingest); a case
+    // with none has no batch to miss (null).
+    let mut has_batch: Vec<Option<bool>> = vec![None; n];
+    for (row, batch) in row_of.rows(case_products).context(ctx)?.zip(
+        case_products
+            .column(col::BATCH)
+            .context(ctx)?
+            .is_not_null()
+            .iter(),
+    ) {
+        if let Some(row) = row {
+            let b = &mut has_batch[row];
+            *b = Some(b.unwrap_or(false) || batch == Some(true));
+        }
+    }
+    let mut lf = cases.clone().lazy().select([
+        col(col::FATAL),
+        col(col::SEX),
+        col(col::AGE_YEARS),
+        col(col::REPORTER_TYPE),
+        col(col::IS_SERIOUS),
+        col(col::IS_NEW),
+    ]);
+    let flags = |name: &str, v: Vec<bool>| lit(Series::new(name.into(), v)).alias(name);
+    lf = lf.with_columns([
+        flags(HAS_ONSET, has_onset),
+        lit(Series::new(HAS_BATCH.into(), has_batch)).alias(HAS_BATCH),
+    ]);
     let uncoded = match event_terms {
         Some(terms) => {
-            let uncoded = case_events
-                .clone()
-                .lazy()
-                .select([col(col::CASE_KEY), col(col::EVENT)])
-                .join(
-                    terms.clone().lazy().select([col(col::EVENT)]),
-                    [col(col::EVENT)],
-                    [col(col::EVENT)],
-                    JoinArgs::new(JoinType::Anti),
-                )
-                .select([col(col::CASE_KEY)])
-                .unique(None, UniqueKeepStrategy::Any)
-                .with_column(lit(true).alias(UNCODED));
-            lf = lf.join(uncoded, key(), key(), left());
-            col(UNCODED).fill_null(lit(false))
+            let coded = case_events
+                .column(col::EVENT)
+                .and_then(|e| {
+                    let terms = terms.column(col::EVENT)?.as_materialized_series().clone();
+                    is_in(
+                        e.as_materialized_series(),
+                        &terms.implode()?.into_series(),
+                        false,
+                    )
+                })
+                .context(ctx)?;
+            let mut uncoded = vec![false; n];
+            for (row, coded) in row_of.rows(case_events).context(ctx)?.zip(coded.iter()) {
+                if let (Some(row), Some(false) | None) = (row, coded) {
+                    uncoded[row] = true;
+                }
+            }
+            lf = lf.with_column(flags(UNCODED, uncoded));
+            col(UNCODED)
         }
         None => lit(false),
     };
     let missing = |d: Dimension| -> Expr {
         match d {
-            Dimension::TimeToOnset => col(HAS_ONSET).fill_null(lit(false)).not(),
+            Dimension::TimeToOnset => col(HAS_ONSET).not(),
             Dimension::Outcome => col(col::FATAL).is_null(),
             Dimension::Sex => col(col::SEX).is_null().or(col(col::SEX).eq(lit(U_SEX))),
             Dimension::Age => col(col::AGE_YEARS).is_null(),
