@@ -447,7 +447,10 @@ fn reject_unranked_versions(
     }
     let row_of: HashMap<i64, usize> = lines.iter().enumerate().map(|(r, l)| (*l, r)).collect();
     for i in nulled {
-        let row = row_of[&rejects[i].line];
+        // Every nulled cell came from a row of this frame, so its line is in `lines`.
+        let Some(&row) = row_of.get(&rejects[i].line) else {
+            continue;
+        };
         if versions.get(case_of(row)).is_some_and(|n| *n > 1) {
             good[row] = false;
             let r = &mut rejects[i];

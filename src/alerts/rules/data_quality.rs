@@ -65,16 +65,19 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
             j += 1;
         }
         let c = class.get(i).unwrap_or("");
-        let mut missing_en = Vec::new();
-        let mut missing_zh = Vec::new();
-        if no_serious.get(i) == Some(true) {
-            missing_en.push("seriousness (is_serious)");
-            missing_zh.push("严重程度");
-        }
-        if no_fatal.get(i) == Some(true) {
-            missing_en.push("outcome (fatal)");
-            missing_zh.push("是否死亡");
-        }
+        // (key in `numbers`, English, Chinese) of each flag the case is missing.
+        let missing: Vec<(&str, &str, &str)> = [
+            (
+                no_serious.get(i),
+                ("seriousness", "seriousness (is_serious)", "严重程度"),
+            ),
+            (no_fatal.get(i), ("outcome", "outcome (fatal)", "是否死亡")),
+        ]
+        .into_iter()
+        .filter_map(|(m, what)| (m == Some(true)).then_some(what))
+        .collect();
+        let missing_en: Vec<&str> = missing.iter().map(|m| m.1).collect();
+        let missing_zh: Vec<&str> = missing.iter().map(|m| m.2).collect();
         let reg = region.get(i).unwrap_or("");
         let received = date
             .get(i)
@@ -95,10 +98,7 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
         al.numbers.insert("products".into(), json!(ids));
         al.numbers.insert(
             "missing".into(),
-            json!(missing_en
-                .iter()
-                .map(|m| m.split(' ').next())
-                .collect::<Vec<_>>()),
+            json!(missing.iter().map(|m| m.0).collect::<Vec<_>>()),
         );
         al.numbers.insert("received_date".into(), json!(received));
         al.rule = "is_serious or fatal is null".to_string();
