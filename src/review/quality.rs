@@ -33,17 +33,18 @@ pub(super) fn nulled_cells(inputs: &[TableAccount], tr: Tr) -> String {
             )
         );
     }
-    format!(
-        "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<table><thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th></tr></thead><tbody>{}</tbody></table>\n",
+    titled_table(
         tr.t("Nulled cells", "置空的单元格"),
         tr.t(
             "An unreadable value in an optional column is set to null and its row kept (its case still counts); a null flag counts as false, a null age as unknown.",
             "可选列中无法识别的值被置为空，该行保留（病例照常计数）；空的标志按“否”计，空的年龄按“未知”计。"
         ),
-        tr.t("Table", "输入表"),
-        tr.t("Column", "列"),
-        tr.t("Cells nulled", "置空单元格数"),
-        rows.join("")
+        &[
+            (tr.t("Table", "输入表"), false),
+            (tr.t("Column", "列"), false),
+            (tr.t("Cells nulled", "置空单元格数"), true),
+        ],
+        &rows.join(""),
     )
 }
 
@@ -73,23 +74,40 @@ pub(super) fn well_documented(rates: &[RateRow], tr: Tr) -> String {
             };
             format!(
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                escape(class),
+                tr.class_html(class),
                 int(*reports),
                 int(*well),
                 share
             )
         })
         .collect();
-    format!(
-        "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<table><thead><tr><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th></tr></thead><tbody>{rows}</tbody></table>\n",
+    titled_table(
         tr.t("Well-documented cases", "记录完整的病例"),
         tr.t(
             "Completeness after vigiGrade (Bergvall et al. 2014): each missing field costs a share of the score (time to onset 50%; outcome, sex, age 30% each; reporter type, report type, batch, coded event 10% each); above 0.8 is well documented. Cases first received in the period; per case in cases.parquet.",
             "参照 vigiGrade（Bergvall 等，2014）的完整性评分：每缺一项扣减一定比例（发生时间 50%；结果、性别、年龄各 30%；报告单位类别、报告类型、批号、规范术语各 10%），得分高于 0.8 为记录完整。统计本期首次收到的病例；逐例评分见 cases.parquet。"
         ),
-        tr.t("Class", "类别"),
-        tr.t("Cases", "病例数"),
-        tr.t("Well documented", "记录完整"),
-        tr.t("Share", "比例"),
+        &[
+            (tr.t("Class", "类别"), false),
+            (tr.t("Cases", "病例数"), true),
+            (tr.t("Well documented", "记录完整"), true),
+            (tr.t("Share", "比例"), true),
+        ],
+        &rows,
+    )
+}
+
+/// A sub-heading, a note and a table with these headings (`true`: a numeric column,
+/// right-aligned) over rows already rendered as `<tr>…</tr>`.
+fn titled_table(title: &str, note: &str, head: &[(&str, bool)], rows: &str) -> String {
+    let head: String = head
+        .iter()
+        .map(|(h, numeric)| {
+            let class = if *numeric { " class=\"n\"" } else { "" };
+            format!("<th{class}>{h}</th>")
+        })
+        .collect();
+    format!(
+        "<h3>{title}</h3>\n<p class=\"note\">{note}</p>\n<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>\n"
     )
 }

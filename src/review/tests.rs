@@ -346,9 +346,9 @@ fn quality_accounts_for_every_row() {
     // 1070 + 716 = 6000 cases, 1000 + 2000 + 500 + 300 = 3800 well documented (63.3%);
     // device 740 cases, 370 well documented (50.0%).
     assert!(part.contains("Well-documented cases"));
-    assert!(part.contains("<td>drug</td><td class=\"n\">6,000</td><td class=\"n\">3,800</td><td class=\"n\">63.3%</td>"), "{part}");
+    assert!(part.contains("<td>Drugs</td><td class=\"n\">6,000</td><td class=\"n\">3,800</td><td class=\"n\">63.3%</td>"), "{part}");
     assert!(part.contains(
-        "<td>device</td><td class=\"n\">740</td><td class=\"n\">370</td><td class=\"n\">50.0%</td>"
+        "<td>Medical devices</td><td class=\"n\">740</td><td class=\"n\">370</td><td class=\"n\">50.0%</td>"
     ));
     assert!(part.contains("<td>reports</td><td><code>age_years</code></td><td class=\"n\">2</td>"));
 }
