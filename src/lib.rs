@@ -26,6 +26,7 @@ pub mod memory;
 pub mod notify;
 pub mod output;
 pub mod period;
+pub mod plausible;
 pub mod progress;
 pub mod rates;
 pub mod review;
