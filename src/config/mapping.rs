@@ -348,6 +348,12 @@ impl Mapping {
                 problems: vec![ConfigProblem { key, message }],
             })
         };
+        if let Some(p) = crate::readable::problem(path, crate::readable::Expect::File) {
+            return Err(problem(
+                String::new(),
+                format!("cannot read the mapping file: {p}"),
+            ));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| problem(String::new(), format!("cannot read the mapping file: {e}")))?;
         let de = toml::Deserializer::parse(&text)

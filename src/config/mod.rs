@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ConfigErrors, ConfigProblem, Error, Result};
 use crate::period::Period;
+use crate::readable;
 use crate::schema;
 
 /// Default `ingest.max_rejected_fraction`.
@@ -110,6 +111,9 @@ impl Pipeline {
                 }],
             })
         };
+        if let Some(problem) = readable::problem(file, readable::Expect::File) {
+            return Err(one(format!("cannot read the pipeline file: {problem}")));
+        }
         let bytes =
             std::fs::read(file).map_err(|e| one(format!("cannot read the pipeline file: {e}")))?;
         let text = String::from_utf8(bytes.clone())
@@ -166,11 +170,8 @@ impl Pipeline {
                     format!("inputs.{key}"),
                     format!("expected a .csv or .parquet file, found `{value}`"),
                 );
-            } else if !path.is_file() {
-                p.push(
-                    format!("inputs.{key}"),
-                    format!("no such file `{}`", path.display()),
-                );
+            } else if let Some(problem) = readable::problem(&path, readable::Expect::File) {
+                p.push(format!("inputs.{key}"), problem);
             }
             path
         };

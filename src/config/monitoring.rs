@@ -1,7 +1,8 @@
 //! Validated `[signals]`, `[alerts]` and `[[notify]]`: what is monitored, and who is told.
 
-use super::{check_positive, Lang, Problems};
 use super::{AlertsConfig, NotifyConfig, PriorConfig, SignalsConfig, ToggleConfig};
+use super::{Lang, Problems};
+use crate::signals::ebgm::{PARAM_MAX, PARAM_MIN, P_MAX, P_MIN};
 
 /// Disproportionality methods, in output order.
 pub const METHODS: &[&str] = &["prr", "ror", "bcpnn", "ebgm"];
@@ -88,6 +89,7 @@ pub struct Notify {
 pub(super) fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals {
     let list = |p: &mut Problems,
                 key: &str,
+                what: &str,
                 v: Option<Vec<String>>,
                 allowed: &[&str],
                 default: &[&str]| {
@@ -104,20 +106,36 @@ pub(super) fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals 
             }
         }
         if v.is_empty() {
-            p.push(key, "expected at least one value, found none");
+            let list: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+            p.push(
+                key,
+                format!(
+                    "expected at least one {what} (of {}), found none",
+                    list.join(", ")
+                ),
+            );
         }
         v
     };
     let watch = list(
         p,
         "signals.watch",
+        "group",
         raw.watch,
         WATCH_GROUPS,
         &["innovative", "conditional", "procured"],
     );
-    let methods = list(p, "signals.methods", raw.methods, METHODS, METHODS);
+    let methods = list(
+        p,
+        "signals.methods",
+        "method",
+        raw.methods,
+        METHODS,
+        METHODS,
+    );
     let min_methods = raw.min_methods.unwrap_or(1);
-    if min_methods < 1 || min_methods as usize > methods.len().max(1) {
+    // With no method at all, `signals.methods` already says so; one problem, not two.
+    if !methods.is_empty() && (min_methods < 1 || min_methods as usize > methods.len()) {
         p.push(
             "signals.min_methods",
             format!("expected a whole number from 1 to {} (the number of methods), found `{min_methods}`", methods.len()),
@@ -150,18 +168,32 @@ pub(super) fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals 
         );
     }
     if let Some(pr) = &ebgm.prior {
+        // The fit's own search box: a fixed prior outside it is no prior the data could
+        // have given (e.g. `alpha1 = 1e308, beta1 = 1e-308` makes every EB05 exceed its
+        // EBGM), so it is refused rather than used.
         for (k, v) in [
             ("alpha1", pr.alpha1),
             ("beta1", pr.beta1),
             ("alpha2", pr.alpha2),
             ("beta2", pr.beta2),
         ] {
-            check_positive(p, &format!("signals.ebgm.prior.{k}"), v);
+            if !(PARAM_MIN..=PARAM_MAX).contains(&v) {
+                p.push(
+                    format!("signals.ebgm.prior.{k}"),
+                    format!(
+                        "expected a number from {PARAM_MIN:e} to {PARAM_MAX} (the bounds the prior is fitted within), found `{}`",
+                        number(v)
+                    ),
+                );
+            }
         }
-        if !(pr.p > 0.0 && pr.p < 1.0) {
+        if !(P_MIN..=P_MAX).contains(&pr.p) {
             p.push(
                 "signals.ebgm.prior.p",
-                format!("expected a number in (0, 1), found `{}`", pr.p),
+                format!(
+                    "expected a number from {P_MIN:e} to {P_MAX} (the bounds the prior is fitted within), found `{}`",
+                    number(pr.p)
+                ),
             );
         }
     }
@@ -329,4 +361,13 @@ pub(super) fn validate_notify(
             }
         })
         .collect()
+}
+
+/// A number as a user wrote it: plain unless very large or small (`1e308`, not 309 digits).
+fn number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e6).contains(&v.abs()) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
 }

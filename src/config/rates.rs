@@ -185,16 +185,18 @@ pub(super) fn validate_rates(raw: RatesConfig, p: &mut Problems) -> Rates {
         }
     };
 
-    let as_of = raw.as_of.and_then(|s| match parse_date(&s) {
-        Some(d) => Some(d),
-        None => {
-            p.push(
-                "rates.as_of",
-                format!("expected a date YYYY-MM-DD, found `{s}`"),
-            );
-            None
-        }
-    });
+    let as_of = raw
+        .as_of
+        .and_then(|super::raw::DateText(s)| match parse_date(&s) {
+            Some(d) => Some(d),
+            None => {
+                p.push(
+                    "rates.as_of",
+                    format!("expected a date YYYY-MM-DD, found `{s}`"),
+                );
+                None
+            }
+        });
 
     let mut targets = default_targets();
     if let Some(t) = raw.targets {

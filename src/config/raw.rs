@@ -83,7 +83,7 @@ pub struct RatesConfig {
     /// Classes to report (default: all three).
     pub classes: Option<Vec<String>>,
     /// Data cut-off for annualising an unfinished period (default: latest received_date).
-    pub as_of: Option<String>,
+    pub as_of: Option<DateText>,
     pub targets: Option<TargetsConfig>,
     pub sentinel_targets: Option<ShareTargetsConfig>,
 }
@@ -237,4 +237,23 @@ pub struct NotifyConfig {
     pub lang: Option<String>,
     pub timeout_seconds: Option<f64>,
     pub retries: Option<u32>,
+}
+
+/// A date written as a string (`"2025-06-30"`) or as a native TOML date (`2025-06-30`),
+/// kept as its text so that validation reports either the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateText(pub String);
+
+impl<'de> Deserialize<'de> for DateText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(DateText(s)),
+            toml::Value::Datetime(dt) => Ok(DateText(dt.to_string())),
+            other => Err(D::Error::custom(format!(
+                "expected a date YYYY-MM-DD, found the {} `{other}`",
+                other.type_str()
+            ))),
+        }
+    }
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::mapping::{Mapping, MappingConfig};
 use super::{normalize, SourceConfig};
 use crate::error::ConfigProblem;
+use crate::readable;
 use crate::schema::{self, CLASSES};
 
 /// A source format.
@@ -85,11 +86,8 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
         );
     }
     let path = normalize(&base.join(&raw.path));
-    if !path.exists() {
-        push(
-            "path",
-            format!("no such file or folder `{}`", path.display()),
-        );
+    if let Some(problem) = readable::problem(&path, readable::Expect::FileOrFolder) {
+        push("path", problem);
     }
     if let Some(r) = &raw.region {
         if !schema::is_region_code(r) {

@@ -99,8 +99,8 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             "a flat export needs a column mapping (--mapping FILE, or `mapping`/`columns` in the pipeline's source)",
         )
     })?;
-    if !src.is_file() {
-        return Err(Error::input(src, "expected a CSV file"));
+    if let Some(problem) = crate::readable::problem(src, crate::readable::Expect::File) {
+        return Err(Error::input(src, format!("expected a CSV file: {problem}")));
     }
     let file = b.add_file(src, "flat")?;
     let f = File::open(src).map_err(|e| Error::io(src, e))?;

@@ -123,8 +123,8 @@ fn totals(sources: &[SourceAccount]) -> Totals {
 /// tolerance is checked by [`check_tolerance`].
 pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion> {
     let started = Instant::now();
-    if !src.exists() {
-        return Err(Error::input(src, "no such file or folder"));
+    if let Some(problem) = crate::readable::problem(src, crate::readable::Expect::FileOrFolder) {
+        return Err(Error::input(src, problem));
     }
     if let Some(r) = &opts.region {
         if !crate::schema::is_region_code(r) {

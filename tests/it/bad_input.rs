@@ -52,9 +52,7 @@ fn missing_pipeline_file_is_a_usage_error() {
     r.expect_code(2);
     assert_eq!(
         r.stderr,
-        format!(
-            "error: {missing}: cannot read the pipeline file: No such file or directory (os error 2)\n"
-        )
+        format!("error: {missing}: cannot read the pipeline file: no such file `{missing}`\n")
     );
 }
 

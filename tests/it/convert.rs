@@ -332,7 +332,7 @@ fn faers_usage_errors_exit_2() {
     r.expect_code(2);
     assert_eq!(
         r.stderr,
-        format!("error: {}: no such file or folder\n", fx.ps("nope"))
+        format!("error: {0}: no such file or folder `{0}`\n", fx.ps("nope"))
     );
     let r = convert(&fx, "vigibase", &src, &["--region", "310000"]);
     r.expect_code(2);

@@ -1847,8 +1847,8 @@ fn bad_watch_group_is_a_config_error() {
 fn prior_mixing_fraction_outside_0_1_is_a_config_error() {
     assert_eq!(
         config_error(&FIXED_PRIOR.replace("p = 0.25", "p = 1.5")),
-        "error: {d}/p.toml: signals.ebgm.prior.p: expected a number in (0, 1), \
-         found `1.5`\n"
+        "error: {d}/p.toml: signals.ebgm.prior.p: expected a number from 1e-6 to 0.999999 \
+         (the bounds the prior is fitted within), found `1.5`\n"
     );
 }
 
@@ -1898,8 +1898,8 @@ error: {d}/p.toml: signals.watch[0]: expected one of `innovative`, `conditional`
 error: {d}/p.toml: signals.methods[0]: expected one of `prr`, `ror`, `bcpnn`, `ebgm`, found `gps`
 error: {d}/p.toml: signals.min_methods: expected a whole number from 1 to 1 (the number of methods), found `0`
 error: {d}/p.toml: signals.continuity_correction: expected a number from 0 to 1, found `2`
-error: {d}/p.toml: signals.ebgm.prior.alpha1: expected a number > 0, found `0`
-error: {d}/p.toml: signals.ebgm.prior.p: expected a number in (0, 1), found `1.5`
+error: {d}/p.toml: signals.ebgm.prior.alpha1: expected a number from 1e-5 to 100 (the bounds the prior is fitted within), found `0`
+error: {d}/p.toml: signals.ebgm.prior.p: expected a number from 1e-6 to 0.999999 (the bounds the prior is fitted within), found `1.5`
 error: {d}/p.toml: signals.ebgm.truncation: expected `mixture` or `per_component`, found `foo`
 error: {d}/p.toml: signals.strata.age_bands: expected increasing ages > 0, found `[65, 18]`
 "
