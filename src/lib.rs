@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub lang: Option<Lang>,
     pub progress: Progress,
+    /// Do not read the previous run (`--no-previous`): statuses as in a first batch. The
+    /// way on when an earlier period's outputs are damaged.
+    pub no_previous: bool,
 }
 
 impl Default for RunOptions {
@@ -68,6 +71,7 @@ impl Default for RunOptions {
             out: None,
             lang: None,
             progress: Progress::hidden(),
+            no_previous: false,
         }
     }
 }
@@ -163,6 +167,9 @@ pub struct SignalsHeadline {
 pub struct AlertsHeadline {
     /// The period of the previous run the statuses compare with, if any.
     pub previous_period: Option<String>,
+    /// Whether the previous run was not read (`--no-previous`): every alert is then new
+    /// and nothing is resolved, as in a first batch.
+    pub previous_skipped: bool,
     pub total: u64,
     /// Alerts not resolved, by priority P0..P3.
     pub open_by_priority: [u64; 4],
@@ -173,9 +180,14 @@ pub struct AlertsHeadline {
 }
 
 impl AlertsHeadline {
-    fn of(alerts: &[alerts::Alert], previous_period: Option<String>) -> AlertsHeadline {
+    fn of(
+        alerts: &[alerts::Alert],
+        previous_period: Option<String>,
+        previous_skipped: bool,
+    ) -> AlertsHeadline {
         let mut h = AlertsHeadline {
             previous_period,
+            previous_skipped,
             total: alerts.len() as u64,
             ..Default::default()
         };
@@ -251,6 +263,13 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let lang = opts.lang.unwrap_or(pipeline.lang);
     let mut timings = Timings::default();
 
+    // Read (and check) the previous run first: a damaged one fails in a second, not after
+    // all the computing.
+    let previous = if opts.no_previous {
+        None
+    } else {
+        ingest::previous::load_previous(&out_dir, &pipeline.name, &period)?
+    };
     let (mut data, conversion) = load(pipeline, &period, &opts.progress, &mut timings)?;
     // Each case's completeness score, read by rates (well-documented shares) and the case
     // table.
@@ -293,7 +312,6 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     timings.signals_ms = ms(stage.finish(sig.table.height() as u64, "watched pairs", &detail));
 
     let stage = opts.progress.stage("alerts");
-    let previous = ingest::previous::load_previous(&out_dir, &pipeline.name, &period)?;
     let previous_alerts = previous.as_ref().map(|p| p.alerts.as_slice());
     let fired = alerts::evaluate_rules(
         &alerts::RuleInputs {
@@ -323,8 +341,11 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             &period,
         )
     })?;
-    let alerts_headline =
-        AlertsHeadline::of(&alert_list, previous.as_ref().map(|p| p.period.clone()));
+    let alerts_headline = AlertsHeadline::of(
+        &alert_list,
+        previous.as_ref().map(|p| p.period.clone()),
+        opts.no_previous,
+    );
     let detail = format!(
         "P0 {}, P1 {}, P2 {}, P3 {} open; {} new, {} escalated, {} resolved",
         alerts_headline.open_by_priority[0],

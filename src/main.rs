@@ -52,6 +52,10 @@ enum Command {
         /// Language of the summary and messages (default: the pipeline's `lang`, else en).
         #[arg(long, value_enum)]
         lang: Option<Lang>,
+        /// Do not read the previous period's outputs: alert statuses as in a first batch
+        /// (the way on when an earlier period's outputs are damaged; the manifest says so).
+        #[arg(long)]
+        no_previous: bool,
     },
     /// Check a pipeline file and every input it names; write nothing.
     Validate {
@@ -137,12 +141,14 @@ fn main() -> ExitCode {
             period,
             out,
             lang,
+            no_previous,
         } => Pipeline::load(pipeline).and_then(|p| {
             let opts = RunOptions {
                 period: *period,
                 out: out.clone(),
                 lang: *lang,
                 progress,
+                no_previous: *no_previous,
             };
             let s = pvwatch::run(&p, &opts)?;
             if !cli.quiet {

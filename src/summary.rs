@@ -21,7 +21,7 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
              {} first received in \
              the period; rates: {} region × class rows, {} of {} with a target on track; signals: {} \
              watched product × event pairs, {} flagged; alerts: {} open (P0 {}, P1 {}, P2 {}, P3 {}), {} new, \
-             {} escalated, {} resolved. Outputs: {}",
+             {} escalated, {} resolved{}. Outputs: {}",
             s.pipeline,
             s.period,
             secs(s.timings.total_ms),
@@ -57,13 +57,18 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.alerts.by_status[0]),
             n(s.alerts.by_status[1]),
             n(s.alerts.by_status[3]),
+            if s.alerts.previous_skipped {
+                " (previous run not read, --no-previous: statuses as in a first batch)"
+            } else {
+                ""
+            },
             s.output.display(),
         ),
         Lang::Zh => format!(
             "pvwatch：流水线 `{}`（{}）运行完成，用时 {} 秒。读取 {} 个表共 {} 行：使用 {} 行，\
              被跟踪报告替代或晚于本期收到 {} 行，拒收 {} 行（{}）{}。本期首次收到病例 {} 例；报告率共 {} 行（地区 × 类别），\
              有目标的 {} 行中 {} 行达标；信号检测：重点监测产品 × 不良事件组合 {} 个，其中提示信号 {} 个；预警：未关闭 {} 条（P0 {}，P1 {}，P2 {}，P3 {}），\
-             新增 {} 条，升级 {} 条，解除 {} 条。输出目录：{}",
+             新增 {} 条，升级 {} 条，解除 {} 条{}。输出目录：{}",
             s.pipeline,
             s.period,
             secs(s.timings.total_ms),
@@ -95,6 +100,11 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.alerts.by_status[0]),
             n(s.alerts.by_status[1]),
             n(s.alerts.by_status[3]),
+            if s.alerts.previous_skipped {
+                "（未读取上一期输出，--no-previous：按首批计算状态）"
+            } else {
+                ""
+            },
             s.output.display(),
         ),
     }

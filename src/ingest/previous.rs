@@ -4,6 +4,11 @@
 //! pipeline (by `name` in its manifest), of the latest period that starts before this
 //! run's period. A rerun of a period is therefore compared with the same earlier period
 //! as its first run, never with its own earlier outputs: reruns are idempotent.
+//!
+//! A previous run that is there but damaged (a manifest, `alerts.jsonl` or
+//! `screening.parquet` that does not read back) is one error naming the file and the two
+//! ways on: rerun that period, or run this one with `--no-previous`. It is never skipped
+//! silently, since the statuses (new, ongoing, resolved) would then be wrong.
 
 use std::fs;
 use std::io::BufRead;
@@ -12,8 +17,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::alerts::Alert;
-use crate::error::{Error, PolarsContext, Result};
+use crate::error::{Error, Result};
 use crate::period::Period;
+use crate::schema::col;
 
 pub struct PreviousRun {
     pub period: String,
@@ -41,14 +47,16 @@ pub fn load_previous(
             continue;
         }
         let manifest = entry.path().join("manifest.json");
-        let Ok(text) = fs::read_to_string(&manifest) else {
+        if !manifest.exists() {
             continue; // not a published run
-        };
-        let same_pipeline = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["pipeline"]["name"].as_str().map(|n| n == pipeline))
-            .unwrap_or(false);
-        if !same_pipeline {
+        }
+        let value = fs::read_to_string(&manifest)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string())
+            })
+            .map_err(|e| damaged(&manifest, &p, &e))?;
+        if value["pipeline"]["name"].as_str() != Some(pipeline) {
             continue;
         }
         let later = best
@@ -63,31 +71,27 @@ pub fn load_previous(
     };
     let alerts_path = dir.join("alerts.jsonl");
     let mut alerts = Vec::new();
-    if alerts_path.is_file() {
-        let f = fs::File::open(&alerts_path).map_err(|e| Error::io(&alerts_path, e))?;
+    if alerts_path.exists() {
+        let f = fs::File::open(&alerts_path).map_err(|e| damaged(&alerts_path, &p, &e))?;
         for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-            let line = line.map_err(|e| Error::io(&alerts_path, e))?;
+            let line =
+                line.map_err(|e| damaged(&alerts_path, &p, &format!("line {}: {e}", i + 1)))?;
             if line.trim().is_empty() {
                 continue;
             }
             let a: Alert = serde_json::from_str(&line).map_err(|e| {
-                Error::input(
+                damaged(
                     &alerts_path,
-                    format!("line {}: not an alert of the previous run: {e}", i + 1),
+                    &p,
+                    &format!("line {}: not an alert: {e}", i + 1),
                 )
             })?;
             alerts.push(a);
         }
     }
     let screening_path = dir.join("screening.parquet");
-    let screening = if screening_path.is_file() {
-        let f = fs::File::open(&screening_path).map_err(|e| Error::io(&screening_path, e))?;
-        Some(ParquetReader::new(f).finish().context(|| {
-            format!(
-                "{}: reading the previous screening list",
-                screening_path.display()
-            )
-        })?)
+    let screening = if screening_path.exists() {
+        Some(read_screening(&screening_path).map_err(|e| damaged(&screening_path, &p, &e))?)
     } else {
         None
     };
@@ -97,4 +101,42 @@ pub fn load_previous(
         alerts,
         screening,
     }))
+}
+
+/// Read a previous screening list and check the columns the comparison uses.
+fn read_screening(path: &Path) -> std::result::Result<DataFrame, String> {
+    let f = fs::File::open(path).map_err(|e| e.to_string())?;
+    // A damaged file must be an error, never a panic inside the reader.
+    let df = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetReader::new(f).finish()
+    }))
+    .map_err(|_| "not a readable Parquet file".to_string())?
+    .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    for (name, want) in [
+        (col::PRODUCT_ID, DataType::String),
+        (col::CASES, DataType::Int64),
+        (col::SIGNALS, DataType::Int64),
+    ] {
+        match df.schema().get(name) {
+            None => return Err(format!("column `{name}` is missing")),
+            Some(t) if *t != want => {
+                return Err(format!("column `{name}`: expected {want}, found {t}"))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(df)
+}
+
+/// The error for a damaged previous run: the file, what is wrong, and the two ways on.
+fn damaged(path: &Path, period: &Period, what: &dyn std::fmt::Display) -> Error {
+    Error::input(
+        path,
+        format!(
+            "the previous run (period {period}) is damaged: {what}. Statuses against it cannot \
+             be computed. Either rerun that period (`pvwatch run PIPELINE --period {period}`), \
+             or run this period with `--no-previous` (statuses as in a first batch) / \
+             上一期输出已损坏：请重新运行 {period} 期，或本次使用 --no-previous"
+        ),
+    )
 }

@@ -13,6 +13,7 @@
 //!   contingency tables, and the `[signals]` configuration errors;
 //! - `alerts`: statuses over three quarters and a rerun, golden alerts of every kind, the
 //!   demo's alerts and screening list, and the `[alerts]` configuration errors;
+//! - `previous`: a damaged earlier period and `--no-previous`;
 //! - `as_of`: rerunning a past period after later follow-ups gives the same tables;
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
@@ -29,6 +30,7 @@ mod cases;
 mod cli;
 mod convert;
 mod pipelines;
+mod previous;
 mod properties;
 mod rates;
 mod regression;
