@@ -7,7 +7,7 @@ use super::Problem;
 use crate::config::parse_date;
 use crate::error::{PolarsContext, Result};
 use crate::period::epoch_days;
-use crate::plausible::Plausible;
+use crate::plausible::{Plausible, EARLIEST};
 use crate::schema::ColumnSpec;
 
 /// What the date checks take from the pipeline.
@@ -35,16 +35,19 @@ pub(super) fn type_date(
     context: &dyn Fn() -> String,
 ) -> Result<Series> {
     let name = PlSmallStr::from_static(spec.name);
+    // The plausible range in days, so that a good cell costs two comparisons.
+    let range = i64::from(epoch_days(EARLIEST))..=i64::from(epoch_days(dates.plausible.today));
     let mut settle = |row: usize, days: Option<i64>, text: Option<&str>| -> Option<i32> {
         let (found, expected) = match (days, text) {
-            (Some(d), _) => match date_of(d) {
-                Some(date) if dates.plausible.contains(date) => return Some(d as i32),
-                Some(date) => (
-                    text.map_or_else(|| date.to_string(), str::to_string),
-                    dates.plausible.expected(),
-                ),
-                None => (d.to_string(), dates.plausible.expected()),
-            },
+            (Some(d), _) if range.contains(&d) => return Some(d as i32),
+            (Some(d), _) => {
+                let found = match (text, date_of(d)) {
+                    (Some(v), _) => v.to_string(),
+                    (None, Some(date)) => date.to_string(),
+                    (None, None) => d.to_string(),
+                };
+                (found, dates.plausible.expected())
+            }
             (None, Some(v)) => (v.to_string(), spec.kind.expected()),
             (None, None) if spec.required => (String::new(), spec.kind.expected()),
             (None, None) => return None,
