@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{FixedOffset, NaiveDate};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ConfigErrors, ConfigProblem, Error, Result};
@@ -79,6 +79,10 @@ pub struct Pipeline {
     pub lang: Lang,
     pub inputs: Inputs,
     pub max_rejected_fraction: f64,
+    /// `ingest.today`: the last plausible date, pinned; `None`: [`crate::plausible::today`].
+    pub today: Option<NaiveDate>,
+    /// `ingest.timezone`: the zone timestamps are read in (default UTC+8).
+    pub timezone: FixedOffset,
     /// `max_memory_gib`: the memory budget (see `memory`); `None`: what is available.
     pub max_memory_gib: Option<f64>,
     pub rates: Rates,
@@ -234,6 +238,29 @@ impl Pipeline {
             }
         };
 
+        let today = raw.ingest.today.and_then(|v| match date_value(&v) {
+            Ok(d) => Some(d),
+            Err(found) => {
+                p.push(
+                    "ingest.today",
+                    format!("expected a date YYYY-MM-DD, found `{found}`"),
+                );
+                None
+            }
+        });
+        let timezone = match raw.ingest.timezone.as_deref() {
+            None => default_timezone(),
+            Some(s) => parse_timezone(s).unwrap_or_else(|| {
+                p.push(
+                    "ingest.timezone",
+                    format!(
+                        "expected `UTC` or an offset from UTC such as `+08:00` (zone names are not read), found `{s}`"
+                    ),
+                );
+                default_timezone()
+            }),
+        };
+
         let max_memory_gib = match raw.max_memory_gib {
             Some(g) if !(g.is_finite() && g > 0.0) => {
                 p.push(
@@ -265,6 +292,8 @@ impl Pipeline {
             lang,
             inputs,
             max_rejected_fraction,
+            today,
+            timezone,
             max_memory_gib,
             rates,
             signals,
@@ -342,6 +371,50 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         return None;
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// A date given as `"YYYY-MM-DD"` or as a TOML local date (`2025-06-30`, unquoted); the
+/// error is the value as written.
+fn date_value(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
+    match v {
+        toml::Value::String(s) => parse_date(s.trim()).ok_or_else(|| s.clone()),
+        toml::Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+            (Some(d), None, None) => {
+                NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+                    .ok_or_else(|| dt.to_string())
+            }
+            _ => Err(dt.to_string()),
+        },
+        other => Err(other.to_string()),
+    }
+}
+
+/// Default `ingest.timezone`: China Standard Time, the reporting centres' clock.
+fn default_timezone() -> FixedOffset {
+    FixedOffset::east_opt((crate::plausible::CHINA_UTC_OFFSET_HOURS * 3600) as i32)
+        .expect("UTC+8 is a valid offset")
+}
+
+/// `UTC`, `Z` or an offset `±HH:MM` from -12:00 to +14:00 (the offsets in use).
+pub fn parse_timezone(s: &str) -> Option<FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return FixedOffset::east_opt(0);
+    }
+    let sign = match s.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = s[1..].split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    let seconds = sign * (h * 3600 + m * 60);
+    (m < 60 && (-12 * 3600..=14 * 3600).contains(&seconds))
+        .then(|| FixedOffset::east_opt(seconds))
+        .flatten()
 }
 
 /// Parse TOML into the raw types; a serde error names its dotted key and line.

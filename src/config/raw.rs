@@ -71,6 +71,10 @@ pub struct SourceConfig {
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
     pub max_rejected_fraction: Option<f64>,
+    /// Pins the run's "today" (the last plausible date): `"YYYY-MM-DD"` or a TOML date.
+    pub today: Option<toml::Value>,
+    /// The zone timestamps are read in (`"+08:00"` default, `"UTC"`, any `±HH:MM`).
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::table::{account, check_cells, row_reporter, settle_actions, Batches, Checked, Loaded};
+use super::validate::DateRules;
 use super::versions::{select_cases, Cases};
 use super::Dataset;
 use crate::accounting::{check_tolerance, Action, Reject, TableAccount};
@@ -45,6 +46,7 @@ pub(super) fn link(
     cutoff: NaiveDate,
     counter: &RowCounter,
     max_rejected_fraction: f64,
+    dates: &DateRules,
 ) -> Result<Dataset> {
     let take = |tables: &mut Vec<Loaded>, name: &str| -> Option<Loaded> {
         let i = tables.iter().position(|t| t.spec.name == name)?;
@@ -89,6 +91,7 @@ pub(super) fn link(
         status: &status,
         rejected_keys: &reports.rejected_keys,
         file_of_reports: &file_of_reports,
+        dates,
     };
     // The two child tables stream at once, one per core.
     let linked: Vec<Result<Loaded>> = std::thread::scope(|scope| {
@@ -159,6 +162,7 @@ struct Linker<'a> {
     status: &'a ReportStatus<'a>,
     rejected_keys: &'a HashSet<String>,
     file_of_reports: &'a str,
+    dates: &'a DateRules,
 }
 
 impl Linker<'_> {
@@ -180,7 +184,7 @@ impl Linker<'_> {
         let mut parts: Vec<DataFrame> = Vec::new();
         while !batches.is_done() {
             let raw = batches.next_batch(CHILD_BATCH_ROWS, &on_rows)?;
-            let mut checked = check_cells(spec, path, raw)?;
+            let mut checked = check_cells(spec, path, raw, self.dates)?;
             let linked = self.link(spec, path, &mut checked)?;
             settle_actions(&mut checked.rejects, &checked.good, &checked.lines);
             read += checked.read;

@@ -56,6 +56,7 @@ use polars::prelude::*;
 use crate::config::Pipeline;
 use crate::error::{Error, Result};
 use crate::memory::{self, Budget};
+use crate::plausible::Plausible;
 use crate::progress::{timed, Stage};
 use crate::schema::{self, TableSpec};
 
@@ -116,6 +117,10 @@ fn load_tables(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<
         .map(|(name, path)| (spec_by_name(name), path.to_path_buf()))
         .collect();
     check_memory(&specs, &Budget::new(pipeline.max_memory_gib))?;
+    let dates = validate::DateRules {
+        plausible: Plausible::until(pipeline.today.unwrap_or_else(crate::plausible::today)),
+        timezone: pipeline.timezone,
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -131,7 +136,7 @@ fn load_tables(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<
                         let batches = Batches::open(spec, &path)?;
                         Ok(Opened::Child(spec, path, batches))
                     } else {
-                        load_table(spec, &path, &counter).map(Opened::Whole)
+                        load_table(spec, &path, &counter, &dates).map(Opened::Whole)
                     }
                 })
             })
@@ -162,6 +167,7 @@ fn load_tables(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<
             cutoff,
             &counter,
             pipeline.max_rejected_fraction,
+            &dates,
         )
     })
 }

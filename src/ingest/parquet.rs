@@ -6,6 +6,14 @@
 //! other column from its text form, so a Parquet file written by another tool with
 //! dates as strings still loads.
 //!
+//! Types read (what pandas, pyarrow, Spark and databases write): booleans, integers of any
+//! width and sign, floats, decimals, text (plain or dictionary-encoded), dates (date32,
+//! date64) and timestamps (s, ms, us, ns; naive or with a time zone), each checked by
+//! `validate` as the column's kind requires. A column of any other type (a list, a
+//! struct, binary, a time of day, a duration…) is refused before a row is read, naming the
+//! file, the column and its type (exit 2). A polars error while reading names the file
+//! and, by reading the columns one at a time, the column it came from.
+//!
 //! A file is read whole ([`read_parquet`]) or in batches of whole row groups
 //! ([`ParquetBatches`]), so that the large child tables never need to be in memory at once:
 //! a batch is the next row groups up to the batch size, read as a slice of the file with
@@ -50,6 +58,24 @@ impl ParquetBatches {
             .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
         let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
         let (wanted, extra) = super::match_header(path, spec, &names)?;
+        let unread: Vec<String> = wanted
+            .iter()
+            .filter_map(|(c, _)| {
+                let dtype = &schema.get(c.name)?.dtype;
+                (!is_readable(dtype)).then(|| format!("`{}` ({})", c.name, arrow_type_name(dtype)))
+            })
+            .collect();
+        if !unread.is_empty() {
+            return Err(Error::input(
+                path,
+                format!(
+                    "{} {}: expected booleans, numbers, text, dates or timestamps (write {} as one of those)",
+                    if unread.len() == 1 { "column" } else { "columns" },
+                    unread.join(", "),
+                    if unread.len() == 1 { "it" } else { "them" },
+                ),
+            ));
+        }
         let metadata = reader
             .get_metadata()
             .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?
@@ -87,15 +113,21 @@ impl ParquetBatches {
             len += n;
             self.groups.pop_front();
         }
-        let context = || format!("{}: reading Parquet", self.path.display());
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut reader = ParquetReader::new(file);
-        reader.set_metadata(self.metadata.clone());
-        let mut df = reader
-            .with_columns(Some(self.columns.clone()))
-            .with_slice(Some((self.offset, len)))
-            .finish()
-            .context(context)?;
+        let mut df = match self.read_columns(self.columns.clone(), len) {
+            Ok(df) => df,
+            // Which column: read them one at a time (the error path only).
+            Err(e) => {
+                let column = self
+                    .columns
+                    .iter()
+                    .find(|c| self.read_columns(vec![c.to_string()], len).is_err());
+                let what = match column {
+                    Some(c) => format!("{}: reading Parquet column `{c}`", self.path.display()),
+                    None => format!("{}: reading Parquet", self.path.display()),
+                };
+                return Err(e).context(|| what);
+            }
+        };
         let n = df.height();
         let first = self.offset as i64 + 1;
         let lines = Column::new(
@@ -113,6 +145,72 @@ impl ParquetBatches {
             rejects: Vec::new(),
             extra_columns: self.extra.clone(),
         })
+    }
+
+    /// `len` rows of `columns` from the current offset.
+    fn read_columns(&self, columns: Vec<String>, len: usize) -> PolarsResult<DataFrame> {
+        let file = File::open(&self.path).map_err(|e| PolarsError::IO {
+            error: Arc::new(e),
+            msg: None,
+        })?;
+        let mut reader = ParquetReader::new(file);
+        reader.set_metadata(self.metadata.clone());
+        reader
+            .with_columns(Some(columns))
+            .with_slice(Some((self.offset, len)))
+            .finish()
+    }
+}
+
+/// Whether `validate` can type a column stored as `dtype`; anything else is refused up
+/// front, since polars would panic or fail on it without naming the column.
+fn is_readable(dtype: &ArrowDataType) -> bool {
+    use ArrowDataType as A;
+    match dtype {
+        A::Null
+        | A::Boolean
+        | A::Int8
+        | A::Int16
+        | A::Int32
+        | A::Int64
+        | A::UInt8
+        | A::UInt16
+        | A::UInt32
+        | A::UInt64
+        | A::Float32
+        | A::Float64
+        | A::Decimal(..)
+        | A::Decimal32(..)
+        | A::Decimal64(..)
+        | A::Decimal256(..)
+        | A::Utf8
+        | A::LargeUtf8
+        | A::Utf8View
+        | A::Date32
+        | A::Date64
+        | A::Timestamp(..) => true,
+        A::Dictionary(_, values, _) => {
+            matches!(values.as_ref(), A::Utf8 | A::LargeUtf8 | A::Utf8View)
+        }
+        _ => false,
+    }
+}
+
+/// A column type as a user reads it in pyarrow (`decimal128(12, 0)`, `timestamp[ns]`).
+fn arrow_type_name(dtype: &ArrowDataType) -> String {
+    use ArrowDataType as A;
+    match dtype {
+        A::Binary | A::LargeBinary | A::BinaryView => "binary".into(),
+        A::FixedSizeBinary(n) => format!("fixed_size_binary[{n}]"),
+        A::Time32(_) | A::Time64(_) => "a time of day".into(),
+        A::Duration(_) => "a duration".into(),
+        A::Interval(_) => "an interval".into(),
+        A::List(_) | A::LargeList(_) | A::FixedSizeList(..) => "a list".into(),
+        A::Struct(_) => "a struct".into(),
+        A::Map(..) => "a map".into(),
+        A::Union(_) => "a union".into(),
+        A::Float16 => "float16".into(),
+        other => format!("{other:?}").to_lowercase(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Reading one input table: a file's header matched to its table spec ([`match_header`]),
 //! CSV or Parquet read whole or in batches, every cell typed and checked ([`check_cells`]:
-//! a bad required value rejects its row, a bad optional value is nulled), and, for the
+//! a bad required value rejects its row, a bad optional value is nulled; a date outside
+//! the plausible range is a bad value, so a received_date of 9999-12-31 rejects its row
+//! and never reaches the data cut-off), and, for the
 //! tables loaded whole, duplicate keys and unrankable versions rejected ([`load_table`]).
 
 use std::collections::{HashMap, HashSet};
@@ -8,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{csv, parquet, validate};
+use super::validate::{self, DateRules};
+use super::{csv, parquet};
 use crate::accounting::{nulled_cells, Action, Reject, TableAccount};
 use crate::error::{Error, PolarsContext, Result};
 use crate::files::sha256_file;
@@ -228,10 +231,15 @@ fn is_required(spec: &TableSpec, column: &str) -> bool {
 }
 
 /// Type and check the cells of rows as read.
-pub(super) fn check_cells(spec: &'static TableSpec, path: &Path, raw: RawFrame) -> Result<Checked> {
+pub(super) fn check_cells(
+    spec: &'static TableSpec,
+    path: &Path,
+    raw: RawFrame,
+    dates: &DateRules,
+) -> Result<Checked> {
     let file = path.display().to_string();
     let context = || format!("{}: checking {}", path.display(), spec.name);
-    let (mut columns, problems) = validate::type_columns(spec, &raw.df, &context)?;
+    let (mut columns, problems) = validate::type_columns(spec, &raw.df, dates, &context)?;
     let lines: Vec<i64> = raw
         .df
         .column(col::LINE)
@@ -284,6 +292,7 @@ pub(super) fn load_table(
     spec: &'static TableSpec,
     path: &Path,
     counter: &RowCounter,
+    dates: &DateRules,
 ) -> Result<Loaded> {
     let on_rows = row_reporter(counter);
     let step = |what: &str| format!("ingest: {} {what}", spec.name);
@@ -294,6 +303,8 @@ pub(super) fn load_table(
     let (size_bytes, sha256) = timed(&step("sha256"), || sha256_file(path))?;
     let file = path.display().to_string();
     let context = || format!("{}: checking {}", path.display(), spec.name);
+    // A step on one column names it, so that a polars error names the file and column.
+    let on = |column: &str| format!("{}, column `{column}`", context());
 
     let Checked {
         df,
@@ -301,7 +312,7 @@ pub(super) fn load_table(
         lines,
         mut rejects,
         read,
-    } = timed(&step("cell checks"), || check_cells(spec, path, raw))?;
+    } = timed(&step("cell checks"), || check_cells(spec, path, raw, dates))?;
     let height = df.height();
 
     // Duplicate keys among otherwise good rows: the first line wins.
@@ -309,17 +320,20 @@ pub(super) fn load_table(
     // One key column with as many distinct values as rows cannot hold a duplicate: that
     // check is one hash pass, against a map of every key otherwise.
     let all_distinct = match key {
-        [k] => df.column(k).context(context)?.n_unique().context(context)? == height,
+        [k] => {
+            let c = df.column(k).context(|| on(k))?;
+            c.n_unique().context(|| on(k))? == height
+        }
         _ => false,
     };
     if !key.is_empty() && !all_distinct {
         let key_cols: Vec<Vec<Option<String>>> = key
             .iter()
             .map(|k| {
-                let c = df.column(k).context(context)?;
-                let s = c.cast(&DataType::String).context(context)?;
+                let c = df.column(k).context(|| on(k))?;
+                let s = c.cast(&DataType::String).context(|| on(k))?;
                 Ok(s.str()
-                    .context(context)?
+                    .context(|| on(k))?
                     .iter()
                     .map(|v| v.map(str::to_string))
                     .collect())
@@ -355,16 +369,17 @@ pub(super) fn load_table(
     }
 
     if spec.name == schema::REPORTS.name {
-        reject_unranked_versions(&df, &mut good, &lines, &mut rejects).context(context)?;
+        reject_unranked_versions(&df, &mut good, &lines, &mut rejects)
+            .context(|| on(col::VERSION))?;
     }
 
     let mut rejected_keys = HashSet::new();
     if spec.name == schema::REPORTS.name {
         let ids = df
             .column(col::REPORT_ID)
-            .context(context)?
+            .context(|| on(col::REPORT_ID))?
             .str()
-            .context(context)?
+            .context(|| on(col::REPORT_ID))?
             .clone();
         for (row, ok) in good.iter().enumerate() {
             if !ok {

@@ -5,14 +5,24 @@
 //! its text form. A value that does not parse becomes a [`Problem`] naming the row, the
 //! column, the value found and what was expected; the caller rejects the row. Missing
 //! optional values are null; a missing required value is a problem.
+//!
+//! Typed columns (Parquet) follow the text rules: integers of any width are range-checked
+//! as numbers (a `uint64` above the largest `int64` is out of range, not wrapped); a float
+//! or decimal is an integer when its value is whole (`2.0`), as the text `2.0` is; NaN is a
+//! missing value, as an empty cell is. Dates are plausible ([`Plausible`]: from 1968-01-01
+//! to the run's today) or they are problems; a timestamp is read as its date in the
+//! pipeline's zone ([`DateRules::timezone`], UTC+8 by default) when it carries a time zone
+//! (it is an instant), and as the date it shows when it is naive (local wall-clock time).
 
 use polars::prelude::*;
 
 // Booleans are parsed as a pipeline's flat mapping parses them.
-use crate::config::{parse_bool, parse_date};
+use crate::config::parse_bool;
 use crate::error::{PolarsContext, Result};
-use crate::period::epoch_days;
 use crate::schema::{ColumnSpec, Kind, TableSpec};
+
+mod dates;
+pub use dates::DateRules;
 
 /// One bad cell: `row` is the 0-based row of the frame being checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,10 +34,12 @@ pub struct Problem {
 }
 
 /// Type every column of `spec` present in `df`; the result has the same height and row
-/// order as `df`, with null in each bad cell, and the problems found.
+/// order as `df`, with null in each bad cell, and the problems found. A polars error names
+/// the column (and, through `context`, the file).
 pub fn type_columns(
     spec: &TableSpec,
     df: &DataFrame,
+    dates: &DateRules,
     context: &dyn Fn() -> String,
 ) -> Result<(Vec<Column>, Vec<Problem>)> {
     let mut out = Vec::new();
@@ -37,9 +49,27 @@ pub fn type_columns(
             continue;
         };
         let series = column.as_materialized_series();
-        out.push(type_column(c, series, &mut problems, context)?.into_column());
+        let context = || format!("{}, column `{}`", context(), c.name);
+        let typed = if matches!(c.kind, Kind::Date) {
+            dates::type_date(c, series, dates, &mut problems, &context)?
+        } else {
+            type_column(c, series, &mut problems, &context)?
+        };
+        out.push(typed.into_column());
     }
     Ok((out, problems))
+}
+
+/// An integer written as text: `42`, or a whole number with a decimal point (`42.0`, as
+/// pandas writes an integer column with a missing value).
+fn parse_int(v: &str) -> Option<i64> {
+    v.parse::<i64>().ok().or_else(|| {
+        let (int, frac) = v.split_once('.')?;
+        if frac.is_empty() || !frac.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        int.parse::<i64>().ok()
+    })
 }
 
 fn type_column(
@@ -60,8 +90,16 @@ fn type_column(
     };
 
     // Typed fast paths (Parquet).
+    let fits_i64 = |s: &Series| match s.dtype() {
+        DataType::UInt64 => s
+            .max::<u64>()
+            .ok()
+            .flatten()
+            .is_none_or(|m| m <= i64::MAX as u64),
+        _ => true,
+    };
     match (spec.kind, dtype) {
-        (Kind::Date, DataType::Date) | (Kind::Bool, DataType::Boolean) => {
+        (Kind::Bool, DataType::Boolean) => {
             if spec.required {
                 for (row, v) in s.is_null().iter().enumerate() {
                     if v == Some(true) {
@@ -71,7 +109,7 @@ fn type_column(
             }
             return Ok(s.clone().with_name(name));
         }
-        (Kind::Int { min, max }, dt) if dt.is_integer() => {
+        (Kind::Int { min, max }, dt) if dt.is_integer() && fits_i64(s) => {
             let s = s.cast(&DataType::Int64).context(context)?;
             let ca = s.i64().context(context)?;
             let checked: Int64Chunked = ca
@@ -93,13 +131,44 @@ fn type_column(
                 .collect();
             return Ok(checked.with_name(name).into_series());
         }
-        (Kind::Float { min, max }, dt) if dt.is_primitive_numeric() => {
+        // Whole floats are integers; NaN is missing. `x as i64` is exact for a whole x
+        // in [-2^63, 2^63).
+        (Kind::Int { min, max }, dt) if dt.is_float() => {
+            let s = s.cast(&DataType::Float64).context(context)?;
+            let ca = s.f64().context(context)?;
+            let bound = 2f64.powi(63);
+            let checked: Int64Chunked = ca
+                .iter()
+                .enumerate()
+                .map(|(row, v)| match v.filter(|x| !x.is_nan()) {
+                    Some(x)
+                        if x.fract() == 0.0
+                            && (-bound..bound).contains(&x)
+                            && (min..=max).contains(&(x as i64)) =>
+                    {
+                        Some(x as i64)
+                    }
+                    Some(x) => {
+                        problem(row, x.to_string());
+                        None
+                    }
+                    None => {
+                        if spec.required {
+                            problem(row, String::new());
+                        }
+                        None
+                    }
+                })
+                .collect();
+            return Ok(checked.with_name(name).into_series());
+        }
+        (Kind::Float { min, max }, dt) if dt.is_primitive_numeric() || dt.is_decimal() => {
             let s = s.cast(&DataType::Float64).context(context)?;
             let ca = s.f64().context(context)?;
             let checked: Float64Chunked = ca
                 .iter()
                 .enumerate()
-                .map(|(row, v)| match v {
+                .map(|(row, v)| match v.filter(|x| !x.is_nan()) {
                     Some(x) if x.is_finite() && x >= min && x <= max => Some(x),
                     Some(x) => {
                         problem(row, x.to_string());
@@ -170,18 +239,15 @@ fn type_column(
             .find(|a| a.eq_ignore_ascii_case(v))
             .map(|a| a.to_string())),
         Kind::Bool => parse_into!(BooleanChunked, parse_bool),
-        Kind::Int { min, max } => parse_into!(Int64Chunked, |v: &str| v
-            .parse::<i64>()
-            .ok()
-            .filter(|x| *x >= min && *x <= max)),
+        Kind::Int { min, max } => {
+            parse_into!(Int64Chunked, |v: &str| parse_int(v)
+                .filter(|x| *x >= min && *x <= max))
+        }
         Kind::Float { min, max } => parse_into!(Float64Chunked, |v: &str| v
             .parse::<f64>()
             .ok()
             .filter(|x| x.is_finite() && *x >= min && *x <= max)),
-        Kind::Date => {
-            let days = parse_into!(Int32Chunked, |v: &str| parse_date(v).map(epoch_days));
-            days.cast(&DataType::Date).context(context)?
-        }
+        Kind::Date => unreachable!("dates are typed by type_date"),
     };
     Ok(typed)
 }
@@ -211,121 +277,4 @@ fn already_clean(spec: &ColumnSpec, ca: &StringChunked) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schema::{col, REPORTS};
-
-    fn text_frame(cols: &[(&str, &[Option<&str>])]) -> DataFrame {
-        let columns = cols
-            .iter()
-            .map(|(n, v)| Column::new(PlSmallStr::from(*n), v.to_vec()))
-            .collect();
-        DataFrame::new_infer_height(columns).unwrap()
-    }
-
-    #[test]
-    fn one_problem_per_bad_cell_with_found_and_expected() {
-        let df = text_frame(&[
-            (col::REPORT_ID, &[Some("R1"), Some("R2"), None]),
-            (
-                col::RECEIVED_DATE,
-                &[Some("2025-01-02"), Some("2025-13-01"), Some("2025-02-03")],
-            ),
-            (col::CLASS, &[Some("Drug"), Some("vaccine"), Some("device")]),
-            (
-                col::REGION,
-                &[Some("330100"), Some("33010"), Some("310115")],
-            ),
-            (col::SENTINEL, &[Some("是"), Some("maybe"), None]),
-            (col::AGE_YEARS, &[Some("0.5"), Some("-4"), Some(" 40 ")]),
-        ]);
-        let (cols, problems) = type_columns(&REPORTS, &df, &|| "t".into()).unwrap();
-        let got: Vec<(usize, &str, &str)> = problems
-            .iter()
-            .map(|p| (p.row, p.column, p.found.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (2, col::REPORT_ID, ""),
-                (1, col::RECEIVED_DATE, "2025-13-01"),
-                (1, col::CLASS, "vaccine"),
-                (1, col::REGION, "33010"),
-                (1, col::SENTINEL, "maybe"),
-                (1, col::AGE_YEARS, "-4"),
-            ]
-        );
-        assert_eq!(problems[2].expected, "one of `drug`, `device`, `cosmetic`");
-        let class = cols.iter().find(|c| c.name() == col::CLASS).unwrap();
-        assert_eq!(
-            class.str().unwrap().get(0),
-            Some("drug"),
-            "enum values are normalised"
-        );
-        let age = cols.iter().find(|c| c.name() == col::AGE_YEARS).unwrap();
-        assert_eq!(age.f64().unwrap().get(2), Some(40.0), "values are trimmed");
-        let date = cols
-            .iter()
-            .find(|c| c.name() == col::RECEIVED_DATE)
-            .unwrap();
-        assert_eq!(date.dtype(), &DataType::Date);
-    }
-
-    #[test]
-    fn clean_text_columns_are_kept_and_unclean_ones_parsed() {
-        let spec = |name| REPORTS.column(name).unwrap();
-        let ca =
-            |v: &[Option<&str>]| StringChunked::from_iter_options("x".into(), v.iter().copied());
-        assert!(already_clean(
-            spec(col::REPORT_ID),
-            &ca(&[Some("R1"), Some("R2")])
-        ));
-        assert!(
-            !already_clean(spec(col::REPORT_ID), &ca(&[Some("R1"), None])),
-            "required and missing"
-        );
-        assert!(
-            !already_clean(spec(col::REPORT_ID), &ca(&[Some(" R1")])),
-            "needs trimming"
-        );
-        assert!(
-            already_clean(spec(col::CASE_ID), &ca(&[Some("C1"), None])),
-            "optional may be missing"
-        );
-        assert!(already_clean(
-            spec(col::CLASS),
-            &ca(&[Some("drug"), Some("device"), Some("drug")])
-        ));
-        assert!(
-            !already_clean(spec(col::CLASS), &ca(&[Some("Drug")])),
-            "not the canonical spelling"
-        );
-        assert!(!already_clean(spec(col::CLASS), &ca(&[Some("vaccine")])));
-        assert!(already_clean(spec(col::REGION), &ca(&[Some("330100")])));
-        assert!(!already_clean(spec(col::REGION), &ca(&[Some("33010")])));
-        assert!(
-            !already_clean(spec(col::AGE_YEARS), &ca(&[Some("4")])),
-            "numbers are parsed"
-        );
-        // Either way, the typed result is the same as the slow path's.
-        let df = text_frame(&[(col::CLASS, &[Some("drug"), Some(" Device ")])]);
-        let (cols, problems) = type_columns(&REPORTS, &df, &|| "t".into()).unwrap();
-        assert!(problems.is_empty());
-        let class: Vec<Option<&str>> = cols[0].str().unwrap().iter().collect();
-        assert_eq!(class, vec![Some("drug"), Some("device")]);
-    }
-
-    #[test]
-    fn typed_parquet_columns_are_range_checked() {
-        let df = DataFrame::new_infer_height(vec![
-            Column::new(col::REPORT_ID.into(), ["R1", "R2"]),
-            Column::new(col::VERSION.into(), [1i32, 0]),
-            Column::new(col::AGE_YEARS.into(), [f64::NAN, 3.0]),
-        ])
-        .unwrap();
-        let (_, problems) = type_columns(&REPORTS, &df, &|| "t".into()).unwrap();
-        let got: Vec<(usize, &str)> = problems.iter().map(|p| (p.row, p.column)).collect();
-        assert_eq!(got, vec![(1, col::VERSION), (0, col::AGE_YEARS)]);
-        assert_eq!(problems[0].expected, "an integer >= 1");
-    }
-}
+mod tests;

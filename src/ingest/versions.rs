@@ -23,7 +23,8 @@ pub(super) struct Cases {
     pub(super) later: Vec<bool>,
     /// How far the data reach, up to the run's cut-off: the latest received_date of any
     /// valid report, or the cut-off when a later one exists. A past period whose data run
-    /// on past its end is covered to its last day.
+    /// on past its end is covered to its last day. Only accepted rows count: a received
+    /// date outside the plausible range (`9999-12-31`) rejected its row before this.
     pub(super) data_cutoff: Option<NaiveDate>,
 }
 

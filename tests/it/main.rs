@@ -22,6 +22,9 @@
 //!   independent recount of the sample CSVs.
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
+//! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
+//!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
+//!   `ingest.timezone`).
 
 mod alerts;
 mod as_of;
@@ -37,4 +40,5 @@ mod regression;
 mod review;
 mod scale;
 mod signals;
+mod types;
 mod util;
