@@ -347,10 +347,12 @@ fn faers_usage_errors_exit_2() {
     fx.write("q/DEMO24Q1.txt", "isr$case$fda_dt\n1$2$20240101\n");
     fx.write("q/DRUG24Q1.txt", "isr$drug_seq\n");
     fx.write("q/REAC24Q1.txt", "isr$pt\n");
+    fx.write("q/OUTC24Q1.txt", "isr$outc_cod\n");
     fx.write("q/ASCII/ignored.txt", "");
     fx.write("p/DEMO24Q1.txt", "id$case_no\n");
     fx.write("p/DRUG24Q1.txt", "");
     fx.write("p/REAC24Q1.txt", "");
+    fx.write("p/OUTC24Q1.txt", "");
     let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
     r.expect_code(2);
     assert_eq!(
@@ -441,7 +443,9 @@ fn e2b_messages_convert_with_versions_roles_and_seriousness() {
     assert_eq!(rep.get(b, "case_id").str(), "CN-TEST-0002");
     assert_eq!(rep.get(b, "age_years").float(), 30.0);
     assert_eq!(rep.get(b, "sex").str(), "M");
-    assert!(!rep.get(b, "is_serious").bool());
+    // Its reaction states no seriousness criterion (E.i.3.2): unknown, not "not serious".
+    assert!(rep.get(b, "is_serious").is_null());
+    assert!(rep.get(b, "fatal").is_null());
     // Namespace prefixes do not matter; sex 9 is unknown; 6 months.
     let p = rep.row_where(&[("report_id", "CN-TEST-0003#1")]);
     assert_eq!(rep.get(p, "sex").str(), "U");
@@ -829,7 +833,20 @@ fn faers_quarters_in_one_folder_are_read_together() {
         "primaryid$role_cod$drugname\n1003$PS$Aspirin\n2001$C$Omeprazole\n",
     );
     fx.write("q/reac24q2.txt", "primaryid$pt\n1003$Nausea\n");
+    // 24Q2 has no OUTC file: an error naming it, unless it is allowed to be missing.
     let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("quarter 24Q2: missing OUTC24Q2.txt"),
+        "{}",
+        r.stderr
+    );
+    let r = convert(
+        &fx,
+        "faers",
+        &fx.ps("q"),
+        &["--region", "310000", "--allow-missing", "outc"],
+    );
     r.expect_ok();
     let c = read_converted(&fx);
     c.assert_balanced();
@@ -857,7 +874,7 @@ fn faers_quarters_in_one_folder_are_read_together() {
 
 /// A FAERS quarter written by the test: `demo` rows after the DEMO header
 /// `primaryid$caseid$caseversion$fda_dt$age$age_cod$sex$event_dt`, one suspect DRUG row
-/// and one REAC row per DEMO row.
+/// and one REAC row per DEMO row, and an OUTC file with no rows (no case serious).
 fn write_quarter(fx: &Fixture, dir: &str, demo: &[String]) {
     let mut d = vec![s(
         "primaryid$caseid$caseversion$fda_dt$age$age_cod$sex$event_dt",
@@ -870,10 +887,12 @@ fn write_quarter(fx: &Fixture, dir: &str, demo: &[String]) {
         drug.push(format!("{id}$PS$Aspirin"));
         reac.push(format!("{id}$Nausea"));
     }
+    let outc = vec![s("primaryid$outc_cod")];
     for (name, lines) in [
         ("DEMO24Q1.txt", &d),
         ("DRUG24Q1.txt", &drug),
         ("REAC24Q1.txt", &reac),
+        ("OUTC24Q1.txt", &outc),
     ] {
         fx.write(&format!("{dir}/{name}"), &(lines.join("\n") + "\n"));
     }
