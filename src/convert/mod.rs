@@ -161,16 +161,17 @@ pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion>
         }
     }
     for part in &opts.allow_missing {
-        let allowed = format == Format::Faers && ALLOW_MISSING_PARTS.contains(&part.as_str());
-        if !allowed {
-            return Err(Error::input(
-                "--allow-missing",
-                format!(
-                    "expected `outc` (the FAERS outcome file, the one optional part), found `{part}` for a {} source",
-                    format.as_str()
-                ),
-            ));
-        }
+        let message = if format != Format::Faers {
+            format!(
+                "applies to FAERS sources only (their OUTC file), found `{part}` for a {} source",
+                format.as_str()
+            )
+        } else if !ALLOW_MISSING_PARTS.contains(&part.as_str()) {
+            format!("expected `outc` (the FAERS outcome file), found `{part}`")
+        } else {
+            continue;
+        };
+        return Err(Error::input("--allow-missing", message));
     }
     let mut b = Builder::new();
     match format {

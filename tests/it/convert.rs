@@ -1358,3 +1358,235 @@ fn faers_example_pipeline_yields_one_product_per_active_ingredient_and_signals()
         "{products:?}"
     );
 }
+
+/// The valid FAERS quarter of the fixtures, copied to `<fx>/<dir>` without its OUTC file.
+fn faers_without_outc(fx: &Fixture, dir: &str) {
+    let valid = repo().join("tests/data/convert/faers/valid/ASCII");
+    for name in ["DEMO24Q1.txt", "DRUG24Q1.txt", "REAC24Q1.txt"] {
+        let text = std::fs::read_to_string(valid.join(name)).expect("fixture");
+        fx.write(&format!("{dir}/{name}"), &text);
+    }
+}
+
+#[test]
+fn faers_without_its_outc_file_exits_2_unless_allowed_then_seriousness_is_unknown() {
+    let fx = Fixture::empty();
+    // With its OUTC file, the quarter has serious and fatal cases.
+    let r = convert(&fx, "faers", &data("faers/valid"), &["--region", "310000"]);
+    r.expect_ok();
+    let with = read_converted(&fx);
+    let serious = with.reports.column("is_serious");
+    assert!(
+        serious.iter().any(|v| !v.is_null() && v.bool()),
+        "a serious case"
+    );
+    assert!(serious.iter().all(|v| !v.is_null()), "known with OUTC");
+    assert_eq!(with.manifest["allowed_missing"], serde_json::json!([]));
+    assert_eq!(with.manifest["serious_unknown"], 0);
+    std::fs::remove_dir_all(fx.p("out")).expect("remove");
+
+    // Without it: exit 2 naming the file and the folder looked in, and nothing written.
+    faers_without_outc(&fx, "q");
+    let q = fx.ps("q");
+    let r = convert(&fx, "faers", &q, &["--region", "310000"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {q}: quarter 24Q1: missing OUTC24Q1.txt (looked in {q}): without the outcome file seriousness and death are unknown; give --allow-missing outc to convert anyway, with is_serious and fatal left null\n")
+    );
+    assert_eq!(entries(fx.path()), ["q"]);
+
+    // Allowed: every report's seriousness and death are null (unknown), not false, and
+    // the summary and the manifest say so.
+    let r = convert(
+        &fx,
+        "faers",
+        &q,
+        &["--region", "310000", "--allow-missing", "outc"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    let n = c.reports.rows.len();
+    assert_eq!(n, with.reports.rows.len(), "every case kept");
+    for column in ["is_serious", "fatal"] {
+        assert!(
+            c.reports.column(column).iter().all(Value::is_null),
+            "{column} unknown"
+        );
+    }
+    assert_eq!(c.manifest["allowed_missing"], serde_json::json!(["OUTC"]));
+    assert_eq!(
+        c.manifest["missing_files"],
+        serde_json::json!([{
+            "part": "OUTC",
+            "path": format!("{q}/OUTC24Q1.txt"),
+            "unknown": ["is_serious", "fatal"],
+        }])
+    );
+    assert_eq!(c.manifest["serious_unknown"], n as u64);
+    assert!(
+        r.stdout.contains(&format!(
+            " {q}/OUTC24Q1.txt is missing (allowed by --allow-missing outc): is_serious and fatal unknown (null) for its reports. Seriousness and death unknown (is_serious null) for {n} of {n} report versions."
+        )),
+        "{}",
+        r.stdout
+    );
+
+    // The flag names a FAERS part only.
+    let r = convert(
+        &fx,
+        "e2b",
+        &data("e2b/valid"),
+        &["--region", "330100", "--allow-missing", "outc"],
+    );
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        "error: --allow-missing: applies to FAERS sources only (their OUTC file), found `outc` for a e2b source\n"
+    );
+    let r = convert(
+        &fx,
+        "faers",
+        &q,
+        &["--region", "310000", "--allow-missing", "demo"],
+    );
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("invalid value 'demo' for '--allow-missing"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `batch.xml` (two ICSRs, starting on lines 6 and 163, in a root opened on line 3 and
+/// closed on line 279), changed by `edit`, written to `<fx>/<name>`.
+fn batch_variant(fx: &Fixture, name: &str, edit: impl Fn(&str) -> String) -> String {
+    let text = std::fs::read_to_string(data("e2b/valid/batch.xml")).expect("fixture");
+    fx.write(name, &edit(&text));
+    fx.ps(name)
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines().take(n).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn e2b_file_that_is_not_well_formed_is_rejected_whole_with_its_line() {
+    let fx = Fixture::empty();
+    let expected_reject =
+        "a well-formed XML file (the whole file is rejected: none of its ICSRs is used)";
+    // (file, its text, line, column and fault, the lines of its ICSRs).
+    let nul_column = {
+        let text = std::fs::read_to_string(data("e2b/valid/batch.xml")).expect("fixture");
+        let line4 = text.lines().nth(3).expect("line 4");
+        line4.find("BATCH").expect("the batch id") + "BATCH".len() + 1
+    };
+    let cases: Vec<(String, String, Vec<u64>)> = vec![
+        (
+            batch_variant(&fx, "truncated.xml", |t| first_lines(t, 162)),
+            "line 163, column 1: the file ends inside the element `MCCI_IN200100UV01` opened on line 3 (a truncated file?)".into(),
+            vec![6],
+        ),
+        (
+            batch_variant(&fx, "no_root_close.xml", |t| first_lines(t, 278)),
+            "line 279, column 1: the file ends inside the element `MCCI_IN200100UV01` opened on line 3 (a truncated file?)".into(),
+            vec![6, 163],
+        ),
+        (
+            batch_variant(&fx, "two_roots.xml", |t| {
+                let root: String = t.lines().skip(2).map(|l| format!("{l}\n")).collect();
+                format!("{t}{root}")
+            }),
+            "line 280, column 1: a second root element `MCCI_IN200100UV01` (a well-formed file has exactly one)".into(),
+            vec![6, 163, 283, 440],
+        ),
+        (
+            batch_variant(&fx, "nul.xml", |t| t.replacen("BATCH-TEST", "BATCH\u{0}-TEST", 1)),
+            format!("line 4, column {nul_column}: the character U+0000, which XML does not allow (only tab, line feed and carriage return below U+0020)"),
+            vec![6, 163],
+        ),
+        (
+            batch_variant(&fx, "prefix.xml", |t| {
+                t.replacen("<creationTime value=\"20240301120000\"/>", "<x:creationTime value=\"20240301120000\"/>", 1)
+            }),
+            "line 5, column 3: the namespace prefix `x` of the element `x:creationTime` is not declared (no `xmlns:x` on it or an enclosing element)".into(),
+            vec![6, 163],
+        ),
+    ];
+    for (src, fault, icsr_lines) in &cases {
+        let k = icsr_lines.len() as u64;
+        // Every ICSR of the file rejected: above the default tolerance, exit 3.
+        let r = convert(&fx, "e2b", src, &["--region", "330100"]);
+        r.expect_code(3);
+        assert!(
+            r.stderr.starts_with(&format!(
+                "error: {src}: {k} of {k} rows rejected (100.00%), above --max-rejected-fraction"
+            )),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(fault.as_str()), "{src}: {}", r.stderr);
+        assert!(!fx.p("out").exists(), "nothing written");
+
+        // Tolerated: written, and the manifest and rejects say what happened.
+        let r = convert(
+            &fx,
+            "e2b",
+            src,
+            &["--region", "330100", "--max-rejected-fraction", "1"],
+        );
+        r.expect_ok();
+        assert!(
+            r.stdout.contains(&format!(
+                "; not well-formed XML ({fault}), so the whole file was rejected"
+            )),
+            "{}",
+            r.stdout
+        );
+        let c = read_converted(&fx);
+        c.assert_balanced();
+        let file = Path::new(src)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name");
+        assert_eq!(c.account(file), [k, 0, 0, k], "{file}");
+        assert_eq!(c.source(file)["malformed"], fault.as_str());
+        assert_eq!(c.reports.rows.len(), 0, "{file}: no ICSR used in part");
+        let rejects: Vec<String> = icsr_lines
+            .iter()
+            .map(|line| {
+                format!("icsr,{src},{line},,\"not well-formed XML at {fault}\",{expected_reject},row rejected")
+            })
+            .collect();
+        assert_eq!(c.rejects[1..], rejects[..], "{file}");
+        std::fs::remove_dir_all(fx.p("out")).expect("remove");
+    }
+
+    // In a folder, the well-formed files are used and the malformed one is not.
+    fx.write(
+        "batch/a.xml",
+        &std::fs::read_to_string(data("e2b/valid/single.xml")).expect("fixture"),
+    );
+    fx.write(
+        "batch/b.xml",
+        &std::fs::read_to_string(&cases[0].0).expect("truncated"),
+    );
+    let r = convert(
+        &fx,
+        "e2b",
+        &fx.ps("batch"),
+        &["--region", "330100", "--max-rejected-fraction", "0.5"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("a.xml"), [1, 1, 0, 0]);
+    assert_eq!(c.account("b.xml"), [1, 0, 0, 1]);
+    assert!(c.source("a.xml").get("malformed").is_none());
+    assert_eq!(
+        c.reports.column("report_id"),
+        [Value::Str(s("CN-TEST-0002#1"))]
+    );
+}
