@@ -1590,3 +1590,208 @@ fn e2b_file_that_is_not_well_formed_is_rejected_whole_with_its_line() {
         [Value::Str(s("CN-TEST-0002#1"))]
     );
 }
+
+/// What a reject or note says of a date outside 1968-01-01 … 2024-06-30 (`--today`).
+const PLAUSIBLE_TO_2024_06_30: &str = "a date from 1968-01-01 to 2024-06-30 (today)";
+
+#[test]
+fn faers_receipt_dates_out_of_range_reject_the_row_and_onsets_are_nulled() {
+    let fx = Fixture::empty();
+    let demo = [
+        "primaryid$caseid$caseversion$fda_dt$init_fda_dt$event_dt",
+        "9001$900$1$20240115$$20240110",
+        // Typos in the key: after today, year 0, before 1968; init_fda_dt after today.
+        "9002$901$1$99991231$$",
+        "9003$902$1$00000101$$",
+        "9004$903$1$19671231$$",
+        "9005$904$1$$20240701$",
+        // The edges are plausible; onsets out of range are nulled, the case kept.
+        "9006$905$1$20240630$$19000101",
+        "9007$906$1$19680101$$20240701",
+    ];
+    let ids: Vec<&str> = demo[1..]
+        .iter()
+        .map(|r| r.split('$').next().expect("an id"))
+        .collect();
+    let drug: Vec<String> = ids.iter().map(|id| format!("{id}$PS$Aspirin")).collect();
+    let reac: Vec<String> = ids.iter().map(|id| format!("{id}$Nausea")).collect();
+    fx.write("q/DEMO24Q1.txt", &(demo.join("\n") + "\n"));
+    fx.write("q/DRUG24Q1.txt", &csv("primaryid$role_cod$drugname", &drug));
+    fx.write("q/REAC24Q1.txt", &csv("primaryid$pt", &reac));
+    fx.write("q/OUTC24Q1.txt", "primaryid$outc_cod\n");
+    let q = fx.ps("q");
+    let args = [
+        "--region",
+        "310000",
+        "--max-rejected-fraction",
+        "1",
+        "--today",
+        "2024-06-30",
+    ];
+    let r = convert(&fx, "faers", &q, &args);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.manifest["today"], "2024-06-30");
+    assert_eq!(c.account("DEMO24Q1.txt"), [7, 3, 0, 4]);
+    assert_eq!(c.account("DRUG24Q1.txt"), [7, 3, 0, 4]);
+    assert_eq!(c.account("REAC24Q1.txt"), [7, 3, 0, 4]);
+    assert_eq!(c.nulled("DEMO24Q1.txt"), [(s("event_dt"), 2)]);
+    let p = PLAUSIBLE_TO_2024_06_30;
+    let rejected_demo = "a primaryid of a valid DEMO row (that row was rejected)";
+    let mut expected = vec![
+        s(REJECTS_CSV_HEADER),
+        format!("demo,{q}/DEMO24Q1.txt,3,fda_dt,99991231,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,4,fda_dt,00000101,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,5,fda_dt,19671231,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,6,init_fda_dt,20240701,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,7,event_dt,19000101,{p},cell nulled"),
+        format!("demo,{q}/DEMO24Q1.txt,8,event_dt,20240701,{p},cell nulled"),
+    ];
+    for (file, table) in [("DRUG24Q1.txt", "drug"), ("REAC24Q1.txt", "reac")] {
+        for (line, id) in [(3, "9002"), (4, "9003"), (5, "9004"), (6, "9005")] {
+            expected.push(format!(
+                "{table},{q}/{file},{line},primaryid,{id},{rejected_demo},row rejected"
+            ));
+        }
+    }
+    assert_eq!(c.rejects, expected);
+    let rep = &c.reports;
+    assert_eq!(rep.rows.len(), 3);
+    let edge = rep.row_where(&[("report_id", "9006")]);
+    assert_eq!(
+        rep.get(edge, "received_date"),
+        &Value::Date(days("2024-06-30"))
+    );
+    assert_eq!(c.events_of("9006"), [(s("Nausea"), None)]);
+    assert_eq!(c.events_of("9007"), [(s("Nausea"), None)]);
+    assert_eq!(
+        c.events_of("9001"),
+        [(s("Nausea"), Some(days("2024-01-10")))]
+    );
+
+    // Today by the clock: 2024-07-01 is no longer after today.
+    std::fs::remove_dir_all(fx.p("out")).expect("remove");
+    let r = convert(&fx, "faers", &q, &args[..4]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    assert_eq!(c.account("DEMO24Q1.txt"), [7, 4, 0, 3]);
+    assert_eq!(c.nulled("DEMO24Q1.txt"), [(s("event_dt"), 1)]);
+}
+
+#[test]
+fn e2b_received_date_c15_is_a_key_and_falls_back_only_when_absent_with_a_note() {
+    let fx = Fixture::empty();
+    let single = std::fs::read_to_string(data("e2b/valid/single.xml")).expect("fixture");
+    let variant = |name: &str, id: &str, from: &str, to: &str| {
+        assert!(single.contains(from), "{from}");
+        let text = single.replace("CN-TEST-0002", id).replacen(from, to, 1);
+        fx.write(&format!("m/{name}"), &text);
+    };
+    let c15 = "<availabilityTime value=\"20240305\"/>";
+    variant(
+        "a.xml",
+        "CN-A",
+        c15,
+        "<availabilityTime value=\"99991231\"/>",
+    );
+    variant(
+        "b.xml",
+        "CN-B",
+        c15,
+        "<availabilityTime value=\"2024-03-05\"/>",
+    );
+    variant("c.xml", "CN-C", c15, "");
+    variant(
+        "d.xml",
+        "CN-D",
+        "<low value=\"20240301\"/>",
+        "<low value=\"19000101\"/>",
+    );
+    let m = fx.ps("m");
+    let r = convert(
+        &fx,
+        "e2b",
+        &m,
+        &[
+            "--region",
+            "330100",
+            "--max-rejected-fraction",
+            "1",
+            "--today",
+            "2024-06-30",
+        ],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("a.xml"), [1, 0, 0, 1]);
+    assert_eq!(c.account("b.xml"), [1, 0, 0, 1]);
+    assert_eq!(c.account("c.xml"), [1, 1, 0, 0]);
+    assert_eq!(c.account("d.xml"), [1, 1, 0, 0]);
+    let p = PLAUSIBLE_TO_2024_06_30;
+    assert_eq!(
+        c.rejects,
+        [
+            s(REJECTS_CSV_HEADER),
+            format!("icsr,{m}/a.xml,6,C.1.5,99991231,\"{p} (C.1.5, the received date)\",row rejected"),
+            format!("icsr,{m}/b.xml,6,C.1.5,2024-03-05,\"a date YYYYMMDD[hhmmss] (C.1.5, the received date)\",row rejected"),
+            format!("icsr,{m}/c.xml,13,C.1.5,,\"a date of most recent information (C.1.5, required by E2B(R3)); C.1.4 `20240305` is the received date instead\",cell nulled"),
+            format!("icsr,{m}/d.xml,52,E.i.4,19000101,{p},cell nulled"),
+        ]
+    );
+    let rep = &c.reports;
+    let fallback = rep.row_where(&[("report_id", "CN-C#1")]);
+    assert_eq!(
+        rep.get(fallback, "received_date"),
+        &Value::Date(days("2024-03-05"))
+    );
+    assert_eq!(c.events_of("CN-D#1")[0].1, None, "onset nulled");
+}
+
+#[test]
+fn flat_received_dates_out_of_range_reject_the_row_and_onsets_are_nulled() {
+    let fx = Fixture::empty();
+    let export = std::fs::read_to_string(data("flat/export.csv")).expect("fixture");
+    fx.write(
+        "export.csv",
+        &format!(
+            "{export}R900,C900,1,9999-12-31,新的,严重,女,34,阿莫西林胶囊,怀疑,,皮疹,2024/02/27,330106\r\n\
+             R901,C901,1,2024-03-01,新的,严重,女,34,阿莫西林胶囊,怀疑,,皮疹,1900/01/01,330106\r\n"
+        ),
+    );
+    let src = fx.ps("export.csv");
+    let r = convert(
+        &fx,
+        "flat",
+        &src,
+        &[
+            "--mapping",
+            &data("flat/mapping.toml"),
+            "--max-rejected-fraction",
+            "0.5",
+            "--today",
+            "2024-06-30",
+        ],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    // The fixture's 11 rows (8 used, 1 superseded, 2 rejected), and the two new ones.
+    assert_eq!(c.account("export.csv"), [13, 9, 1, 3]);
+    let p = PLAUSIBLE_TO_2024_06_30;
+    assert_eq!(
+        c.rejects[3..],
+        [
+            format!("flat,{src},13,报告日期,9999-12-31,{p} for `received_date`,row rejected"),
+            format!("flat,{src},14,发生日期,1900/01/01,{p} for `onset_date`,cell nulled"),
+        ]
+    );
+    assert_eq!(c.events_of("R901"), [(s("皮疹"), None)]);
+    assert!(
+        !c.reports
+            .column("report_id")
+            .contains(&Value::Str(s("R900"))),
+        "R900 rejected"
+    );
+}
