@@ -1392,7 +1392,7 @@ fn faers_without_its_outc_file_exits_2_unless_allowed_then_seriousness_is_unknow
     r.expect_code(2);
     assert_eq!(
         r.stderr,
-        format!("error: {q}: quarter 24Q1: missing OUTC24Q1.txt (looked in {q}): without the outcome file seriousness and death are unknown; give --allow-missing outc to convert anyway, with is_serious and fatal left null\n")
+        format!("error: {q}: quarter 24Q1: missing OUTC24Q1.txt (looked in {q}): without the outcome file seriousness and death are unknown; give --allow-missing outc (`allow_missing = [\"outc\"]` in a pipeline's source) to convert anyway, with is_serious and fatal left null\n")
     );
     assert_eq!(entries(fx.path()), ["q"]);
 
@@ -1794,4 +1794,73 @@ fn flat_received_dates_out_of_range_reject_the_row_and_onsets_are_nulled() {
             .contains(&Value::Str(s("R900"))),
         "R900 rejected"
     );
+}
+
+#[test]
+fn pipeline_on_faers_without_outc_says_seriousness_is_unknown_in_summary_manifest_and_review() {
+    let fx = Fixture::empty();
+    faers_without_outc(&fx, "q");
+    let q = fx.ps("q");
+    let source = |extra: &str| {
+        format!("source = {{ format = \"faers\", path = \"{q}\", region = \"310000\"{extra} }}")
+    };
+    // Not allowed: exit 2 naming the file, and nothing written.
+    flat_source_pipeline(&fx, &source(""));
+    let r = fx.run_pipeline(&[]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains(&format!(
+            "quarter 24Q1: missing OUTC24Q1.txt (looked in {q})"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!fx.p("out").exists());
+    // Only a FAERS source has an optional part.
+    flat_source_pipeline(
+        &fx,
+        &format!(
+            "source = {{ format = \"e2b\", path = \"{}\", region = \"310000\", allow_missing = [\"outc\"] }}",
+            data("e2b/valid")
+        ),
+    );
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {}: inputs.source.allow_missing: applies to `faers` sources only (their OUTC file), found `outc`\n",
+            fx.toml()
+        )
+    );
+
+    // Allowed: the run says so in its summary, its manifest and its review page.
+    flat_source_pipeline(&fx, &source(", allow_missing = [\"outc\"]"));
+    let r = fx.run_pipeline(&[]);
+    r.expect_ok();
+    let dir = fx.p("out/2024-Q1");
+    let manifest = read_json(&dir.join("manifest.json"));
+    let conv = &manifest["conversion"];
+    assert_eq!(conv["allowed_missing"], serde_json::json!(["OUTC"]));
+    assert_eq!(
+        conv["missing_files"][0]["path"],
+        format!("{q}/OUTC24Q1.txt")
+    );
+    // The four DEMO rows are four report versions, each of unknown seriousness.
+    assert_eq!(conv["serious_unknown"], 4);
+    assert!(
+        r.stdout.contains(&format!(
+            "\nSeriousness and death unknown (null) for 4 report versions: FAERS OUTC file missing ({q}/OUTC24Q1.txt), allowed by the source's allow_missing; rates and alerts count them as neither serious nor fatal."
+        )),
+        "{}",
+        r.stdout
+    );
+    let review = std::fs::read_to_string(dir.join("review.html")).expect("review.html");
+    let quality = &review[review.find("<section id=\"quality\">").expect("quality")..];
+    assert!(
+        quality.contains("<strong>Seriousness and death unknown: FAERS OUTC file missing</strong>"),
+        "{quality}"
+    );
+    assert!(quality
+        .contains("4 report versions have <code>is_serious</code> and <code>fatal</code> null"));
 }

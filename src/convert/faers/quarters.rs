@@ -107,7 +107,7 @@ pub(super) fn find_quarters(src: &Path, allow_outc: bool) -> Result<(Vec<Quarter
             return Err(Error::input(
                 src,
                 format!(
-                    "quarter {tag}: missing OUTC{tag}.txt (looked in {}): without the outcome file seriousness and death are unknown; give --allow-missing outc to convert anyway, with is_serious and fatal left null",
+                    "quarter {tag}: missing OUTC{tag}.txt (looked in {}): without the outcome file seriousness and death are unknown; give --allow-missing outc (`allow_missing = [\"outc\"]` in a pipeline's source) to convert anyway, with is_serious and fatal left null",
                     dir.display()
                 ),
             ));
