@@ -13,6 +13,13 @@
 //! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
 //! folder, and which a pipeline naming a `source` feeds to the normal ingest
 //! (`ingest::source`: ingest imports convert, never the reverse).
+//!
+//! Every reader applies the same plausible-date rule ([`Options::plausible`]: 1968-01-01
+//! to today, or `--today`): a received date outside it rejects its row, an onset outside
+//! it is nulled. A source part whose absence changes what the tables mean is required;
+//! only the FAERS OUTC file may be allowed to be missing ([`Options::allow_missing`]),
+//! and then the tables say "unknown" (null), and the summary and manifest say why
+//! (`allowed_missing`, `missing_files`, `serious_unknown`).
 
 pub mod dollar;
 pub mod e2b;

@@ -7,7 +7,9 @@
 //! shared with E2B); ages are in years.
 //!
 //! Invariants: a row is rejected only for its key (an empty or repeated primaryid, an
-//! empty caseid, no readable receipt date), and its primaryid is then remembered in
+//! empty caseid, no readable receipt date, or one outside the plausible range of
+//! [`crate::plausible`]: the reject names `fda_dt` or `init_fda_dt`, whichever was read;
+//! an `event_dt` outside that range is nulled), and its primaryid is then remembered in
 //! `Demo::rejected`; a bad optional value is nulled with a `cell nulled` line; an age
 //! is at most `MAX_AGE_YEARS`; an unreadable caseversion is settled by
 //! [`Builder::settle_versions`].
