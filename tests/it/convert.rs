@@ -1864,3 +1864,73 @@ fn pipeline_on_faers_without_outc_says_seriousness_is_unknown_in_summary_manifes
     assert!(quality
         .contains("4 report versions have <code>is_serious</code> and <code>fatal</code> null"));
 }
+
+#[test]
+fn e2b_seriousness_is_false_only_when_every_reaction_states_its_criteria() {
+    let fx = Fixture::empty();
+    let single = std::fs::read_to_string(data("e2b/valid/single.xml")).expect("fixture");
+    let reaction = "<value xsi:type=\"CE\" code=\"10037087\" codeSystem=\"2.16.840.1.113883.6.163\" codeSystemVersion=\"26.0\"/>";
+    assert_eq!(single.matches(reaction).count(), 1);
+    let criterion = |code: &str, value: &str| {
+        format!("<outboundRelationship2 typeCode=\"PERT\"><observation classCode=\"OBS\" moodCode=\"EVN\"><code code=\"{code}\" codeSystem=\"2.16.840.1.113883.3.989.2.1.1.19\"/><value xsi:type=\"BL\" {value}/></observation></outboundRelationship2>")
+    };
+    let no = |code: &str| criterion(code, "nullFlavor=\"NI\"");
+    // A second reaction, after the first, with the criteria given in `extra`.
+    let second = |extra: &str| {
+        format!("</observation></subjectOf2><subjectOf2 typeCode=\"SBJ\"><observation classCode=\"OBS\" moodCode=\"EVN\"><code code=\"29\" codeSystem=\"2.16.840.1.113883.3.989.2.1.1.19\"/><value xsi:type=\"CE\" code=\"10019211\" codeSystem=\"2.16.840.1.113883.6.163\"/>{extra}")
+    };
+    let all_no: String = ["34", "21", "33", "35", "12", "26"].map(no).concat();
+    let variants = [
+        // Every criterion stated "no" on the one reaction: not serious, not fatal.
+        ("a.xml", "CN-NO", format!("{reaction}{all_no}")),
+        // One reaction states "no", the other states nothing: unknown.
+        (
+            "b.xml",
+            "CN-HALF",
+            format!("{reaction}{all_no}{}", second("")),
+        ),
+        // Death on the second reaction, the first silent: serious and fatal.
+        (
+            "c.xml",
+            "CN-DEATH",
+            format!("{reaction}{}", second(&criterion("34", "value=\"true\""))),
+        ),
+        // Hospitalisation on one, nothing on the other: serious, death unknown.
+        (
+            "d.xml",
+            "CN-HOSP",
+            format!("{reaction}{}", second(&criterion("33", "value=\"true\""))),
+        ),
+    ];
+    for (file, id, text) in &variants {
+        let xml = single
+            .replace("CN-TEST-0002", id)
+            .replacen(reaction, text, 1);
+        fx.write(&format!("m/{file}"), &xml);
+    }
+    let r = convert(&fx, "e2b", &fx.ps("m"), &["--region", "330100"]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    let rep = &c.reports;
+    let flags = |id: &str| {
+        let row = rep.row_where(&[("report_id", id)]);
+        let flag = |column: &str| {
+            let v = rep.get(row, column);
+            (!v.is_null()).then(|| v.bool())
+        };
+        (flag("is_serious"), flag("fatal"))
+    };
+    assert_eq!(flags("CN-NO#1"), (Some(false), Some(false)));
+    assert_eq!(flags("CN-HALF#1"), (None, None));
+    assert_eq!(flags("CN-DEATH#1"), (Some(true), Some(true)));
+    assert_eq!(flags("CN-HOSP#1"), (Some(true), None));
+    assert_eq!(c.manifest["serious_unknown"], 1);
+    assert!(
+        r.stdout.contains(
+            "Seriousness and death unknown (is_serious null) for 1 of 4 report versions."
+        ),
+        "{}",
+        r.stdout
+    );
+}
