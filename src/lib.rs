@@ -211,6 +211,8 @@ pub struct RunSummary {
     pub output: PathBuf,
     pub rows: RowTotals,
     pub inputs: Vec<TableAccount>,
+    /// The conversion of a real-world source (`[inputs.source]`), if any.
+    pub conversion: Option<ingest::ConversionReport>,
     pub rates: RatesHeadline,
     pub signals: SignalsHeadline,
     pub alerts: AlertsHeadline,
@@ -382,6 +384,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             screening: &screening,
             inputs: &data.tables,
             rejects: data.rejects.len(),
+            conversion: conversion.as_ref(),
         },
         lang,
     );
@@ -439,6 +442,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         output,
         rows,
         inputs: data.tables,
+        conversion: conversion.clone(),
         rates: RatesHeadline::of(&rates, &pipeline.rates.levels),
         signals: signals_headline,
         alerts: alerts_headline,

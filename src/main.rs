@@ -90,6 +90,12 @@ enum Command {
         /// Stop (exit 3) when a source file has more than this fraction of rows rejected.
         #[arg(long, default_value_t = pvwatch::config::DEFAULT_MAX_REJECTED_FRACTION, value_parser = parse_fraction)]
         max_rejected_fraction: f64,
+        /// FAERS parts that may be missing (`outc`: seriousness and death then null, unknown).
+        #[arg(long, value_delimiter = ',', value_parser = ["outc"])]
+        allow_missing: Vec<String>,
+        /// Last plausible report date, YYYY-MM-DD (default: today in UTC+8).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
     },
 }
 
@@ -173,10 +179,14 @@ fn main() -> ExitCode {
             strip_dose,
             max_xml_bytes,
             max_rejected_fraction,
+            allow_missing,
+            today,
         } => convert_options(*from, region, class, mapping.as_deref(), *strip_dose).and_then(
             |mut opts| {
                 opts.max_xml_bytes = *max_xml_bytes;
                 opts.max_rejected_fraction = *max_rejected_fraction;
+                opts.allow_missing = allow_missing.clone();
+                opts.today = *today;
                 let s = convert::run_convert(*from, src, out, &opts)?;
                 if !cli.quiet {
                     println!("{}", convert::summary_paragraph(&s));

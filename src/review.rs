@@ -64,6 +64,8 @@ pub struct ReviewData<'a> {
     pub inputs: &'a [TableAccount],
     /// Lines in `rejects.csv`, header not counted.
     pub rejects: usize,
+    /// The conversion of a real-world source, if any (what it left unknown).
+    pub conversion: Option<&'a crate::ingest::ConversionReport>,
 }
 
 const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
@@ -289,6 +291,7 @@ impl Ctx<'_, '_> {
     fn quality(&self) -> String {
         let (tr, d) = (self.tr, self.data);
         let mut s = open_section("quality", tr);
+        s.push_str(&quality::unknown_seriousness(d.conversion, tr));
         if d.inputs.is_empty() {
             s.push_str(&none(
                 tr.t("No input tables were recorded.", "没有输入表的记录。"),

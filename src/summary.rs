@@ -14,7 +14,7 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
     let n = thousands;
     let rejects = s.output.join("rejects.csv");
     let nulled: u64 = s.inputs.iter().flat_map(|t| t.nulled_cells.values()).sum();
-    match lang {
+    let paragraph = match lang {
         Lang::En => format!(
             "pvwatch: pipeline `{}` for {} finished in {} s. Read {} rows from {} tables: {} used, \
              {} superseded (older case versions, or received after the period), {} rejected ({}){}. \
@@ -106,6 +106,40 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
                 ""
             },
             s.output.display(),
+        ),
+    };
+    paragraph + &unknown_seriousness(s, lang)
+}
+
+/// A sentence when the converted source left seriousness unknown (a FAERS OUTC file
+/// missing and allowed to be, E2B reactions without criteria); empty otherwise.
+fn unknown_seriousness(s: &RunSummary, lang: Lang) -> String {
+    let Some(c) = s.conversion.as_ref().filter(|c| c.serious_unknown > 0) else {
+        return String::new();
+    };
+    let n = thousands(c.serious_unknown);
+    let files: Vec<String> = c
+        .missing_files
+        .iter()
+        .map(|m| match lang {
+            Lang::En => format!("FAERS {} file missing ({})", m.part, m.path),
+            Lang::Zh => format!("缺少 FAERS {} 文件（{}）", m.part, m.path),
+        })
+        .collect();
+    match (lang, files.is_empty()) {
+        (Lang::En, false) => format!(
+            "\nSeriousness and death unknown (null) for {n} report versions: {}, allowed by the source's allow_missing; rates and alerts count them as neither serious nor fatal.",
+            files.join("; ")
+        ),
+        (Lang::En, true) => format!(
+            "\nSeriousness unknown (null) for {n} report versions of the source (no seriousness criterion stated); rates and alerts count them as not serious."
+        ),
+        (Lang::Zh, false) => format!(
+            "\n{n} 个报告版本的严重程度和死亡情况未知（为空）：{}，经 allow_missing 允许；报告率和预警按非严重、非死亡计。",
+            files.join("；")
+        ),
+        (Lang::Zh, true) => format!(
+            "\n源数据中 {n} 个报告版本未说明严重性标准，严重程度未知（为空）；报告率和预警按非严重计。"
         ),
     }
 }

@@ -60,6 +60,8 @@ pub struct SourceConfig {
     pub strip_dose: Option<bool>,
     /// Bound on one XML file's size (E2B), in bytes.
     pub max_xml_bytes: Option<u64>,
+    /// Source parts that may be missing (FAERS: `outc`).
+    pub allow_missing: Option<Vec<String>>,
     /// A mapping file (flat), or the inline keys below.
     pub mapping: Option<String>,
     pub columns: Option<BTreeMap<String, String>>,

@@ -67,6 +67,8 @@ pub struct Source {
     pub max_xml_bytes: Option<u64>,
     /// Column and value mapping of a flat export.
     pub mapping: Option<Mapping>,
+    /// Source parts that may be missing (FAERS: `outc`), lower case.
+    pub allow_missing: Vec<String>,
 }
 
 /// Check `inputs.source`; paths are relative to the pipeline file's folder (`base`).
@@ -123,6 +125,20 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
             "expected a number of bytes > 0, found `0`".into(),
         );
     }
+    let allow_missing = raw.allow_missing.clone().unwrap_or_default();
+    for part in &allow_missing {
+        if format != Some(Format::Faers) {
+            push(
+                "allow_missing",
+                format!("applies to `faers` sources only (their OUTC file), found `{part}`"),
+            );
+        } else if !crate::convert::ALLOW_MISSING_PARTS.contains(&part.as_str()) {
+            push(
+                "allow_missing",
+                format!("expected `outc` (the FAERS outcome file), found `{part}`"),
+            );
+        }
+    }
     let mut mapping = None;
     let inline = raw.columns.is_some() || raw.values.is_some() || raw.date_formats.is_some();
     if format == Some(Format::Flat) {
@@ -169,6 +185,7 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
         strip_dose,
         max_xml_bytes: raw.max_xml_bytes,
         mapping,
+        allow_missing,
     });
     (source, problems)
 }

@@ -11,12 +11,12 @@
 //! | C.1.1 `investigationEvent/id[@root=…3.1]/@extension` | reports.report_id = `C.1.1#version` |
 //! | C.1.8.1 `investigationEvent/id[@root=…3.2]/@extension` (else C.1.1) | reports.case_id |
 //! | rank of the ICSR within its case by C.1.5, then C.1.2 | reports.version (1 = earliest) |
-//! | C.1.5 `availabilityTime` (else C.1.4 `effectiveTime/low`, else C.1.2) | reports.received_date |
+//! | C.1.5 `availabilityTime` (if absent: C.1.4 `effectiveTime/low`, else C.1.2, with a note) | reports.received_date |
 //! | D.5 `administrativeGenderCode` 1/2, 0/9/nullFlavor | reports.sex M/F, U |
 //! | D.2.2 observation code 3, `value/@value` × `@unit` (a, mo, wk, d, h, {decade}) | reports.age_years |
 //! | E.i observation code 29: `value/@code` (MedDRA), else `originalText` | report_events.event |
 //! | E.i.4 `effectiveTime` low | report_events.onset_date |
-//! | E.i.3.2a–f codes 34, 21, 33, 35, 12, 26 = true | reports.is_serious; 34 (death): reports.fatal |
+//! | E.i.3.2a–f codes 34, 21, 33, 35, 12, 26 = true (none stated on a reaction: null) | reports.is_serious; 34 (death): reports.fatal |
 //! | G.k `substanceAdministration` … `kindOfProduct/name`, normalised | report_products.product_id |
 //! | G.k.1 `causalityAssessment` code 20 value 1/2/3 (4: not administered, left out) | report_products.role |
 //! | G.k.4.r.7 `lotNumberText` | report_products.batch |
@@ -27,7 +27,22 @@
 //!
 //! The accounting unit is the ICSR, and the rejected-row tolerance applies to the whole
 //! batch of ICSRs read (a folder of one-ICSR files is one batch). An ICSR without a safety
-//! report id or a readable date is rejected with the line where it starts. An ICSR read
+//! report id or a readable, plausible received date is rejected with the line where it
+//! starts. A file that is not well-formed XML (truncated, two roots, an illegal
+//! character, an undeclared prefix: [`super::xml`]) is rejected as a whole: each ICSR
+//! start tag in it is a rejected row (the file is one when it has none), none of its
+//! ICSRs is used, and its manifest entry says where and why (`malformed`).
+//!
+//! The received date is C.1.5 (date of most recent information), a key: a C.1.5 that is
+//! given but not a date YYYYMMDD, or not plausible ([`crate::plausible`]), rejects the
+//! ICSR; an absent C.1.5 (required by E2B(R3)) falls back to C.1.4, else C.1.2, with a
+//! `cell nulled` line on C.1.5 naming the date used. A reaction's start date (E.i.4)
+//! that is not plausible is nulled with a note.
+//!
+//! Seriousness is read per reaction: an ICSR is serious (and fatal) when a reaction has
+//! the criterion (death) true, not serious (not fatal) when every reaction states its
+//! seriousness criteria (at least one of E.i.3.2a–f, `true` or a nullFlavor) and none is
+//! true, and unknown (null) otherwise: absent criteria are not "no". An ICSR read
 //! again unchanged (the same `controlActProcess`, which holds C.1.1, C.1.2 and the whole
 //! case; message headers may differ) is a *duplicate*: counted, dropped, not rejected.
 //! The same C.1.1 and C.1.2 with other content is kept as a later version, in the order
@@ -42,9 +57,11 @@ use sha2::{Digest, Sha256};
 
 use super::faers::drug::normalize_product;
 use super::model::{list_files, Builder, Report};
-use super::xml::{read_units, Node};
+use super::xml::{read_units, Malformed, Node};
 use super::Options;
 use crate::error::{Error, Result};
+use crate::period::from_epoch_days;
+use crate::plausible::Plausible;
 
 /// The ICSR element.
 const ICSR: &str = "PORR_IN049016UV";
@@ -66,8 +83,8 @@ struct Icsr {
     nulled: Vec<(&'static str, u64, String, String)>,
     sex: Option<&'static str>,
     age_years: Option<f64>,
-    serious: bool,
-    fatal: bool,
+    serious: Option<bool>,
+    fatal: Option<bool>,
     events: Vec<(String, Option<i32>)>,
     products: Vec<(String, Option<&'static str>, Option<String>)>,
 }
@@ -88,18 +105,28 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
     } else {
         vec![src.to_path_buf()]
     };
+    let plausible = opts.plausible();
     let mut icsrs = Vec::new();
     for path in &files {
         let file = b.add_file(path, "icsr")?;
         let mut problems = Vec::new();
-        let n = read_units(path, opts.max_xml_bytes, ICSR, |node| {
-            match read_icsr(&node, file, opts) {
-                Ok(i) => icsrs.push(i),
+        let mut read = Vec::new();
+        let outcome = read_units(path, opts.max_xml_bytes, ICSR, |node| {
+            match read_icsr(&node, file, opts, &plausible) {
+                Ok(i) => read.push(i),
                 Err((column, found, expected)) => {
                     problems.push((node.line, column, found, expected))
                 }
             }
         })?;
+        let n = match outcome {
+            Ok(n) => n,
+            Err(m) => {
+                reject_file(b, file, m);
+                continue;
+            }
+        };
+        icsrs.append(&mut read);
         if n == 0 {
             return Err(Error::input(
                 path,
@@ -113,6 +140,23 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
     }
     add_versions(icsrs, &region, opts, b);
     Ok(())
+}
+
+/// A file that is not well-formed: every ICSR in it (or the file, when none is found) is a
+/// rejected row, and none is used.
+fn reject_file(b: &mut Builder, file: u32, m: Malformed) {
+    let lines = if m.unit_lines.is_empty() {
+        vec![m.line]
+    } else {
+        m.unit_lines.clone()
+    };
+    b.read(file, lines.len() as u64);
+    let found = format!("not well-formed XML at {m}");
+    let expected = "a well-formed XML file (the whole file is rejected: none of its ICSRs is used)";
+    for line in lines {
+        b.reject(file, line, "", found.clone(), expected);
+    }
+    b.malformed(file, m.to_string());
 }
 
 /// Drop retransmissions, rank the ICSRs of each case and add them to the builder.
@@ -160,8 +204,8 @@ fn add_versions(icsrs: Vec<Icsr>, region: &str, opts: &Options, b: &mut Builder)
             reporter_type: None,
             sentinel: None,
             is_new: None,
-            is_serious: Some(i.serious),
-            fatal: Some(i.fatal),
+            is_serious: i.serious,
+            fatal: i.fatal,
             sex: i.sex,
             age_years: i.age_years,
         });
@@ -229,7 +273,12 @@ fn years_per(unit: &str) -> Option<f64> {
     })
 }
 
-fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr, Problem> {
+fn read_icsr(
+    icsr: &Node,
+    file: u32,
+    opts: &Options,
+    plausible: &Plausible,
+) -> std::result::Result<Icsr, Problem> {
     let missing_id = || {
         (
             "C.1.1",
@@ -258,22 +307,50 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
         .to_string();
     let c15 = event
         .child("availabilityTime")
-        .and_then(|n| n.attr("value"));
+        .and_then(|n| n.attr("value"))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let c14 = event
         .at(&["effectiveTime", "low"])
-        .and_then(|n| n.attr("value"));
-    let received = [c15, c14, Some(created.as_str())]
-        .into_iter()
-        .flatten()
-        .find_map(ts_date)
-        .ok_or_else(|| {
-            (
+        .and_then(|n| n.attr("value"))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let c12 = Some(created.trim()).filter(|v| !v.is_empty());
+    // C.1.5 is the key; only an absent one falls back, and says so.
+    let (column, value) = match (c15, c14, c12) {
+        (Some(v), _, _) => ("C.1.5", v),
+        (None, Some(v), _) => ("C.1.4", v),
+        (None, None, Some(v)) => ("C.1.2", v),
+        (None, None, None) => {
+            return Err((
                 "C.1.5",
-                c15.unwrap_or("").to_string(),
-                "a date YYYYMMDD of most recent information (C.1.5, else C.1.4 or C.1.2)"
+                String::new(),
+                "a date YYYYMMDD of most recent information (C.1.5; no C.1.4 or C.1.2 either)"
                     .to_string(),
-            )
-        })?;
+            ))
+        }
+    };
+    let Some(received) = ts_date(value) else {
+        return Err((
+            column,
+            value.to_string(),
+            format!("a date YYYYMMDD[hhmmss] ({column}, the received date)"),
+        ));
+    };
+    if !plausible.contains(from_epoch_days(received)) {
+        return Err((
+            column,
+            value.to_string(),
+            format!("{} ({column}, the received date)", plausible.expected()),
+        ));
+    }
+    if column != "C.1.5" {
+        let line = event.line;
+        let expected = format!(
+            "a date of most recent information (C.1.5, required by E2B(R3)); {column} `{value}` is the received date instead"
+        );
+        nulled.push(("C.1.5", line, String::new(), expected));
+    }
 
     let role = event.find("primaryRole");
     let gender = role.and_then(|r| r.find("administrativeGenderCode"));
@@ -326,8 +403,13 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
     }
 
     let (mut serious, mut fatal) = (false, false);
+    // Whether every reaction states its seriousness (at least one criterion given).
+    let mut stated = true;
+    let mut reactions = 0usize;
     let mut events = Vec::new();
     for o in patient_obs.iter().filter(|o| o.code() == Some("29")) {
+        reactions += 1;
+        let mut states = false;
         let value = o.child("value");
         let term = value
             .and_then(|v| v.attr("code"))
@@ -350,6 +432,7 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
             .filter_map(|r| r.child("observation"))
         {
             let yes = c.child("value").and_then(|v| v.attr("value")) == Some("true");
+            states |= matches!(c.code(), Some("34" | "21" | "33" | "35" | "12" | "26"));
             match c.code() {
                 Some("34") if yes => {
                     serious = true;
@@ -363,6 +446,7 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
             t.child("low")
                 .or_else(|| t.child("comp").and_then(|c| c.child("low")))
         });
+        stated &= states;
         let onset = start.and_then(|l| {
             let v = l.attr("value")?;
             let day = ts_date(v);
@@ -371,7 +455,13 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
                     "a date YYYYMMDD (or a partial date YYYY or YYYYMM, read as unknown)";
                 nulled.push(("E.i.4", l.line, v.to_string(), expected.to_string()));
             }
-            day
+            match day {
+                Some(d) if !plausible.contains(from_epoch_days(d)) => {
+                    nulled.push(("E.i.4", l.line, v.to_string(), plausible.expected()));
+                    None
+                }
+                day => day,
+            }
         });
         if let Some(term) = term {
             events.push((term.to_string(), onset));
@@ -462,8 +552,9 @@ fn read_icsr(icsr: &Node, file: u32, opts: &Options) -> std::result::Result<Icsr
         nulled,
         sex,
         age_years,
-        serious,
-        fatal,
+        // Absent criteria are not "no": unknown unless every reaction states them.
+        serious: (serious || (stated && reactions > 0)).then_some(serious),
+        fatal: (fatal || (stated && reactions > 0)).then_some(fatal),
         events,
         products,
     })

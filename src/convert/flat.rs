@@ -15,6 +15,10 @@
 //! the header and the headers found.
 //!
 //! `region` and `class` default to the options' region and class when not mapped.
+//!
+//! Dates are plausible from 1968-01-01 to today ([`crate::plausible`]): a received date
+//! outside that rejects the row (it is the key), any other date outside it (the onset)
+//! is nulled with a note.
 
 use std::fs::File;
 use std::path::Path;
@@ -26,6 +30,7 @@ use crate::config::parse_bool;
 use crate::error::{Error, Result};
 use crate::files::LineCounter;
 use crate::period::{epoch_days, from_epoch_days};
+use crate::plausible::Plausible;
 use crate::schema::{col, Kind};
 
 /// A typed canonical value.
@@ -144,6 +149,7 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
         positions.push(i);
     }
 
+    let plausible = opts.plausible();
     let mut lines = LineCounter::open(src)?;
     // First line of each report, by report index, to explain conflicts.
     let mut first_line: Vec<u64> = Vec::new();
@@ -171,7 +177,7 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             );
             continue;
         }
-        let (row, nulled) = match read_row(&record, &positions, mapping, opts.region.is_some()) {
+        let (row, nulled) = match read_row(&record, &positions, mapping, opts, &plausible) {
             Ok(row) => row,
             Err((header, found, expected)) => {
                 b.reject(file, line, &header, found, expected);
@@ -234,8 +240,10 @@ fn read_row(
     record: &csv::ByteRecord,
     positions: &[usize],
     mapping: &Mapping,
-    region_default: bool,
+    opts: &Options,
+    plausible: &Plausible,
 ) -> std::result::Result<(Row, Vec<Nulled>), CellProblem> {
+    let region_default = opts.region.is_some();
     let mut nulled = Vec::new();
     let mut cells = Vec::with_capacity(positions.len());
     for ((t, header), &i) in mapping.columns.iter().zip(positions) {
@@ -257,6 +265,15 @@ fn read_row(
             continue;
         }
         match parse_cell(t.spec.kind, mapped, mapping) {
+            // A date out of the plausible range: a typo (`9999-12-31`), never a value.
+            Some(Cell::Date(d)) if !plausible.contains(from_epoch_days(d)) => {
+                let expected = format!("{} for `{}`", plausible.expected(), t.spec.name);
+                if is_needed(t) {
+                    return Err((header.clone(), raw.to_string(), expected));
+                }
+                nulled.push((t.spec.name, header.clone(), raw.to_string(), expected));
+                cells.push(None);
+            }
             Some(c) => cells.push(Some(c)),
             None if is_needed(t) => {
                 return Err((header.clone(), raw.to_string(), expected(t, mapping)))

@@ -13,6 +13,13 @@
 //! Parquet with `convert-manifest.json` and `rejects.csv` through an atomic staging
 //! folder, and which a pipeline naming a `source` feeds to the normal ingest
 //! (`ingest::source`: ingest imports convert, never the reverse).
+//!
+//! Every reader applies the same plausible-date rule ([`Options::plausible`]: 1968-01-01
+//! to today, or `--today`): a received date outside it rejects its row, an onset outside
+//! it is nulled. A source part whose absence changes what the tables mean is required;
+//! only the FAERS OUTC file may be allowed to be missing ([`Options::allow_missing`]),
+//! and then the tables say "unknown" (null), and the summary and manifest say why
+//! (`allowed_missing`, `missing_files`, `serious_unknown`).
 
 pub mod dollar;
 pub mod e2b;
@@ -34,8 +41,9 @@ use crate::accounting::{over_tolerance, Action};
 use crate::config::{mapping::Mapping, Format};
 use crate::error::{Error, Result};
 use crate::output::{OutputFile, Staging};
+use crate::plausible::Plausible;
 use crate::progress::thousands;
-use model::{Builder, SourceAccount, Tables};
+use model::{Builder, MissingFile, SourceAccount, Tables};
 
 /// The manifest of a conversion, beside its tables.
 pub const MANIFEST: &str = "convert-manifest.json";
@@ -58,6 +66,22 @@ pub struct Options {
     /// Stop (exit 3) when a source file's rejected fraction (E2B: the whole batch's) is
     /// above this.
     pub max_rejected_fraction: f64,
+    /// "Today" for plausible dates (received and onset dates up to it); `None`: the
+    /// run's clock ([`crate::plausible::today`]).
+    pub today: Option<chrono::NaiveDate>,
+    /// Optional source parts that may be missing (FAERS: `outc`), lower case; any other
+    /// missing part is an error naming the file.
+    pub allow_missing: Vec<String>,
+}
+
+/// The FAERS parts that `--allow-missing` accepts.
+pub const ALLOW_MISSING_PARTS: &[&str] = &["outc"];
+
+impl Options {
+    /// The plausible range of report dates for this conversion.
+    pub fn plausible(&self) -> Plausible {
+        Plausible::until(self.today.unwrap_or_else(crate::plausible::today))
+    }
 }
 
 impl Default for Options {
@@ -69,6 +93,8 @@ impl Default for Options {
             max_xml_bytes: DEFAULT_MAX_XML_BYTES,
             mapping: None,
             max_rejected_fraction: crate::config::DEFAULT_MAX_REJECTED_FRACTION,
+            today: None,
+            allow_missing: Vec::new(),
         }
     }
 }
@@ -84,6 +110,13 @@ pub struct Conversion {
 impl Conversion {
     pub fn rows(&self) -> Totals {
         totals(&self.tables.sources)
+    }
+
+    /// The parts that were missing and allowed to be (`OUTC`), once each.
+    pub fn allowed_missing(&self) -> Vec<&'static str> {
+        let mut parts: Vec<&'static str> = self.tables.missing.iter().map(|m| m.part).collect();
+        parts.dedup();
+        parts
     }
 
     /// Nulled cells of every source file, by column.
@@ -133,6 +166,19 @@ pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion>
                 format!("region: expected a 6-digit GB/T 2260 region code, found `{r}`"),
             ));
         }
+    }
+    for part in &opts.allow_missing {
+        let message = if format != Format::Faers {
+            format!(
+                "applies to FAERS sources only (their OUTC file), found `{part}` for a {} source",
+                format.as_str()
+            )
+        } else if !ALLOW_MISSING_PARTS.contains(&part.as_str()) {
+            format!("expected `outc` (the FAERS outcome file), found `{part}`")
+        } else {
+            continue;
+        };
+        return Err(Error::input("--allow-missing", message));
     }
     let mut b = Builder::new();
     match format {
@@ -201,9 +247,16 @@ pub struct ConvertSummary {
     pub class: &'static str,
     pub strip_dose: bool,
     pub started_at: String,
+    /// The last plausible report date (dates from 1968-01-01 to it are plausible).
+    pub today: String,
     pub rows: Totals,
     /// Nulled cells of every source file, by column (each file's are in `sources`).
     pub nulled_cells: BTreeMap<String, u64>,
+    /// The parts that were missing and allowed to be (`OUTC`), and their files.
+    pub allowed_missing: Vec<&'static str>,
+    pub missing_files: Vec<MissingFile>,
+    /// Report versions whose seriousness is unknown (`is_serious` null).
+    pub serious_unknown: u64,
     pub sources: Vec<SourceAccount>,
     pub outputs: Vec<OutputFile>,
     pub timings_ms: ConvertTimings,
@@ -266,8 +319,12 @@ pub fn write(conv: &Conversion, opts: &Options, out: &Path) -> Result<ConvertSum
         class: opts.class,
         strip_dose: opts.strip_dose,
         started_at,
+        today: opts.plausible().today.to_string(),
         rows: conv.rows(),
         nulled_cells: conv.nulled_cells(),
+        allowed_missing: conv.allowed_missing(),
+        missing_files: t.missing.clone(),
+        serious_unknown: t.serious_unknown,
         sources: t.sources.clone(),
         outputs: staging.written.clone(),
         timings_ms: ConvertTimings {
@@ -339,6 +396,27 @@ pub fn summary_paragraph(s: &ConvertSummary) -> String {
             rejects.display()
         ));
     }
+    for m in &s.missing_files {
+        text.push_str(&format!(
+            " {} is missing (allowed by --allow-missing {}): {} unknown (null) for its reports.",
+            m.path,
+            m.part.to_ascii_lowercase(),
+            m.unknown.join(" and ")
+        ));
+    }
+    if s.serious_unknown > 0 {
+        let versions: u64 = s
+            .outputs
+            .iter()
+            .filter(|o| o.file == REPORTS_FILE)
+            .map(|o| o.rows)
+            .sum();
+        text.push_str(&format!(
+            " Seriousness and death unknown (is_serious null) for {} of {} report versions.",
+            n(s.serious_unknown),
+            n(versions)
+        ));
+    }
     for a in &s.sources {
         text.push_str(&format!(
             "\n  {} ({}): read {}, used {}, superseded {}, rejected {}",
@@ -355,6 +433,11 @@ pub fn summary_paragraph(s: &ConvertSummary) -> String {
         let nulled: u64 = a.nulled_cells.values().sum();
         if nulled > 0 {
             text.push_str(&format!(", cells nulled {}", n(nulled)));
+        }
+        if let Some(m) = &a.malformed {
+            text.push_str(&format!(
+                "; not well-formed XML ({m}), so the whole file was rejected"
+            ));
         }
     }
     let outputs: Vec<String> = s

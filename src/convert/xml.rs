@@ -13,6 +13,15 @@
 //! `quick-xml` itself never resolves entities or reads DTDs; these checks make a hostile
 //! file fail with a clear error naming the file, rather than pass in part.
 //!
+//! Well-formedness is checked here, as quick-xml checks only part of it (matching end
+//! names): exactly one root element and nothing but markup and white space outside it,
+//! every element closed by the end of the file (a truncated file is not well-formed),
+//! only legal XML characters (no NUL or other control character but tab, line feed and
+//! carriage return, as text or as a character reference), and every namespace prefix of
+//! an element or attribute declared by an `xmlns:` attribute of it or of an ancestor.
+//! A file that is not well-formed is [`Malformed`], with the line and column of its
+//! first fault and the lines of the units it holds: the caller rejects the whole file.
+//!
 //! Each element named `unit` (an ICSR) is built into a small tree ([`Node`], local names
 //! without namespace prefixes) and handed to a callback with the line it starts on.
 
@@ -88,13 +97,52 @@ fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(local).into_owned()
 }
 
-/// Read `path` and call `on_unit` for each element named `unit`. Returns how many there were.
+/// Why a file is not well-formed XML: its first fault, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// 1-based line and column (in characters) of the fault.
+    pub line: u64,
+    pub column: u64,
+    pub problem: String,
+    /// The lines of the start tags of the units the file holds (found by their name in
+    /// the text, as the file cannot be parsed): what the caller rejects with it.
+    pub unit_lines: Vec<u64>,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.problem
+        )
+    }
+}
+
+/// Whether `c` may appear in an XML 1.0 document (production `Char`). A `&str` holds no
+/// surrogates, so only the control characters and U+FFFE, U+FFFF are left out.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// An element open at this point of the file: its qualified name, the line of its start
+/// tag, and the namespace prefixes it declares.
+struct Open {
+    name: String,
+    line: u64,
+    declared: Vec<Vec<u8>>,
+}
+
+/// Read `path` and call `on_unit` for each element named `unit`. Returns how many there
+/// were, or why the file is not well-formed (then the units already handed over belong to
+/// a file that the caller rejects as a whole). A hostile construct (DTD, undefined
+/// entity, oversize file, deep nesting) or a file that is not UTF-8 is an error.
 pub fn read_units(
     path: &Path,
     max_bytes: u64,
     unit: &str,
     mut on_unit: impl FnMut(Node),
-) -> Result<u64> {
+) -> Result<std::result::Result<u64, Malformed>> {
     let fail = |msg: String| Error::input(path, msg);
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
@@ -116,18 +164,39 @@ pub fn read_units(
     }
     let text = std::str::from_utf8(&bytes).map_err(|e| fail(format!("not UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let malformed = |at: usize, problem: String| {
+        let (line, column) = line_col(text, at);
+        Ok(Err(Malformed {
+            line,
+            column,
+            problem,
+            unit_lines: start_tag_lines(text, unit),
+        }))
+    };
+    if let Some((at, c)) = text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
+        return malformed(
+            at,
+            format!(
+                "the character U+{:04X}, which XML does not allow (only tab, line feed and carriage return below U+0020)",
+                c as u32
+            ),
+        );
+    }
 
     let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    reader.config_mut().check_comments = true;
     let mut lines = LineAt::default();
     let mut stack: Vec<Node> = Vec::new();
-    let mut depth = 0usize;
+    let mut open: Vec<Open> = Vec::new();
+    let mut roots = 0u32;
     let mut units = 0u64;
     loop {
         let before = reader.buffer_position() as usize;
-        let event = reader.read_event().map_err(|e| {
-            let at = lines.line(text, reader.error_position() as usize);
-            fail(format!("line {at}: malformed XML: {e}"))
-        })?;
+        let event = match reader.read_event() {
+            Ok(e) => e,
+            Err(e) => return malformed(reader.error_position() as usize, e.to_string()),
+        };
         match event {
             Event::DocType(_) => {
                 let at = lines.line(text, before);
@@ -135,21 +204,41 @@ pub fn read_units(
                     "line {at}: a DOCTYPE declaration; DTDs are refused (no external entities, no entity expansion), so the file was not read further"
                 )));
             }
+            Event::Start(e) | Event::Empty(e) if open.is_empty() && roots > 0 => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                return malformed(
+                    before,
+                    format!("a second root element `{name}` (a well-formed file has exactly one)"),
+                );
+            }
             Event::Start(e) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
+                roots += u32::from(open.is_empty());
+                if open.len() >= MAX_DEPTH {
                     let at = lines.line(text, before);
                     return Err(fail(format!(
                         "line {at}: elements nested more than {MAX_DEPTH} deep"
                     )));
                 }
+                let line = lines.line(text, before);
+                let declared = match declared_prefixes(&e, &open) {
+                    Ok(d) => d,
+                    Err(problem) => return malformed(before, problem),
+                };
+                open.push(Open {
+                    name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                    line,
+                    declared,
+                });
                 let name = local(e.name().as_ref());
                 if !stack.is_empty() || name == unit {
-                    let line = lines.line(text, before);
                     stack.push(node(&e, name, line, path)?);
                 }
             }
             Event::Empty(e) => {
+                roots += u32::from(open.is_empty());
+                if let Err(problem) = declared_prefixes(&e, &open) {
+                    return malformed(before, problem);
+                }
                 let name = local(e.name().as_ref());
                 if !stack.is_empty() || name == unit {
                     let line = lines.line(text, before);
@@ -158,13 +247,21 @@ pub fn read_units(
                 }
             }
             Event::End(_) => {
-                depth = depth.saturating_sub(1);
+                open.pop();
                 if let Some(n) = stack.pop() {
                     close(&mut stack, n, &mut units, &mut on_unit);
                 }
             }
             Event::Text(t) => {
-                if let Some(top) = stack.last_mut() {
+                if open.is_empty() {
+                    if !t.iter().all(u8::is_ascii_whitespace) {
+                        let skip = t.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                        return malformed(
+                            before + skip,
+                            "text outside the root element".to_string(),
+                        );
+                    }
+                } else if let Some(top) = stack.last_mut() {
                     let s = t
                         .decode()
                         .map_err(|e| fail(format!("text is not UTF-8: {e}")))?;
@@ -172,22 +269,39 @@ pub fn read_units(
                 }
             }
             Event::CData(t) => {
+                if open.is_empty() {
+                    return malformed(before, "a CDATA section outside the root element".into());
+                }
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&String::from_utf8_lossy(&t.into_inner()));
                 }
             }
             Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c),
-                    Ok(None) => match &*r {
+                if open.is_empty() {
+                    return malformed(before, "a reference outside the root element".into());
+                }
+                let resolved = if r.starts_with(b"#") {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) if is_xml_char(c) => Some(c),
+                        _ => {
+                            return malformed(
+                                before,
+                                format!(
+                                    "the character reference `&{};`, which is not a character XML allows",
+                                    String::from_utf8_lossy(r.as_ref())
+                                ),
+                            )
+                        }
+                    }
+                } else {
+                    match &*r {
                         b"lt" => Some('<'),
                         b"gt" => Some('>'),
                         b"amp" => Some('&'),
                         b"apos" => Some('\''),
                         b"quot" => Some('"'),
                         _ => None,
-                    },
-                    Err(_) => None,
+                    }
                 };
                 let Some(c) = resolved else {
                     let at = lines.line(text, before);
@@ -204,10 +318,101 @@ pub fn read_units(
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
         }
     }
-    if !stack.is_empty() {
-        return Err(fail("the file ends inside an element".to_string()));
+    if let Some(o) = open.last() {
+        return malformed(
+            text.len(),
+            format!(
+                "the file ends inside the element `{}` opened on line {} (a truncated file?)",
+                o.name, o.line
+            ),
+        );
     }
-    Ok(units)
+    if roots == 0 {
+        return malformed(text.len(), "no root element".to_string());
+    }
+    Ok(Ok(units))
+}
+
+/// The namespace prefixes that a start tag declares (`xmlns:p="…"`), after checking that
+/// the prefixes of its name and attributes are declared by it or by an open ancestor.
+/// `xml` is always declared; `xmlns` names declarations.
+fn declared_prefixes(
+    e: &BytesStart<'_>,
+    open: &[Open],
+) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let mut declared = Vec::new();
+    let mut used: Vec<(Vec<u8>, String)> = Vec::new();
+    let prefix = |name: &[u8]| {
+        name.iter()
+            .position(|b| *b == b':')
+            .map(|i| name[..i].to_vec())
+    };
+    if let Some(p) = prefix(e.name().as_ref()) {
+        used.push((p, "element".to_string()));
+    }
+    for a in e.attributes() {
+        let a = a.map_err(|err| format!("malformed attribute: {err}"))?;
+        let key = a.key.as_ref();
+        match prefix(key) {
+            Some(p) if p == b"xmlns" => declared.push(key[6..].to_vec()),
+            Some(p) => used.push((
+                p,
+                format!(
+                    "attribute `{}` of the element",
+                    String::from_utf8_lossy(key)
+                ),
+            )),
+            None => {}
+        }
+    }
+    for (p, what) in used {
+        let known = p == b"xml"
+            || declared.contains(&p)
+            || open.iter().rev().any(|o| o.declared.contains(&p));
+        if !known {
+            return Err(format!(
+                "the namespace prefix `{}` of the {what} `{}` is not declared (no `xmlns:{}` on it or an enclosing element)",
+                String::from_utf8_lossy(&p),
+                String::from_utf8_lossy(e.name().as_ref()),
+                String::from_utf8_lossy(&p),
+            ));
+        }
+    }
+    Ok(declared)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, at: usize) -> (u64, u64) {
+    let bytes = &text.as_bytes()[..at.min(text.len())];
+    let line = bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let start = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&bytes[start..]).chars().count() as u64 + 1;
+    (line, column)
+}
+
+/// The lines of the start tags named `unit` (with or without a prefix) in a text that
+/// cannot be parsed: `<unit>`, `<unit …>`, `<p:unit …>`.
+fn start_tag_lines(text: &str, unit: &str) -> Vec<u64> {
+    let b = text.as_bytes();
+    let mut lines = LineAt::default();
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(unit) {
+        let after = b.get(at + unit.len());
+        if !after.is_some_and(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/') {
+            continue;
+        }
+        let mut i = at;
+        if i > 0 && b[i - 1] == b':' {
+            i -= 1;
+            while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b"_-.".contains(&b[i - 1])) {
+                i -= 1;
+            }
+        }
+        if i > 0 && b[i - 1] == b'<' {
+            out.push(lines.line(text, at));
+        }
+    }
+    out
 }
 
 /// Attach a finished node to its parent, or hand a finished unit to the callback.
@@ -276,7 +481,8 @@ mod tests {
         let path = dir.path().join("m.xml");
         std::fs::write(&path, xml).expect("write");
         let mut out = Vec::new();
-        read_units(&path, 1 << 20, "unit", |n| out.push(n))?;
+        read_units(&path, 1 << 20, "unit", |n| out.push(n))?
+            .map_err(|m| Error::input(&path, format!("malformed: {m}")))?;
         Ok(out)
     }
 
@@ -303,7 +509,64 @@ mod tests {
         assert!(e.to_string().contains("undefined entity `&e;`"), "{e}");
         let e = units("<r><unit a=\"&e;\"/></r>").unwrap_err();
         assert!(e.to_string().contains("attribute `a`"), "{e}");
-        let e = units("<r><unit></r>").unwrap_err();
-        assert!(e.to_string().contains("malformed XML"), "{e}");
+    }
+
+    fn malformed(xml: &str) -> Malformed {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("m.xml");
+        std::fs::write(&path, xml).expect("write");
+        read_units(&path, 1 << 20, "unit", |_| {})
+            .expect("no hostile construct")
+            .expect_err("not well-formed")
+    }
+
+    #[test]
+    fn well_formedness_faults_are_found_with_their_line_and_column() {
+        let ok = "<?xml version=\"1.0\"?>\n<!-- c -->\n<r xmlns:h=\"urn:x\" xml:lang=\"en\"><h:unit h:a=\"1\"/></r>\n";
+        assert_eq!(units(ok).unwrap().len(), 1);
+        // Truncated after its first unit: the root is never closed.
+        let m = malformed("<r>\n<unit/>\n<unit>\n</unit>\n");
+        assert_eq!((m.line, m.column), (5, 1));
+        assert_eq!(
+            m.problem,
+            "the file ends inside the element `r` opened on line 1 (a truncated file?)"
+        );
+        assert_eq!(m.unit_lines, [2, 3]);
+        let m = malformed("<r><unit/></r>\n<r2/>");
+        assert_eq!((m.line, m.column), (2, 1));
+        assert!(
+            m.problem.starts_with("a second root element `r2`"),
+            "{}",
+            m.problem
+        );
+        let m = malformed("<r><unit>a\u{0}b</unit></r>");
+        assert_eq!((m.line, m.column), (1, 11));
+        assert!(
+            m.problem.starts_with("the character U+0000"),
+            "{}",
+            m.problem
+        );
+        let m = malformed("<r><unit>&#1;</unit></r>");
+        assert!(m.problem.contains("`&#1;`"), "{}", m.problem);
+        let m = malformed("<r>\n  <h:unit/></r>");
+        assert_eq!((m.line, m.column), (2, 3));
+        assert!(
+            m.problem
+                .starts_with("the namespace prefix `h` of the element `h:unit` is not declared"),
+            "{}",
+            m.problem
+        );
+        assert_eq!(m.unit_lines, [2]);
+        let m = malformed("<r xmlns:h=\"u\"><unit x:a=\"1\"/></r>");
+        assert!(m.problem.contains("attribute `x:a`"), "{}", m.problem);
+        // A prefix declared on a sibling is out of scope.
+        let m = malformed("<r><a xmlns:h=\"u\"/><h:unit/></r>");
+        assert!(m.problem.contains("prefix `h`"), "{}", m.problem);
+        let m = malformed("<r><unit></r>");
+        assert!(m.problem.contains("unit"), "{}", m.problem);
+        let m = malformed("<r/>tail");
+        assert_eq!(m.problem, "text outside the root element");
+        let m = malformed("  ");
+        assert_eq!(m.problem, "no root element");
     }
 }

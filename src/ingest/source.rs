@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use super::Dataset;
 use crate::accounting::Reject;
 use crate::config::{Format, Pipeline, Source};
-use crate::convert::{self, model::SourceAccount, Options};
+use crate::convert::{self, model::MissingFile, model::SourceAccount, Options};
 use crate::error::Result;
 
 /// The conversion behind a run, as written to its manifest.
@@ -22,6 +22,11 @@ pub struct ConversionReport {
     pub format: Format,
     pub source: String,
     pub rows: convert::Totals,
+    /// Source parts that were missing and allowed to be (`OUTC`), and their files.
+    pub allowed_missing: Vec<&'static str>,
+    pub missing_files: Vec<MissingFile>,
+    /// Report versions whose seriousness is unknown (`is_serious` null).
+    pub serious_unknown: u64,
     pub sources: Vec<SourceAccount>,
     pub read_ms: u64,
 }
@@ -71,6 +76,9 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Option<Prepared>> {
         format: conv.format,
         source: conv.source.display().to_string(),
         rows: conv.rows(),
+        allowed_missing: conv.allowed_missing(),
+        missing_files: conv.tables.missing.clone(),
+        serious_unknown: conv.tables.serious_unknown,
         sources: conv.tables.sources.clone(),
         read_ms: conv.read_ms,
     };
@@ -90,6 +98,7 @@ fn options(source: &Source) -> Options {
         class: source.class,
         strip_dose: source.strip_dose,
         mapping: source.mapping.clone(),
+        allow_missing: source.allow_missing.clone(),
         ..Options::default()
     };
     if let Some(b) = source.max_xml_bytes {

@@ -1,12 +1,47 @@
-//! The review page's data-quality parts beside the row accounting: nulled cells by table and
-//! column (from the manifest's accounts), and well-documented cases by class (from
-//! `rates.parquet`'s `well_documented`, at the table's coarsest level).
+//! The review page's data-quality parts beside the row accounting: what a converted source
+//! left unknown (a missing FAERS OUTC file, E2B reactions without seriousness criteria),
+//! nulled cells by table and column (from the manifest's accounts), and well-documented
+//! cases by class (from `rates.parquet`'s `well_documented`, at the table's coarsest level).
 
 use std::collections::BTreeMap;
 
 use super::frame::RateRow;
 use super::html::{escape, int, pct, Tr, DASH};
 use crate::accounting::TableAccount;
+use crate::ingest::ConversionReport;
+
+/// What the conversion of a real-world source left unknown: seriousness and death when
+/// a FAERS OUTC file was missing (and allowed to be), or when E2B reactions stated no
+/// seriousness criterion. Empty when nothing is unknown.
+pub(super) fn unknown_seriousness(conversion: Option<&ConversionReport>, tr: Tr) -> String {
+    let Some(c) = conversion else {
+        return String::new();
+    };
+    let n = int(c.serious_unknown as i64);
+    let mut out = String::new();
+    for m in &c.missing_files {
+        let path = format!("<code>{}</code>", escape(&m.path));
+        out.push_str(&if tr.is_zh() {
+            format!(
+                "<p class=\"note\"><strong>严重程度和死亡情况未知：缺少 FAERS {} 文件</strong>（{path}，经 <code>allow_missing</code> 允许）。共 {n} 个报告版本的 <code>is_serious</code> 与 <code>fatal</code> 为空；报告率、预警和排查清单按非严重、非死亡计。</p>\n",
+                escape(m.part)
+            )
+        } else {
+            format!(
+                "<p class=\"note\"><strong>Seriousness and death unknown: FAERS {} file missing</strong> ({path}, allowed by <code>allow_missing</code>). {n} report versions have <code>is_serious</code> and <code>fatal</code> null; rates, alerts and the screening list count them as neither serious nor fatal.</p>\n",
+                escape(m.part)
+            )
+        });
+    }
+    if c.missing_files.is_empty() && c.serious_unknown > 0 {
+        out.push_str(&if tr.is_zh() {
+            format!("<p class=\"note\"><strong>严重程度未知</strong>：源数据中 {n} 个报告版本未说明严重性标准，<code>is_serious</code> 为空；报告率、预警和排查清单按非严重计。</p>\n")
+        } else {
+            format!("<p class=\"note\"><strong>Seriousness unknown</strong> for {n} report versions of the source, which state no seriousness criterion (<code>is_serious</code> null); rates, alerts and the screening list count them as not serious.</p>\n")
+        });
+    }
+    out
+}
 
 /// Bad optional values nulled in rows that were kept, by table and column: the rows count
 /// as used, and each cell has a `cell nulled` line in `rejects.csv`.
@@ -110,4 +145,58 @@ fn titled_table(title: &str, note: &str, head: &[(&str, bool)], rows: &str) -> S
     format!(
         "<h3>{title}</h3>\n<p class=\"note\">{note}</p>\n<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Format, Lang};
+    use crate::convert::model::MissingFile;
+
+    fn conversion(missing: bool, serious_unknown: u64) -> ConversionReport {
+        ConversionReport {
+            format: Format::Faers,
+            source: "q".into(),
+            rows: Default::default(),
+            allowed_missing: if missing { vec!["OUTC"] } else { vec![] },
+            missing_files: if missing {
+                vec![MissingFile {
+                    part: "OUTC",
+                    path: "q/OUTC24Q1.txt".into(),
+                    unknown: &["is_serious", "fatal"],
+                }]
+            } else {
+                vec![]
+            },
+            serious_unknown,
+            sources: vec![],
+            read_ms: 0,
+        }
+    }
+
+    #[test]
+    fn unknown_seriousness_is_said_in_both_languages_and_only_when_there_is_some() {
+        let (en, zh) = (Tr(Lang::En), Tr(Lang::Zh));
+        assert_eq!(unknown_seriousness(None, en), "");
+        assert_eq!(unknown_seriousness(Some(&conversion(false, 0)), en), "");
+        let c = conversion(true, 1200);
+        let text = unknown_seriousness(Some(&c), en);
+        assert!(text.contains("Seriousness and death unknown: FAERS OUTC file missing</strong> (<code>q/OUTC24Q1.txt</code>"), "{text}");
+        assert!(
+            text.contains(&format!("{} report versions", int(1200))),
+            "{text}"
+        );
+        let text = unknown_seriousness(Some(&c), zh);
+        assert!(
+            text.contains("严重程度和死亡情况未知：缺少 FAERS OUTC 文件"),
+            "{text}"
+        );
+        // E2B reactions without criteria: unknown seriousness, no file missing.
+        let text = unknown_seriousness(Some(&conversion(false, 3)), en);
+        assert!(
+            text.contains("<strong>Seriousness unknown</strong> for 3 report versions"),
+            "{text}"
+        );
+        assert!(!text.contains("missing"), "{text}");
+    }
 }

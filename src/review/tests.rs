@@ -189,6 +189,7 @@ fn render(lang: Lang, alerts: &[Alert], n_signals: usize) -> String {
         screening: &sc,
         inputs: &inp,
         rejects: 11,
+        conversion: None,
     };
     render_review(&data, lang)
 }
@@ -368,6 +369,7 @@ fn empty_inputs_render() {
             screening: &empty,
             inputs: &[],
             rejects: 0,
+            conversion: None,
         };
         let html = render_review(&data, lang);
         for id in IDS.iter().filter(|id| **id != "summary") {
@@ -404,6 +406,7 @@ fn frames_with_missing_columns_and_other_types_render() {
         screening: &screening,
         inputs: &[],
         rejects: 0,
+        conversion: None,
     };
     let html = render_review(&data, Lang::En);
     let part = section(&html, "attainment");

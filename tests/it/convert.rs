@@ -347,10 +347,12 @@ fn faers_usage_errors_exit_2() {
     fx.write("q/DEMO24Q1.txt", "isr$case$fda_dt\n1$2$20240101\n");
     fx.write("q/DRUG24Q1.txt", "isr$drug_seq\n");
     fx.write("q/REAC24Q1.txt", "isr$pt\n");
+    fx.write("q/OUTC24Q1.txt", "isr$outc_cod\n");
     fx.write("q/ASCII/ignored.txt", "");
     fx.write("p/DEMO24Q1.txt", "id$case_no\n");
     fx.write("p/DRUG24Q1.txt", "");
     fx.write("p/REAC24Q1.txt", "");
+    fx.write("p/OUTC24Q1.txt", "");
     let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
     r.expect_code(2);
     assert_eq!(
@@ -441,7 +443,9 @@ fn e2b_messages_convert_with_versions_roles_and_seriousness() {
     assert_eq!(rep.get(b, "case_id").str(), "CN-TEST-0002");
     assert_eq!(rep.get(b, "age_years").float(), 30.0);
     assert_eq!(rep.get(b, "sex").str(), "M");
-    assert!(!rep.get(b, "is_serious").bool());
+    // Its reaction states no seriousness criterion (E.i.3.2): unknown, not "not serious".
+    assert!(rep.get(b, "is_serious").is_null());
+    assert!(rep.get(b, "fatal").is_null());
     // Namespace prefixes do not matter; sex 9 is unknown; 6 months.
     let p = rep.row_where(&[("report_id", "CN-TEST-0003#1")]);
     assert_eq!(rep.get(p, "sex").str(), "U");
@@ -829,7 +833,20 @@ fn faers_quarters_in_one_folder_are_read_together() {
         "primaryid$role_cod$drugname\n1003$PS$Aspirin\n2001$C$Omeprazole\n",
     );
     fx.write("q/reac24q2.txt", "primaryid$pt\n1003$Nausea\n");
+    // 24Q2 has no OUTC file: an error naming it, unless it is allowed to be missing.
     let r = convert(&fx, "faers", &fx.ps("q"), &["--region", "310000"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains("quarter 24Q2: missing OUTC24Q2.txt"),
+        "{}",
+        r.stderr
+    );
+    let r = convert(
+        &fx,
+        "faers",
+        &fx.ps("q"),
+        &["--region", "310000", "--allow-missing", "outc"],
+    );
     r.expect_ok();
     let c = read_converted(&fx);
     c.assert_balanced();
@@ -857,7 +874,7 @@ fn faers_quarters_in_one_folder_are_read_together() {
 
 /// A FAERS quarter written by the test: `demo` rows after the DEMO header
 /// `primaryid$caseid$caseversion$fda_dt$age$age_cod$sex$event_dt`, one suspect DRUG row
-/// and one REAC row per DEMO row.
+/// and one REAC row per DEMO row, and an OUTC file with no rows (no case serious).
 fn write_quarter(fx: &Fixture, dir: &str, demo: &[String]) {
     let mut d = vec![s(
         "primaryid$caseid$caseversion$fda_dt$age$age_cod$sex$event_dt",
@@ -870,10 +887,12 @@ fn write_quarter(fx: &Fixture, dir: &str, demo: &[String]) {
         drug.push(format!("{id}$PS$Aspirin"));
         reac.push(format!("{id}$Nausea"));
     }
+    let outc = vec![s("primaryid$outc_cod")];
     for (name, lines) in [
         ("DEMO24Q1.txt", &d),
         ("DRUG24Q1.txt", &drug),
         ("REAC24Q1.txt", &reac),
+        ("OUTC24Q1.txt", &outc),
     ] {
         fx.write(&format!("{dir}/{name}"), &(lines.join("\n") + "\n"));
     }
@@ -1337,5 +1356,581 @@ fn faers_example_pipeline_yields_one_product_per_active_ingredient_and_signals()
     assert!(
         products.iter().all(|p| ingredients.contains(*p)),
         "{products:?}"
+    );
+}
+
+/// The valid FAERS quarter of the fixtures, copied to `<fx>/<dir>` without its OUTC file.
+fn faers_without_outc(fx: &Fixture, dir: &str) {
+    let valid = repo().join("tests/data/convert/faers/valid/ASCII");
+    for name in ["DEMO24Q1.txt", "DRUG24Q1.txt", "REAC24Q1.txt"] {
+        let text = std::fs::read_to_string(valid.join(name)).expect("fixture");
+        fx.write(&format!("{dir}/{name}"), &text);
+    }
+}
+
+#[test]
+fn faers_without_its_outc_file_exits_2_unless_allowed_then_seriousness_is_unknown() {
+    let fx = Fixture::empty();
+    // With its OUTC file, the quarter has serious and fatal cases.
+    let r = convert(&fx, "faers", &data("faers/valid"), &["--region", "310000"]);
+    r.expect_ok();
+    let with = read_converted(&fx);
+    let serious = with.reports.column("is_serious");
+    assert!(
+        serious.iter().any(|v| !v.is_null() && v.bool()),
+        "a serious case"
+    );
+    assert!(serious.iter().all(|v| !v.is_null()), "known with OUTC");
+    assert_eq!(with.manifest["allowed_missing"], serde_json::json!([]));
+    assert_eq!(with.manifest["serious_unknown"], 0);
+    std::fs::remove_dir_all(fx.p("out")).expect("remove");
+
+    // Without it: exit 2 naming the file and the folder looked in, and nothing written.
+    faers_without_outc(&fx, "q");
+    let q = fx.ps("q");
+    let r = convert(&fx, "faers", &q, &["--region", "310000"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!("error: {q}: quarter 24Q1: missing OUTC24Q1.txt (looked in {q}): without the outcome file seriousness and death are unknown; give --allow-missing outc (`allow_missing = [\"outc\"]` in a pipeline's source) to convert anyway, with is_serious and fatal left null\n")
+    );
+    assert_eq!(entries(fx.path()), ["q"]);
+
+    // Allowed: every report's seriousness and death are null (unknown), not false, and
+    // the summary and the manifest say so.
+    let r = convert(
+        &fx,
+        "faers",
+        &q,
+        &["--region", "310000", "--allow-missing", "outc"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    let n = c.reports.rows.len();
+    assert_eq!(n, with.reports.rows.len(), "every case kept");
+    for column in ["is_serious", "fatal"] {
+        assert!(
+            c.reports.column(column).iter().all(Value::is_null),
+            "{column} unknown"
+        );
+    }
+    assert_eq!(c.manifest["allowed_missing"], serde_json::json!(["OUTC"]));
+    assert_eq!(
+        c.manifest["missing_files"],
+        serde_json::json!([{
+            "part": "OUTC",
+            "path": format!("{q}/OUTC24Q1.txt"),
+            "unknown": ["is_serious", "fatal"],
+        }])
+    );
+    assert_eq!(c.manifest["serious_unknown"], n as u64);
+    assert!(
+        r.stdout.contains(&format!(
+            " {q}/OUTC24Q1.txt is missing (allowed by --allow-missing outc): is_serious and fatal unknown (null) for its reports. Seriousness and death unknown (is_serious null) for {n} of {n} report versions."
+        )),
+        "{}",
+        r.stdout
+    );
+
+    // The flag names a FAERS part only.
+    let r = convert(
+        &fx,
+        "e2b",
+        &data("e2b/valid"),
+        &["--region", "330100", "--allow-missing", "outc"],
+    );
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        "error: --allow-missing: applies to FAERS sources only (their OUTC file), found `outc` for a e2b source\n"
+    );
+    let r = convert(
+        &fx,
+        "faers",
+        &q,
+        &["--region", "310000", "--allow-missing", "demo"],
+    );
+    r.expect_code(2);
+    assert!(
+        r.stderr
+            .contains("invalid value 'demo' for '--allow-missing"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `batch.xml` (two ICSRs, starting on lines 6 and 163, in a root opened on line 3 and
+/// closed on line 279), changed by `edit`, written to `<fx>/<name>`.
+fn batch_variant(fx: &Fixture, name: &str, edit: impl Fn(&str) -> String) -> String {
+    let text = std::fs::read_to_string(data("e2b/valid/batch.xml")).expect("fixture");
+    fx.write(name, &edit(&text));
+    fx.ps(name)
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines().take(n).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn e2b_file_that_is_not_well_formed_is_rejected_whole_with_its_line() {
+    let fx = Fixture::empty();
+    let expected_reject =
+        "a well-formed XML file (the whole file is rejected: none of its ICSRs is used)";
+    // (file, its text, line, column and fault, the lines of its ICSRs).
+    let nul_column = {
+        let text = std::fs::read_to_string(data("e2b/valid/batch.xml")).expect("fixture");
+        let line4 = text.lines().nth(3).expect("line 4");
+        line4.find("BATCH").expect("the batch id") + "BATCH".len() + 1
+    };
+    let cases: Vec<(String, String, Vec<u64>)> = vec![
+        (
+            batch_variant(&fx, "truncated.xml", |t| first_lines(t, 162)),
+            "line 163, column 1: the file ends inside the element `MCCI_IN200100UV01` opened on line 3 (a truncated file?)".into(),
+            vec![6],
+        ),
+        (
+            batch_variant(&fx, "no_root_close.xml", |t| first_lines(t, 278)),
+            "line 279, column 1: the file ends inside the element `MCCI_IN200100UV01` opened on line 3 (a truncated file?)".into(),
+            vec![6, 163],
+        ),
+        (
+            batch_variant(&fx, "two_roots.xml", |t| {
+                let root: String = t.lines().skip(2).map(|l| format!("{l}\n")).collect();
+                format!("{t}{root}")
+            }),
+            "line 280, column 1: a second root element `MCCI_IN200100UV01` (a well-formed file has exactly one)".into(),
+            vec![6, 163, 283, 440],
+        ),
+        (
+            batch_variant(&fx, "nul.xml", |t| t.replacen("BATCH-TEST", "BATCH\u{0}-TEST", 1)),
+            format!("line 4, column {nul_column}: the character U+0000, which XML does not allow (only tab, line feed and carriage return below U+0020)"),
+            vec![6, 163],
+        ),
+        (
+            batch_variant(&fx, "prefix.xml", |t| {
+                t.replacen("<creationTime value=\"20240301120000\"/>", "<x:creationTime value=\"20240301120000\"/>", 1)
+            }),
+            "line 5, column 3: the namespace prefix `x` of the element `x:creationTime` is not declared (no `xmlns:x` on it or an enclosing element)".into(),
+            vec![6, 163],
+        ),
+    ];
+    for (src, fault, icsr_lines) in &cases {
+        let k = icsr_lines.len() as u64;
+        // Every ICSR of the file rejected: above the default tolerance, exit 3.
+        let r = convert(&fx, "e2b", src, &["--region", "330100"]);
+        r.expect_code(3);
+        assert!(
+            r.stderr.starts_with(&format!(
+                "error: {src}: {k} of {k} rows rejected (100.00%), above --max-rejected-fraction"
+            )),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(fault.as_str()), "{src}: {}", r.stderr);
+        assert!(!fx.p("out").exists(), "nothing written");
+
+        // Tolerated: written, and the manifest and rejects say what happened.
+        let r = convert(
+            &fx,
+            "e2b",
+            src,
+            &["--region", "330100", "--max-rejected-fraction", "1"],
+        );
+        r.expect_ok();
+        assert!(
+            r.stdout.contains(&format!(
+                "; not well-formed XML ({fault}), so the whole file was rejected"
+            )),
+            "{}",
+            r.stdout
+        );
+        let c = read_converted(&fx);
+        c.assert_balanced();
+        let file = Path::new(src)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name");
+        assert_eq!(c.account(file), [k, 0, 0, k], "{file}");
+        assert_eq!(c.source(file)["malformed"], fault.as_str());
+        assert_eq!(c.reports.rows.len(), 0, "{file}: no ICSR used in part");
+        let rejects: Vec<String> = icsr_lines
+            .iter()
+            .map(|line| {
+                format!("icsr,{src},{line},,\"not well-formed XML at {fault}\",{expected_reject},row rejected")
+            })
+            .collect();
+        assert_eq!(c.rejects[1..], rejects[..], "{file}");
+        std::fs::remove_dir_all(fx.p("out")).expect("remove");
+    }
+
+    // In a folder, the well-formed files are used and the malformed one is not.
+    fx.write(
+        "batch/a.xml",
+        &std::fs::read_to_string(data("e2b/valid/single.xml")).expect("fixture"),
+    );
+    fx.write(
+        "batch/b.xml",
+        &std::fs::read_to_string(&cases[0].0).expect("truncated"),
+    );
+    let r = convert(
+        &fx,
+        "e2b",
+        &fx.ps("batch"),
+        &["--region", "330100", "--max-rejected-fraction", "0.5"],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("a.xml"), [1, 1, 0, 0]);
+    assert_eq!(c.account("b.xml"), [1, 0, 0, 1]);
+    assert!(c.source("a.xml").get("malformed").is_none());
+    assert_eq!(
+        c.reports.column("report_id"),
+        [Value::Str(s("CN-TEST-0002#1"))]
+    );
+}
+
+/// What a reject or note says of a date outside 1968-01-01 … 2024-06-30 (`--today`).
+const PLAUSIBLE_TO_2024_06_30: &str = "a date from 1968-01-01 to 2024-06-30 (today)";
+
+#[test]
+fn faers_receipt_dates_out_of_range_reject_the_row_and_onsets_are_nulled() {
+    let fx = Fixture::empty();
+    let demo = [
+        "primaryid$caseid$caseversion$fda_dt$init_fda_dt$event_dt",
+        "9001$900$1$20240115$$20240110",
+        // Typos in the key: after today, year 0, before 1968; init_fda_dt after today.
+        "9002$901$1$99991231$$",
+        "9003$902$1$00000101$$",
+        "9004$903$1$19671231$$",
+        "9005$904$1$$20240701$",
+        // The edges are plausible; onsets out of range are nulled, the case kept.
+        "9006$905$1$20240630$$19000101",
+        "9007$906$1$19680101$$20240701",
+    ];
+    let ids: Vec<&str> = demo[1..]
+        .iter()
+        .map(|r| r.split('$').next().expect("an id"))
+        .collect();
+    let drug: Vec<String> = ids.iter().map(|id| format!("{id}$PS$Aspirin")).collect();
+    let reac: Vec<String> = ids.iter().map(|id| format!("{id}$Nausea")).collect();
+    fx.write("q/DEMO24Q1.txt", &(demo.join("\n") + "\n"));
+    fx.write("q/DRUG24Q1.txt", &csv("primaryid$role_cod$drugname", &drug));
+    fx.write("q/REAC24Q1.txt", &csv("primaryid$pt", &reac));
+    fx.write("q/OUTC24Q1.txt", "primaryid$outc_cod\n");
+    let q = fx.ps("q");
+    let args = [
+        "--region",
+        "310000",
+        "--max-rejected-fraction",
+        "1",
+        "--today",
+        "2024-06-30",
+    ];
+    let r = convert(&fx, "faers", &q, &args);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.manifest["today"], "2024-06-30");
+    assert_eq!(c.account("DEMO24Q1.txt"), [7, 3, 0, 4]);
+    assert_eq!(c.account("DRUG24Q1.txt"), [7, 3, 0, 4]);
+    assert_eq!(c.account("REAC24Q1.txt"), [7, 3, 0, 4]);
+    assert_eq!(c.nulled("DEMO24Q1.txt"), [(s("event_dt"), 2)]);
+    let p = PLAUSIBLE_TO_2024_06_30;
+    let rejected_demo = "a primaryid of a valid DEMO row (that row was rejected)";
+    let mut expected = vec![
+        s(REJECTS_CSV_HEADER),
+        format!("demo,{q}/DEMO24Q1.txt,3,fda_dt,99991231,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,4,fda_dt,00000101,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,5,fda_dt,19671231,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,6,init_fda_dt,20240701,{p} (the receipt date),row rejected"),
+        format!("demo,{q}/DEMO24Q1.txt,7,event_dt,19000101,{p},cell nulled"),
+        format!("demo,{q}/DEMO24Q1.txt,8,event_dt,20240701,{p},cell nulled"),
+    ];
+    for (file, table) in [("DRUG24Q1.txt", "drug"), ("REAC24Q1.txt", "reac")] {
+        for (line, id) in [(3, "9002"), (4, "9003"), (5, "9004"), (6, "9005")] {
+            expected.push(format!(
+                "{table},{q}/{file},{line},primaryid,{id},{rejected_demo},row rejected"
+            ));
+        }
+    }
+    assert_eq!(c.rejects, expected);
+    let rep = &c.reports;
+    assert_eq!(rep.rows.len(), 3);
+    let edge = rep.row_where(&[("report_id", "9006")]);
+    assert_eq!(
+        rep.get(edge, "received_date"),
+        &Value::Date(days("2024-06-30"))
+    );
+    assert_eq!(c.events_of("9006"), [(s("Nausea"), None)]);
+    assert_eq!(c.events_of("9007"), [(s("Nausea"), None)]);
+    assert_eq!(
+        c.events_of("9001"),
+        [(s("Nausea"), Some(days("2024-01-10")))]
+    );
+
+    // Today by the clock: 2024-07-01 is no longer after today.
+    std::fs::remove_dir_all(fx.p("out")).expect("remove");
+    let r = convert(&fx, "faers", &q, &args[..4]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    assert_eq!(c.account("DEMO24Q1.txt"), [7, 4, 0, 3]);
+    assert_eq!(c.nulled("DEMO24Q1.txt"), [(s("event_dt"), 1)]);
+}
+
+#[test]
+fn e2b_received_date_c15_is_a_key_and_falls_back_only_when_absent_with_a_note() {
+    let fx = Fixture::empty();
+    let single = std::fs::read_to_string(data("e2b/valid/single.xml")).expect("fixture");
+    let variant = |name: &str, id: &str, from: &str, to: &str| {
+        assert!(single.contains(from), "{from}");
+        let text = single.replace("CN-TEST-0002", id).replacen(from, to, 1);
+        fx.write(&format!("m/{name}"), &text);
+    };
+    let c15 = "<availabilityTime value=\"20240305\"/>";
+    variant(
+        "a.xml",
+        "CN-A",
+        c15,
+        "<availabilityTime value=\"99991231\"/>",
+    );
+    variant(
+        "b.xml",
+        "CN-B",
+        c15,
+        "<availabilityTime value=\"2024-03-05\"/>",
+    );
+    variant("c.xml", "CN-C", c15, "");
+    variant(
+        "d.xml",
+        "CN-D",
+        "<low value=\"20240301\"/>",
+        "<low value=\"19000101\"/>",
+    );
+    let m = fx.ps("m");
+    let r = convert(
+        &fx,
+        "e2b",
+        &m,
+        &[
+            "--region",
+            "330100",
+            "--max-rejected-fraction",
+            "1",
+            "--today",
+            "2024-06-30",
+        ],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    assert_eq!(c.account("a.xml"), [1, 0, 0, 1]);
+    assert_eq!(c.account("b.xml"), [1, 0, 0, 1]);
+    assert_eq!(c.account("c.xml"), [1, 1, 0, 0]);
+    assert_eq!(c.account("d.xml"), [1, 1, 0, 0]);
+    let p = PLAUSIBLE_TO_2024_06_30;
+    assert_eq!(
+        c.rejects,
+        [
+            s(REJECTS_CSV_HEADER),
+            format!("icsr,{m}/a.xml,6,C.1.5,99991231,\"{p} (C.1.5, the received date)\",row rejected"),
+            format!("icsr,{m}/b.xml,6,C.1.5,2024-03-05,\"a date YYYYMMDD[hhmmss] (C.1.5, the received date)\",row rejected"),
+            format!("icsr,{m}/c.xml,13,C.1.5,,\"a date of most recent information (C.1.5, required by E2B(R3)); C.1.4 `20240305` is the received date instead\",cell nulled"),
+            format!("icsr,{m}/d.xml,52,E.i.4,19000101,{p},cell nulled"),
+        ]
+    );
+    let rep = &c.reports;
+    let fallback = rep.row_where(&[("report_id", "CN-C#1")]);
+    assert_eq!(
+        rep.get(fallback, "received_date"),
+        &Value::Date(days("2024-03-05"))
+    );
+    assert_eq!(c.events_of("CN-D#1")[0].1, None, "onset nulled");
+}
+
+#[test]
+fn flat_received_dates_out_of_range_reject_the_row_and_onsets_are_nulled() {
+    let fx = Fixture::empty();
+    let export = std::fs::read_to_string(data("flat/export.csv")).expect("fixture");
+    fx.write(
+        "export.csv",
+        &format!(
+            "{export}R900,C900,1,9999-12-31,新的,严重,女,34,阿莫西林胶囊,怀疑,,皮疹,2024/02/27,330106\r\n\
+             R901,C901,1,2024-03-01,新的,严重,女,34,阿莫西林胶囊,怀疑,,皮疹,1900/01/01,330106\r\n"
+        ),
+    );
+    let src = fx.ps("export.csv");
+    let r = convert(
+        &fx,
+        "flat",
+        &src,
+        &[
+            "--mapping",
+            &data("flat/mapping.toml"),
+            "--max-rejected-fraction",
+            "0.5",
+            "--today",
+            "2024-06-30",
+        ],
+    );
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    // The fixture's 11 rows (8 used, 1 superseded, 2 rejected), and the two new ones.
+    assert_eq!(c.account("export.csv"), [13, 9, 1, 3]);
+    let p = PLAUSIBLE_TO_2024_06_30;
+    assert_eq!(
+        c.rejects[3..],
+        [
+            format!("flat,{src},13,报告日期,9999-12-31,{p} for `received_date`,row rejected"),
+            format!("flat,{src},14,发生日期,1900/01/01,{p} for `onset_date`,cell nulled"),
+        ]
+    );
+    assert_eq!(c.events_of("R901"), [(s("皮疹"), None)]);
+    assert!(
+        !c.reports
+            .column("report_id")
+            .contains(&Value::Str(s("R900"))),
+        "R900 rejected"
+    );
+}
+
+#[test]
+fn pipeline_on_faers_without_outc_says_seriousness_is_unknown_in_summary_manifest_and_review() {
+    let fx = Fixture::empty();
+    faers_without_outc(&fx, "q");
+    let q = fx.ps("q");
+    let source = |extra: &str| {
+        format!("source = {{ format = \"faers\", path = \"{q}\", region = \"310000\"{extra} }}")
+    };
+    // Not allowed: exit 2 naming the file, and nothing written.
+    flat_source_pipeline(&fx, &source(""));
+    let r = fx.run_pipeline(&[]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.contains(&format!(
+            "quarter 24Q1: missing OUTC24Q1.txt (looked in {q})"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!fx.p("out").exists());
+    // Only a FAERS source has an optional part.
+    flat_source_pipeline(
+        &fx,
+        &format!(
+            "source = {{ format = \"e2b\", path = \"{}\", region = \"310000\", allow_missing = [\"outc\"] }}",
+            data("e2b/valid")
+        ),
+    );
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {}: inputs.source.allow_missing: applies to `faers` sources only (their OUTC file), found `outc`\n",
+            fx.toml()
+        )
+    );
+
+    // Allowed: the run says so in its summary, its manifest and its review page.
+    flat_source_pipeline(&fx, &source(", allow_missing = [\"outc\"]"));
+    let r = fx.run_pipeline(&[]);
+    r.expect_ok();
+    let dir = fx.p("out/2024-Q1");
+    let manifest = read_json(&dir.join("manifest.json"));
+    let conv = &manifest["conversion"];
+    assert_eq!(conv["allowed_missing"], serde_json::json!(["OUTC"]));
+    assert_eq!(
+        conv["missing_files"][0]["path"],
+        format!("{q}/OUTC24Q1.txt")
+    );
+    // The four DEMO rows are four report versions, each of unknown seriousness.
+    assert_eq!(conv["serious_unknown"], 4);
+    assert!(
+        r.stdout.contains(&format!(
+            "\nSeriousness and death unknown (null) for 4 report versions: FAERS OUTC file missing ({q}/OUTC24Q1.txt), allowed by the source's allow_missing; rates and alerts count them as neither serious nor fatal."
+        )),
+        "{}",
+        r.stdout
+    );
+    let review = std::fs::read_to_string(dir.join("review.html")).expect("review.html");
+    let quality = &review[review.find("<section id=\"quality\">").expect("quality")..];
+    assert!(
+        quality.contains("<strong>Seriousness and death unknown: FAERS OUTC file missing</strong>"),
+        "{quality}"
+    );
+    assert!(quality
+        .contains("4 report versions have <code>is_serious</code> and <code>fatal</code> null"));
+}
+
+#[test]
+fn e2b_seriousness_is_false_only_when_every_reaction_states_its_criteria() {
+    let fx = Fixture::empty();
+    let single = std::fs::read_to_string(data("e2b/valid/single.xml")).expect("fixture");
+    let reaction = "<value xsi:type=\"CE\" code=\"10037087\" codeSystem=\"2.16.840.1.113883.6.163\" codeSystemVersion=\"26.0\"/>";
+    assert_eq!(single.matches(reaction).count(), 1);
+    let criterion = |code: &str, value: &str| {
+        format!("<outboundRelationship2 typeCode=\"PERT\"><observation classCode=\"OBS\" moodCode=\"EVN\"><code code=\"{code}\" codeSystem=\"2.16.840.1.113883.3.989.2.1.1.19\"/><value xsi:type=\"BL\" {value}/></observation></outboundRelationship2>")
+    };
+    let no = |code: &str| criterion(code, "nullFlavor=\"NI\"");
+    // A second reaction, after the first, with the criteria given in `extra`.
+    let second = |extra: &str| {
+        format!("</observation></subjectOf2><subjectOf2 typeCode=\"SBJ\"><observation classCode=\"OBS\" moodCode=\"EVN\"><code code=\"29\" codeSystem=\"2.16.840.1.113883.3.989.2.1.1.19\"/><value xsi:type=\"CE\" code=\"10019211\" codeSystem=\"2.16.840.1.113883.6.163\"/>{extra}")
+    };
+    let all_no: String = ["34", "21", "33", "35", "12", "26"].map(no).concat();
+    let variants = [
+        // Every criterion stated "no" on the one reaction: not serious, not fatal.
+        ("a.xml", "CN-NO", format!("{reaction}{all_no}")),
+        // One reaction states "no", the other states nothing: unknown.
+        (
+            "b.xml",
+            "CN-HALF",
+            format!("{reaction}{all_no}{}", second("")),
+        ),
+        // Death on the second reaction, the first silent: serious and fatal.
+        (
+            "c.xml",
+            "CN-DEATH",
+            format!("{reaction}{}", second(&criterion("34", "value=\"true\""))),
+        ),
+        // Hospitalisation on one, nothing on the other: serious, death unknown.
+        (
+            "d.xml",
+            "CN-HOSP",
+            format!("{reaction}{}", second(&criterion("33", "value=\"true\""))),
+        ),
+    ];
+    for (file, id, text) in &variants {
+        let xml = single
+            .replace("CN-TEST-0002", id)
+            .replacen(reaction, text, 1);
+        fx.write(&format!("m/{file}"), &xml);
+    }
+    let r = convert(&fx, "e2b", &fx.ps("m"), &["--region", "330100"]);
+    r.expect_ok();
+    let c = read_converted(&fx);
+    c.assert_balanced();
+    let rep = &c.reports;
+    let flags = |id: &str| {
+        let row = rep.row_where(&[("report_id", id)]);
+        let flag = |column: &str| {
+            let v = rep.get(row, column);
+            (!v.is_null()).then(|| v.bool())
+        };
+        (flag("is_serious"), flag("fatal"))
+    };
+    assert_eq!(flags("CN-NO#1"), (Some(false), Some(false)));
+    assert_eq!(flags("CN-HALF#1"), (None, None));
+    assert_eq!(flags("CN-DEATH#1"), (Some(true), Some(true)));
+    assert_eq!(flags("CN-HOSP#1"), (Some(true), None));
+    assert_eq!(c.manifest["serious_unknown"], 1);
+    assert!(
+        r.stdout.contains(
+            "Seriousness and death unknown (is_serious null) for 1 of 4 report versions."
+        ),
+        "{}",
+        r.stdout
     );
 }

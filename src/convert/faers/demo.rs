@@ -7,7 +7,9 @@
 //! shared with E2B); ages are in years.
 //!
 //! Invariants: a row is rejected only for its key (an empty or repeated primaryid, an
-//! empty caseid, no readable receipt date), and its primaryid is then remembered in
+//! empty caseid, no readable receipt date, or one outside the plausible range of
+//! [`crate::plausible`]: the reject names `fda_dt` or `init_fda_dt`, whichever was read;
+//! an `event_dt` outside that range is nulled), and its primaryid is then remembered in
 //! `Demo::rejected`; a bad optional value is nulled with a `cell nulled` line; an age
 //! is at most `MAX_AGE_YEARS`; an unreadable caseversion is settled by
 //! [`Builder::settle_versions`].
@@ -22,7 +24,7 @@ use crate::convert::dollar::DollarFile;
 use crate::convert::model::{Builder, Report};
 use crate::convert::Options;
 use crate::error::Result;
-use crate::period::epoch_days;
+use crate::period::{epoch_days, from_epoch_days};
 
 pub(super) fn read_demo(
     path: &Path,
@@ -44,7 +46,9 @@ pub(super) fn read_demo(
     let c_rept = f.column(&["rept_cod"]);
     let c_event = f.column(&["event_dt"]);
     let mut first_line: HashMap<String, (u32, u64)> = HashMap::default();
+    // Without the quarter's OUTC file (allowed missing), seriousness is unknown, not false.
     let outcome = has_outc.then_some(false);
+    let plausible = opts.plausible();
 
     while f.next_row(b)? {
         let (file, line) = (f.file, f.line);
@@ -69,17 +73,23 @@ pub(super) fn read_demo(
             continue;
         }
         let fda = f.text(c_fda);
-        let received = if fda.is_empty() {
-            parse_yyyymmdd(&f.get(c_init))
+        let (column, date) = if fda.is_empty() {
+            ("init_fda_dt", f.get(c_init))
         } else {
-            parse_yyyymmdd(&fda)
+            ("fda_dt", fda)
         };
-        let Some(received) = received else {
+        let Some(received) = parse_yyyymmdd(&date) else {
             let expected = "a date YYYYMMDD (fda_dt, else init_fda_dt)";
-            b.reject(file, line, "fda_dt", fda.into_owned(), expected);
+            b.reject(file, line, "fda_dt", date.into_owned(), expected);
             demo.rejected.insert(id);
             continue;
         };
+        if !plausible.contains(from_epoch_days(received)) {
+            let expected = format!("{} (the receipt date)", plausible.expected());
+            b.reject(file, line, column, date.into_owned(), expected);
+            demo.rejected.insert(id);
+            continue;
+        }
         // Bad optional values are nulled once the row is known to be kept.
         let mut nulled: Vec<(&'static str, String, String)> = Vec::new();
         let version_text = f.get(c_version);
@@ -121,10 +131,13 @@ pub(super) fn read_demo(
             }
         };
         let event_text = f.get(c_event);
-        let onset = parse_yyyymmdd(&event_text);
+        let mut onset = parse_yyyymmdd(&event_text);
         if onset.is_none() && !is_partial_date(&event_text) {
             let expected = "a date YYYYMMDD (or a partial date YYYY or YYYYMM, read as unknown)";
             nulled.push(("event_dt", event_text.into_owned(), expected.into()));
+        } else if onset.is_some_and(|d| !plausible.contains(from_epoch_days(d))) {
+            onset = None;
+            nulled.push(("event_dt", event_text.into_owned(), plausible.expected()));
         }
         let report = Report {
             report_id: id.clone(),

@@ -22,7 +22,15 @@
 //! | OUTC outc_cod (any) / DE | reports.is_serious / reports.fatal |
 //!
 //! `region` (FAERS has no Chinese region) and `class` come from the options. A report
-//! with no OUTC row is not serious and not fatal. A DEMO row whose primaryid was seen on an
+//! with no OUTC row is not serious and not fatal. A quarter without its OUTC file is an
+//! error naming the file, unless the options allow `outc` to be missing: then the
+//! quarter's reports have `is_serious` and `fatal` null (unknown), never false, and the
+//! missing file is listed ([`Builder::allow_missing`]). THER, INDI, RPSR and DEDUP files
+//! are not read, so their absence changes nothing.
+//!
+//! Dates are plausible from 1968-01-01 to today ([`crate::plausible`]): a receipt date
+//! outside that rejects the DEMO row (it is the key), an `event_dt` outside it is nulled
+//! with a note. A DEMO row whose primaryid was seen on an
 //! earlier line is rejected as a duplicate; a DRUG, REAC or OUTC row whose primaryid is
 //! not a valid DEMO row is rejected; one whose report is an older case version is
 //! superseded.
@@ -48,7 +56,7 @@ use polars::prelude::PlHashSet as HashSet;
 use std::path::Path;
 
 use super::dollar::DollarFile;
-use super::model::Builder;
+use super::model::{Builder, MissingFile};
 use super::Options;
 use crate::error::{Error, Result};
 use demo::read_demo;
@@ -72,7 +80,16 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             "FAERS has no Chinese region: give the region code to use (--region, or `region` in the pipeline's source)",
         )
     })?;
-    let quarters = find_quarters(src)?;
+    let allow_outc = opts.allow_missing.iter().any(|p| p == "outc");
+    let (quarters, dir) = find_quarters(src, allow_outc)?;
+    for q in quarters.iter().filter(|q| q.outc.is_none()) {
+        let name = format!("OUTC{}.txt", q.tag.to_ascii_uppercase());
+        b.allow_missing(MissingFile {
+            part: "OUTC",
+            path: dir.join(name).display().to_string(),
+            unknown: &["is_serious", "fatal"],
+        });
+    }
     let mut demo = Demo {
         onset: Vec::new(),
         rejected: HashSet::default(),

@@ -1,8 +1,10 @@
 //! Where a FAERS source keeps its files: the quarters in SRC or its `ASCII` folder.
 //!
 //! Convert stage, FAERS. Reads folder listings only (file names, in any case, such as
-//! `DEMO24Q1.txt`), no file contents; returns the quarters sorted by `yyQn`.
-//! Invariant: every quarter found has a DEMO, a DRUG and a REAC file; OUTC is optional.
+//! `DEMO24Q1.txt`), no file contents; returns the quarters sorted by `yyQn`, with the
+//! folder they are in. Invariant: every quarter found has a DEMO, a DRUG and a REAC file;
+//! OUTC is required too unless the caller allows it to be missing (then
+//! [`Quarter::outc`] is `None`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,7 @@ use crate::error::{Error, Result};
 /// The files of one quarter (`24q1`, …).
 #[derive(Debug, Default)]
 pub(super) struct Quarter {
-    tag: String,
+    pub(super) tag: String,
     pub(super) demo: Option<PathBuf>,
     pub(super) drug: Option<PathBuf>,
     pub(super) reac: Option<PathBuf>,
@@ -34,8 +36,9 @@ fn quarter_file(name: &str) -> Option<(&str, &str)> {
     (ok && ["demo", "drug", "reac", "outc"].contains(&kind)).then_some((kind, tag))
 }
 
-/// The quarters in `src` (or its `ASCII` folder), in order.
-pub(super) fn find_quarters(src: &Path) -> Result<Vec<Quarter>> {
+/// The quarters in `src` (or its `ASCII` folder), in order, and the folder they are in.
+/// A quarter without its OUTC file is an error unless `allow_outc`.
+pub(super) fn find_quarters(src: &Path, allow_outc: bool) -> Result<(Vec<Quarter>, PathBuf)> {
     if !src.is_dir() {
         return Err(Error::input(
             src,
@@ -43,12 +46,14 @@ pub(super) fn find_quarters(src: &Path) -> Result<Vec<Quarter>> {
         ));
     }
     let mut files = list_files(src, |n| quarter_file(n).is_some())?;
+    let mut dir = src.to_path_buf();
     if files.is_empty() {
         let io = |e| Error::io(src, e);
         for entry in std::fs::read_dir(src).map_err(io)? {
             let entry = entry.map_err(io)?;
             if entry.path().is_dir() && entry.file_name().eq_ignore_ascii_case("ascii") {
                 files = list_files(&entry.path(), |n| quarter_file(n).is_some())?;
+                dir = entry.path();
             }
         }
     }
@@ -97,8 +102,18 @@ pub(super) fn find_quarters(src: &Path) -> Result<Vec<Quarter>> {
                 ));
             }
         }
+        if q.outc.is_none() && !allow_outc {
+            let tag = q.tag.to_ascii_uppercase();
+            return Err(Error::input(
+                src,
+                format!(
+                    "quarter {tag}: missing OUTC{tag}.txt (looked in {}): without the outcome file seriousness and death are unknown; give --allow-missing outc (`allow_missing = [\"outc\"]` in a pipeline's source) to convert anyway, with is_serious and fatal left null",
+                    dir.display()
+                ),
+            ));
+        }
     }
-    Ok(quarters)
+    Ok((quarters, dir))
 }
 
 #[cfg(test)]

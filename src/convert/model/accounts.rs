@@ -30,6 +30,7 @@ impl Builder {
             duplicate: 0,
             rejected: 0,
             nulled_cells: BTreeMap::new(),
+            malformed: None,
         });
         Ok(self.files.len() as u32 - 1)
     }
@@ -88,6 +89,12 @@ impl Builder {
             found: found.into(),
             expected: expected.into(),
         });
+    }
+
+    /// The file is not well-formed (`where_and_why`: line, column, fault): the manifest says
+    /// so beside its accounting.
+    pub fn malformed(&mut self, file: u32, where_and_why: String) {
+        self.files[file as usize].malformed = Some(where_and_why);
     }
 
     /// A row read again unchanged (an E2B retransmission): counted, dropped, no reject.

@@ -90,6 +90,22 @@ pub struct SourceAccount {
     pub rejected: u64,
     /// Bad optional values nulled in rows that were kept, by column.
     pub nulled_cells: BTreeMap<String, u64>,
+    /// Why the file is not well-formed XML (E2B), with its line and column: the whole
+    /// file was rejected, each ICSR in it a rejected row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed: Option<String>,
+}
+
+/// A source file that was missing and allowed to be (`--allow-missing`), and what its
+/// absence leaves unknown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingFile {
+    /// The part, as `--allow-missing` names it in upper case (`OUTC`).
+    pub part: &'static str,
+    /// The file that was looked for, in the folder it was looked for in.
+    pub path: String,
+    /// The canonical columns left null (unknown) for the reports it would have covered.
+    pub unknown: &'static [&'static str],
 }
 
 /// The canonical tables of a conversion, with its accounting and rejects.
@@ -100,6 +116,10 @@ pub struct Tables {
     pub products: DataFrame,
     pub sources: Vec<SourceAccount>,
     pub rejects: Vec<Reject>,
+    /// Source files that were missing and allowed to be.
+    pub missing: Vec<MissingFile>,
+    /// Report versions whose seriousness (`is_serious`) is unknown (null).
+    pub serious_unknown: u64,
 }
 
 /// Collects reports, products, events and the fate of every source row.
@@ -119,6 +139,8 @@ pub struct Builder {
     dead: Vec<bool>,
     /// Unreadable versions, settled once every report is known.
     pending_versions: Vec<PendingVersion>,
+    /// Source files that were missing and allowed to be.
+    missing: Vec<MissingFile>,
 }
 
 impl Default for Builder {
@@ -141,7 +163,13 @@ impl Builder {
             rejects: Vec::new(),
             dead: Vec::new(),
             pending_versions: Vec::new(),
+            missing: Vec::new(),
         }
+    }
+
+    /// A source file was missing and allowed to be: the manifest and summary say so.
+    pub fn allow_missing(&mut self, missing: MissingFile) {
+        self.missing.push(missing);
     }
 
     /// The report with this id, if one was added.

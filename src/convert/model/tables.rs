@@ -184,6 +184,7 @@ impl Builder {
         ])
         .context(ctx("products"))?;
 
+        let serious_unknown = r.iter().filter(|x| x.is_serious.is_none()).count() as u64;
         Ok(Tables {
             reports,
             report_products,
@@ -191,6 +192,8 @@ impl Builder {
             products,
             sources: self.files,
             rejects: self.rejects,
+            missing: self.missing,
+            serious_unknown,
         })
     }
 }
