@@ -238,16 +238,20 @@ impl Pipeline {
             }
         };
 
-        let today = raw.ingest.today.and_then(|v| match date_value(&v) {
-            Ok(d) => Some(d),
-            Err(found) => {
-                p.push(
-                    "ingest.today",
-                    format!("expected a date YYYY-MM-DD, found `{found}`"),
-                );
-                None
-            }
-        });
+        let today = raw
+            .ingest
+            .today
+            .and_then(|raw::DateText(v)| match parse_date(&v) {
+                Some(d) => Some(d),
+                None => {
+                    let found = v;
+                    p.push(
+                        "ingest.today",
+                        format!("expected a date YYYY-MM-DD, found `{found}`"),
+                    );
+                    None
+                }
+            });
         let timezone = match raw.ingest.timezone.as_deref() {
             None => default_timezone(),
             Some(s) => parse_timezone(s).unwrap_or_else(|| {
@@ -371,22 +375,6 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         return None;
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
-/// A date given as `"YYYY-MM-DD"` or as a TOML local date (`2025-06-30`, unquoted); the
-/// error is the value as written.
-fn date_value(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
-    match v {
-        toml::Value::String(s) => parse_date(s.trim()).ok_or_else(|| s.clone()),
-        toml::Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
-            (Some(d), None, None) => {
-                NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
-                    .ok_or_else(|| dt.to_string())
-            }
-            _ => Err(dt.to_string()),
-        },
-        other => Err(other.to_string()),
-    }
 }
 
 /// Default `ingest.timezone`: China Standard Time, the reporting centres' clock.

@@ -74,7 +74,7 @@ pub struct SourceConfig {
 pub struct IngestConfig {
     pub max_rejected_fraction: Option<f64>,
     /// Pins the run's "today" (the last plausible date): `"YYYY-MM-DD"` or a TOML date.
-    pub today: Option<toml::Value>,
+    pub today: Option<DateText>,
     /// The zone timestamps are read in (`"+08:00"` default, `"UTC"`, any `±HH:MM`).
     pub timezone: Option<String>,
 }

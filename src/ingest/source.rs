@@ -53,7 +53,9 @@ pub fn prepare(pipeline: &Pipeline) -> Result<Option<Prepared>> {
     let Some(source) = &pipeline.inputs.source else {
         return Ok(None);
     };
-    let options = options(source);
+    let mut options = options(source);
+    // The pipeline's pinned "today" bounds the source's dates as it bounds the tables'.
+    options.today = pipeline.today;
     let conv = convert::convert(source.format, &source.path, &options)?;
     convert::check_tolerance(&conv, pipeline.max_rejected_fraction, true)?;
     let nanos = std::time::SystemTime::now()

@@ -641,7 +641,7 @@ fn ingest_today_and_timezone_keys() {
         let run = fx.run(&["validate", &fx.toml()]);
         run.expect_code(2);
         assert!(
-            run.stderr.contains(&format!("found `{found}`")),
+            run.stderr.contains(&format!("`{found}`")) && run.stderr.contains("expected "),
             "{bad}: {}",
             run.stderr
         );
