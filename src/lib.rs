@@ -29,6 +29,7 @@ pub mod period;
 pub mod plausible;
 pub mod progress;
 pub mod rates;
+mod records;
 pub mod review;
 pub mod schema;
 pub mod screening;
