@@ -59,7 +59,7 @@ pub fn match_header(
             format!(
                 "missing required {what} {} (found: {})",
                 quote(&missing),
-                quote(&found)
+                crate::accounting::excerpt(&quote(&found))
             ),
         ));
     }
@@ -266,7 +266,7 @@ pub(super) fn check_cells(spec: &'static TableSpec, path: &Path, raw: RawFrame) 
             file: file.clone(),
             line: lines[p.row],
             column: p.column.to_string(),
-            found: p.found,
+            found: crate::accounting::excerpt(&p.found),
             expected: p.expected,
         });
     }
@@ -342,7 +342,7 @@ pub(super) fn load_table(
                     file: file.clone(),
                     line: lines[row],
                     column: key.join("+"),
-                    found: k.join("+"),
+                    found: crate::accounting::excerpt(&k.join("+")),
                     expected: format!(
                         "a unique {} (first seen on line {first})",
                         key.join(" and ")
