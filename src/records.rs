@@ -19,8 +19,11 @@
 //! [`Lines`] does the same for files without quoting (FAERS): physical lines, each at
 //! most [`MAX_RECORD_BYTES`] long.
 //!
-//! Invariant: every physical line that is not blank belongs to exactly one record or one
-//! refused row, so `rows read + header + blank lines = physical lines`.
+//! Invariant: every physical line belongs to exactly one record (the header, a row, or a
+//! row of several lines with the header's field count), one refused row, or is blank; so
+//! a file without quoted line breaks has `rows read + header + blank lines = physical
+//! lines`. Two stray quotes on different lines whose record happens to have the header's
+//! field count read as one quoted field with line breaks: no reader can tell them apart.
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 
