@@ -149,13 +149,8 @@ impl DollarFile {
                 return Ok(false);
             }
             let complete = self.current.complete;
-            self.split();
-            let k = self.ranges.len();
-            if k == 1 && self.field(0).is_empty() {
-                continue; // a blank line
-            }
-            b.read(self.file, 1);
             if self.current.too_long {
+                b.read(self.file, 1);
                 let expected = format!(
                     "a line of at most {} MiB (this one is longer; reading resumed at line {})",
                     MAX_RECORD_BYTES >> 20,
@@ -163,9 +158,19 @@ impl DollarFile {
                 );
                 let found = format!("{}…", excerpt_bytes(&self.buf).trim_end_matches('…'));
                 b.reject(self.file, self.line, "", found, expected);
+                // Only the key is wanted: not a million ranges for a line of `$`.
+                let key_end = self.buf.iter().position(|c| *c == b'$');
+                self.ranges.clear();
+                self.ranges.push((0, key_end.unwrap_or(self.buf.len())));
                 self.short_row_keys.push(self.text(0).into_owned());
                 continue;
             }
+            self.split();
+            let k = self.ranges.len();
+            if k == 1 && self.field(0).is_empty() {
+                continue; // a blank line
+            }
+            b.read(self.file, 1);
             let n = self.names.len();
             if k == n || (k == n + 1 && self.field(n).is_empty()) {
                 return Ok(true);
