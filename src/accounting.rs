@@ -56,6 +56,52 @@ impl std::fmt::Display for Reject {
     }
 }
 
+/// How many characters of a value an error or a reject quotes: a 50 MB header or a
+/// 1 MiB field is not echoed whole.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// A value as errors and rejects quote it: at most [`EXCERPT_CHARS`] characters (then
+/// `…`), with control characters (and the invisible ones that reorder or hide text)
+/// escaped, so that a value cannot break a terminal, a log line or a CSV viewer:
+/// `\t`, `\r`, `\n`, and `\u{0}`, `\u{1b}`… for the others.
+pub fn excerpt(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(EXCERPT_CHARS * 4));
+    for (n, c) in value.chars().enumerate() {
+        if n == EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() || is_invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`excerpt`] of raw bytes (not UTF-8 shown as `\u{fffd}`), reading no more of them than
+/// an excerpt needs.
+pub fn excerpt_bytes(value: &[u8]) -> String {
+    // Four bytes per character at most, plus one character to know that there is more.
+    let head = &value[..value.len().min(EXCERPT_CHARS * 4 + 4)];
+    let mut text = excerpt(&String::from_utf8_lossy(head));
+    if head.len() < value.len() && !text.ends_with('…') {
+        text.push('…');
+    }
+    text
+}
+
+/// Characters that show nothing yet change how the text around them reads (zero-width,
+/// bidirectional overrides, a byte-order mark inside a value).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 /// Row accounting and provenance of one input file, as written to the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableAccount {
@@ -139,6 +185,39 @@ pub(crate) fn over_tolerance<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpt_is_short_and_escapes_control_characters() {
+        assert_eq!(excerpt("R1"), "R1");
+        assert_eq!(
+            excerpt("a\u{0}b\tc\rd\ne\u{1b}[31m"),
+            "a\\u{0}b\\tc\\rd\\ne\\u{1b}[31m"
+        );
+        assert_eq!(excerpt("x\u{202e}y"), "x\\u{202e}y");
+        let long = "名".repeat(EXCERPT_CHARS + 1);
+        let e = excerpt(&long);
+        assert_eq!(
+            e.chars().count(),
+            EXCERPT_CHARS + 1,
+            "200 characters and `…`"
+        );
+        assert!(e.ends_with("名…"));
+        assert_eq!(
+            excerpt(&"名".repeat(EXCERPT_CHARS)),
+            "名".repeat(EXCERPT_CHARS)
+        );
+        // Bytes: a 50 MB header is cut before it is decoded.
+        let header = ",".repeat(50 << 20);
+        assert_eq!(
+            excerpt_bytes(header.as_bytes()),
+            format!("{}…", ",".repeat(EXCERPT_CHARS))
+        );
+        assert_eq!(excerpt_bytes(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(
+            excerpt_bytes(&[b'x'; 900]),
+            format!("{}…", "x".repeat(EXCERPT_CHARS))
+        );
+    }
 
     #[test]
     fn tolerance_names_each_table_over_it() {

@@ -1,9 +1,8 @@
 //! File primitives shared by `ingest` and `convert`, which both read input files and
 //! account for them: a file's size and SHA-256 ([`sha256_file`], its provenance in a
-//! manifest) and the editor's line of a CSV record ([`LineCounter`], so that a reject names
+//! manifest) and the editor's numbering of lines ([`LineEnds`], so that a reject names
 //! the line a user sees). Kept apart from both stages so that neither imports the other.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -29,52 +28,60 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
     Ok((size, crate::config::hex(&hasher.finalize())))
 }
 
-/// Finds the editor's line of a byte offset, by counting `\n` in a second pass over the file
-/// as offsets increase. The `csv` crate's own line count skips blank lines and counts a
-/// CRLF file one line short (BurntSushi/rust-csv#208); byte offsets are exact.
-pub(crate) struct LineCounter {
-    reader: std::io::BufReader<File>,
-    pos: u64,
+/// Counts physical lines as an editor numbers them: `\r\n`, `\n` and a lone `\r` (old Mac
+/// files) each end one line, and blank lines count. Fed every byte of a file in order, by
+/// each reader of CSV-like files ([`crate::records`]), so that a reject names the line a
+/// user sees. (The `csv` crate's own count skips blank lines, counts a CRLF file one line
+/// short, BurntSushi/rust-csv#208, and ignores a lone `\r`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineEnds {
     line: u64,
+    after_cr: bool,
 }
 
-impl LineCounter {
-    pub(crate) fn open(path: &Path) -> Result<LineCounter> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        Ok(LineCounter {
-            reader: std::io::BufReader::with_capacity(1 << 16, file),
-            pos: 0,
+impl LineEnds {
+    /// At the start of a file: line 1.
+    pub(crate) fn new() -> LineEnds {
+        LineEnds {
             line: 1,
-        })
+            after_cr: false,
+        }
     }
 
-    /// The 1-based line on which the record starting at `byte` begins. Offsets must not
-    /// decrease between calls.
-    pub(crate) fn line_at(&mut self, byte: u64) -> std::io::Result<u64> {
-        use std::io::BufRead;
-        while self.pos < byte {
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            let take = buf.len().min((byte - self.pos) as usize);
-            self.line += buf[..take].iter().filter(|b| **b == b'\n').count() as u64;
-            self.reader.consume(take);
-            self.pos += take as u64;
+    /// The 1-based line of the next byte.
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Count one byte; `true` when it ends a line (the `\n` of a `\r\n` does not: the
+    /// `\r` did).
+    #[inline]
+    pub(crate) fn feed(&mut self, byte: u8) -> bool {
+        let ends = match byte {
+            b'\r' => true,
+            b'\n' => !self.after_cr,
+            _ => false,
+        };
+        self.after_cr = byte == b'\r';
+        self.line += u64::from(ends);
+        ends
+    }
+
+    /// Bytes other than line ends were read (without counting each): a `\n` after them
+    /// ends a line.
+    pub(crate) fn text(&mut self) {
+        self.after_cr = false;
+    }
+
+    /// Count a run of bytes.
+    pub(crate) fn feed_all(&mut self, bytes: &[u8]) {
+        let (mut ends, mut after_cr) = (0u64, self.after_cr);
+        for &b in bytes {
+            ends += u64::from(b == b'\r') + u64::from(b == b'\n' && !after_cr);
+            after_cr = b == b'\r';
         }
-        // A record's offset may point at blank lines before it: a record never starts with
-        // a line break, so skip them.
-        loop {
-            let buf = self.reader.fill_buf()?;
-            match buf.first() {
-                Some(b'\n') => self.line += 1,
-                Some(b'\r') => {}
-                _ => break,
-            }
-            self.reader.consume(1);
-            self.pos += 1;
-        }
-        Ok(self.line)
+        self.line += ends;
+        self.after_cr = after_cr;
     }
 }
 
@@ -82,21 +89,34 @@ impl LineCounter {
 mod tests {
     use super::*;
 
-    /// Lines as an editor shows them: CRLF counts once, blank lines count, and an offset
-    /// that points at blank lines before a record gives the record's own line.
+    /// Lines as an editor shows them: CRLF, LF and a lone CR each end one line; blank
+    /// lines count.
     #[test]
-    fn line_counter_gives_the_editors_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        let text = b"a,b\r\n1,2\r\n\r\n\r\n3,\"x\ny\"\r\n4,5\r\n";
-        std::fs::write(&path, text).unwrap();
-        let offset = |s: &[u8]| text.windows(s.len()).position(|w| w == s).unwrap() as u64;
-        let mut lines = LineCounter::open(&path).unwrap();
-        assert_eq!(lines.line_at(0).unwrap(), 1);
-        assert_eq!(lines.line_at(offset(b"1,2")).unwrap(), 2);
-        // Just past the first record's line break: blank lines 3 and 4 precede `3,"x`.
-        assert_eq!(lines.line_at(offset(b"1,2") + 5).unwrap(), 5);
-        assert_eq!(lines.line_at(offset(b"4,5")).unwrap(), 7);
+    fn line_ends_count_crlf_lf_and_lone_cr_once_each() {
+        let line_of_each = |text: &[u8]| -> Vec<u64> {
+            let mut l = LineEnds::new();
+            text.iter()
+                .map(|b| {
+                    let at = l.line();
+                    l.feed(*b);
+                    at
+                })
+                .collect()
+        };
+        // `a` on 1, `b` on 2 (after CRLF), `c` on 4 (after LF and a blank line), `d` on 6
+        // (after a lone CR and a blank CR line).
+        let text = b"a\r\nb\n\nc\r\rd";
+        let lines = line_of_each(text);
+        let at = |c: u8| lines[text.iter().position(|b| *b == c).unwrap()];
+        assert_eq!([at(b'a'), at(b'b'), at(b'c'), at(b'd')], [1, 2, 4, 6]);
+        let mut l = LineEnds::new();
+        l.feed_all(b"1\r2\r3\r4\r5");
+        assert_eq!(l.line(), 5, "a CR-only file: five lines");
+        let mut l = LineEnds::new();
+        assert!(l.feed(b'\r'));
+        assert!(!l.feed(b'\n'), "the LF of a CRLF ends no second line");
+        assert!(l.feed(b'\n'), "but a second LF does");
+        assert_eq!(l.line(), 3);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod plausible;
 pub mod progress;
 pub mod rates;
 mod readable;
+mod records;
 pub mod review;
 pub mod schema;
 pub mod screening;

@@ -1,29 +1,32 @@
 //! A reader of FAERS `$`-delimited ASCII files: a header row, then one row per line.
 //!
-//! FAERS has no quoting, so a line is split on every `$`. Lines may end in CRLF, and in
-//! some quarters every line (or only the header) ends with a `$` too: a trailing empty
+//! FAERS has no quoting, so a line is split on every `$`. Lines may end in CRLF, LF or a
+//! lone CR (each one line, numbered as an editor does), and in some quarters every line (or only the header) ends with a `$` too: a trailing empty
 //! field is dropped from the header, and a row may carry one trailing empty field more
 //! than the header. A row with any other number of fields is rejected with its line (a
 //! wrapped row, say); so is a last line cut short before its end (a truncated file). Blank
-//! lines are skipped. Fields are trimmed; text that is not UTF-8 is read as Latin-1, as
-//! older quarters hold a few such bytes.
+//! lines are skipped. A line longer than [`MAX_RECORD_BYTES`] is one rejected row naming
+//! its line (only its first bytes are held), and reading goes on at the next line. Fields
+//! are trimmed; text that is not UTF-8 is read as Latin-1, as older quarters hold a few
+//! such bytes.
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::model::Builder;
+use crate::accounting::{excerpt, excerpt_bytes};
 use crate::error::{Error, Result};
-
-/// A longer line is refused: no FAERS row is anywhere near it, and it bounds memory.
-const MAX_LINE_BYTES: usize = 1 << 20;
+use crate::records::{Line, Lines, MAX_RECORD_BYTES};
 
 pub struct DollarFile {
     path: PathBuf,
     pub file: u32,
-    reader: BufReader<File>,
+    lines: Lines<File>,
     buf: Vec<u8>,
+    /// The current line as read: complete (not cut short by the end of the file) and
+    /// not longer than the bound.
+    current: Line,
     /// The 1-based line of the current row (header = 1).
     pub line: u64,
     names: Vec<String>,
@@ -41,8 +44,13 @@ impl DollarFile {
         let mut d = DollarFile {
             path: path.to_path_buf(),
             file,
-            reader: BufReader::with_capacity(1 << 20, f),
+            lines: Lines::new(f),
             buf: Vec::with_capacity(4096),
+            current: Line {
+                number: 0,
+                complete: true,
+                too_long: false,
+            },
             line: 0,
             names: Vec::new(),
             ranges: Vec::new(),
@@ -50,6 +58,17 @@ impl DollarFile {
         };
         if !d.read_line()? {
             return Err(Error::input(path, "empty file: expected a header row"));
+        }
+        if d.current.too_long {
+            return Err(Error::input(
+                path,
+                format!(
+                    "line {}: a header line of more than {} MiB; this is not a FAERS file (found `{}`)",
+                    d.line,
+                    MAX_RECORD_BYTES >> 20,
+                    excerpt_bytes(&d.buf)
+                ),
+            ));
         }
         d.split();
         let mut names: Vec<String> = (0..d.ranges.len())
@@ -86,43 +105,31 @@ impl DollarFile {
                 format!(
                     "missing required column `{}`{legacy} (found: {})",
                     aliases[0],
-                    found.join(", ")
+                    excerpt(&found.join(", "))
                 ),
             )
         })
     }
 
-    /// Read one raw line into `buf` without its line break; `false` at the end.
+    /// Read one line into `buf` without its line break (at most the bound); `false` at
+    /// the end.
     fn read_line(&mut self) -> Result<bool> {
-        self.buf.clear();
-        let n = std::io::Read::take(&mut self.reader, MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| Error::io(&self.path, e))?;
-        if n == 0 {
-            return Ok(false);
+        match self
+            .lines
+            .next_line(&mut self.buf)
+            .map_err(|e| Error::io(&self.path, e))?
+        {
+            Some(line) => {
+                self.current = line;
+                self.line = line.number;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        self.line += 1;
-        if self.buf.len() > MAX_LINE_BYTES {
-            return Err(Error::input(
-                &self.path,
-                format!(
-                    "line {}: a line of more than {} MiB; this is not a FAERS file",
-                    self.line,
-                    MAX_LINE_BYTES >> 20
-                ),
-            ));
-        }
-        Ok(true)
     }
 
     fn split(&mut self) {
-        let mut end = self.buf.len();
-        if self.buf[..end].ends_with(b"\n") {
-            end -= 1;
-        }
-        if self.buf[..end].ends_with(b"\r") {
-            end -= 1;
-        }
+        let end = self.buf.len();
         self.ranges.clear();
         let mut start = 0;
         for (i, byte) in self.buf[..end].iter().enumerate() {
@@ -141,7 +148,23 @@ impl DollarFile {
             if !self.read_line()? {
                 return Ok(false);
             }
-            let complete = self.buf.ends_with(b"\n");
+            let complete = self.current.complete;
+            if self.current.too_long {
+                b.read(self.file, 1);
+                let expected = format!(
+                    "a line of at most {} MiB (this one is longer; reading resumed at line {})",
+                    MAX_RECORD_BYTES >> 20,
+                    self.line + 1
+                );
+                let found = format!("{}…", excerpt_bytes(&self.buf).trim_end_matches('…'));
+                b.reject(self.file, self.line, "", found, expected);
+                // Only the key is wanted: not a million ranges for a line of `$`.
+                let key_end = self.buf.iter().position(|c| *c == b'$');
+                self.ranges.clear();
+                self.ranges.push((0, key_end.unwrap_or(self.buf.len())));
+                self.short_row_keys.push(self.text(0).into_owned());
+                continue;
+            }
             self.split();
             let k = self.ranges.len();
             if k == 1 && self.field(0).is_empty() {

@@ -25,12 +25,13 @@ use std::path::Path;
 
 use super::model::{Builder, Report};
 use super::Options;
+use crate::accounting::excerpt;
 use crate::config::mapping::{Mapping, Target};
 use crate::config::parse_bool;
 use crate::error::{Error, Result};
-use crate::files::LineCounter;
 use crate::period::{epoch_days, from_epoch_days};
 use crate::plausible::Plausible;
+use crate::records::{CsvRecords, Next};
 use crate::schema::{col, Kind};
 
 /// A typed canonical value.
@@ -109,19 +110,21 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
     }
     let file = b.add_file(src, "flat")?;
     let f = File::open(src).map_err(|e| Error::io(src, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, f));
-    let csv_err = |e: csv::Error| Error::input(src, format!("unreadable CSV: {e}"));
-    let header = rdr.byte_headers().map_err(csv_err)?.clone();
-    let mut names = Vec::with_capacity(header.len());
-    for (i, h) in header.iter().enumerate() {
-        let h = std::str::from_utf8(h).map_err(|_| {
+    // Bounded records, every physical line accounted for (see `records`).
+    let mut records = CsvRecords::new(f);
+    let header_line = match records.next(None).map_err(|e| Error::io(src, e))? {
+        Some(Next::Record { line }) => line,
+        Some(Next::Refused(r)) => {
+            return Err(Error::input(src, format!("header: {}", r.message())))
+        }
+        None => return Err(Error::input(src, "empty file: expected a header row")),
+    };
+    let mut names = Vec::with_capacity(records.len());
+    for i in 0..records.len() {
+        let h = std::str::from_utf8(records.field(i)).map_err(|_| {
             Error::input(
                 src,
-                format!("line 1: header field {} is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)", i + 1),
+                format!("line {header_line}: header field {} is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)", i + 1),
             )
         })?;
         names.push(
@@ -142,7 +145,7 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
                 format!(
                     "missing column `{h}`, mapped to `{}` (found: {})",
                     t.spec.name,
-                    found.join(", ")
+                    excerpt(&found.join(", "))
                 ),
             ));
         };
@@ -150,20 +153,26 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
     }
 
     let plausible = opts.plausible();
-    let mut lines = LineCounter::open(src)?;
     // First line of each report, by report index, to explain conflicts.
     let mut first_line: Vec<u64> = Vec::new();
     let mut record = csv::ByteRecord::new();
     loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_err(e)),
-        }
-        let byte = record.position().map_or(0, |p| p.byte());
-        let line = lines.line_at(byte).map_err(|e| Error::io(src, e))?;
-        if record.len() == 1 && record[0].is_empty() {
-            continue;
+        let line = match records
+            .next(Some(names.len()))
+            .map_err(|e| Error::io(src, e))?
+        {
+            None => break,
+            Some(Next::Record { .. }) if records.is_blank() => continue,
+            Some(Next::Record { line }) => line,
+            Some(Next::Refused(r)) => {
+                b.read(file, 1);
+                b.reject(file, r.line, "", r.found(), r.expected(Some(names.len())));
+                continue;
+            }
+        };
+        record.clear();
+        for i in 0..records.len() {
+            record.push_field(records.field(i));
         }
         b.read(file, 1);
         if record.len() != names.len() {

@@ -163,7 +163,10 @@ pub fn convert(format: Format, src: &Path, opts: &Options) -> Result<Conversion>
         if !crate::schema::is_region_code(r) {
             return Err(Error::input(
                 src,
-                format!("region: expected a 6-digit GB/T 2260 region code, found `{r}`"),
+                format!(
+                    "region: expected a 6-digit GB/T 2260 region code, found `{}`",
+                    crate::accounting::excerpt(r)
+                ),
             ));
         }
     }

@@ -1,10 +1,12 @@
-//! CSV source: a file with a header row, read with the `csv` crate into text columns.
+//! CSV source: a file with a header row, read with [`crate::records`] into text columns.
 //!
 //! Why not polars' CSV reader: a rejected row must name its line as an editor shows it
-//! (a quoted field may span lines, and blank lines count), and a row with the wrong number
-//! of fields must become one reject, not an error for the whole file (polars' reader
-//! fails on extra fields and silently pads short rows). The `csv` crate gives each
-//! record's starting line and its field count, so every row is accounted for.
+//! (a quoted field may span lines, blank lines count, and `\r\n`, `\n` or a lone `\r` ends
+//! a line), and a row with the wrong number of fields must become one reject, not an
+//! error for the whole file (polars' reader fails on extra fields and silently pads short
+//! rows). Every physical line is accounted for: a quote left open is one rejected row on
+//! the line where it opens, and reading resumes on the next line; a record longer than
+//! [`MAX_RECORD_BYTES`] is one rejected row, skipped to the end of its line.
 //!
 //! Output: one `String` column per column of the table spec found in the header, plus the
 //! internal `__line` column. Values are trimmed; an empty field is null. A UTF-8 byte-order
@@ -16,14 +18,11 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::RawFrame;
-use crate::accounting::{Action, Reject};
+use crate::accounting::{excerpt, excerpt_bytes, Action, Reject};
 use crate::error::{Error, Result};
-use crate::files::LineCounter;
+pub use crate::records::MAX_RECORD_BYTES;
+use crate::records::{CsvRecords, Next};
 use crate::schema::{col, TableSpec};
-
-/// A record longer than this is refused: it is almost surely a quote left open, which
-/// would otherwise swallow the rest of the file into one field.
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// How often (in rows) the progress callback is called.
 const PROGRESS_EVERY: u64 = 65_536;
@@ -39,12 +38,10 @@ pub struct CsvBatches {
     path: PathBuf,
     spec: &'static TableSpec,
     file_name: String,
-    rdr: csv::Reader<std::io::BufReader<File>>,
+    records: CsvRecords<File>,
     names: Vec<String>,
     wanted: super::Wanted,
     extra: Vec<String>,
-    record: csv::ByteRecord,
-    lines_at: LineCounter,
     /// Rows read so far (records, good or not; blank lines are not rows).
     read: u64,
     started: bool,
@@ -56,18 +53,20 @@ impl CsvBatches {
     /// column, a duplicate name or a header that is not UTF-8 is an error naming the file).
     pub fn open(path: &Path, spec: &'static TableSpec) -> Result<CsvBatches> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-
-        let header = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
-        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        let mut records = CsvRecords::new(file);
+        let line = match records.next(None).map_err(|e| Error::io(path, e))? {
+            Some(Next::Record { line }) => line,
+            Some(Next::Refused(r)) => {
+                return Err(Error::input(path, format!("header: {}", r.message())))
+            }
+            None => return Err(Error::input(path, "empty file: expected a header row")),
+        };
+        if records.is_blank() {
             return Err(Error::input(path, "empty file: expected a header row"));
         }
-        let mut names = Vec::with_capacity(header.len());
-        for (i, raw) in header.iter().enumerate() {
+        let mut names = Vec::with_capacity(records.len());
+        for i in 0..records.len() {
+            let raw = records.field(i);
             let raw = if i == 0 {
                 raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
             } else {
@@ -75,13 +74,23 @@ impl CsvBatches {
             };
             let name = std::str::from_utf8(raw)
                 .map_err(|_| {
-                    Error::input(path, format!("line 1: header field {} is not UTF-8", i + 1))
+                    Error::input(
+                        path,
+                        format!(
+                            "line {line}: header field {} is not UTF-8 (found `{}`)",
+                            i + 1,
+                            excerpt_bytes(raw)
+                        ),
+                    )
                 })?
                 .to_string();
             if names.contains(&name) {
                 return Err(Error::input(
                     path,
-                    format!("line 1: duplicate column `{name}` in the header"),
+                    format!(
+                        "line {line}: duplicate column `{}` in the header",
+                        excerpt(&name)
+                    ),
                 ));
             }
             names.push(name);
@@ -91,12 +100,10 @@ impl CsvBatches {
             path: path.to_path_buf(),
             spec,
             file_name: path.display().to_string(),
-            rdr,
+            records,
             names,
             wanted,
             extra,
-            record: csv::ByteRecord::new(),
-            lines_at: LineCounter::open(path)?,
             read: 0,
             started: false,
             done: false,
@@ -129,56 +136,55 @@ impl CsvBatches {
         let mut lines: Vec<i64> = Vec::with_capacity(capacity);
         let mut rejects = Vec::new();
         let mut rows = 0usize;
-        let record = &mut self.record;
+        let records = &mut self.records;
+        let fields = self.names.len();
         while rows < max_rows {
-            match self.rdr.read_byte_record(record) {
-                Ok(false) => {
+            let next = records.next(Some(fields)).map_err(|e| Error::io(path, e))?;
+            let line = match next {
+                None => {
                     self.done = true;
                     break;
                 }
-                Ok(true) => {}
-                Err(e) => return Err(csv_error(path, e)),
-            }
-            let byte = record.position().map_or(0, |p| p.byte());
-            let line = self
-                .lines_at
-                .line_at(byte)
-                .map_err(|e| Error::io(path, e))? as i64;
-            if record.as_slice().len() > MAX_RECORD_BYTES {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "line {line}: a record of more than {} MiB; is a quote left open?",
-                        MAX_RECORD_BYTES >> 20
-                    ),
-                ));
-            }
-            // A fully blank line is not a row: editors and spreadsheets leave them at the end.
-            if record.len() == 1 && record[0].is_empty() {
-                continue;
-            }
+                // A fully blank line is not a row: editors and spreadsheets leave them at the end.
+                Some(Next::Record { .. }) if records.is_blank() => continue,
+                Some(Next::Record { line }) => line as i64,
+                Some(Next::Refused(r)) => {
+                    rows += 1;
+                    self.read += 1;
+                    rejects.push(Reject {
+                        action: Action::RowRejected,
+                        table: spec.name,
+                        file: self.file_name.clone(),
+                        line: r.line as i64,
+                        column: String::new(),
+                        found: r.found(),
+                        expected: r.expected(Some(fields)),
+                    });
+                    continue;
+                }
+            };
             rows += 1;
             self.read += 1;
             if self.read.is_multiple_of(PROGRESS_EVERY) {
                 on_rows(self.read);
             }
-            if record.len() != self.names.len() {
+            if records.len() != fields {
                 rejects.push(Reject {
                     action: Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
                     line,
                     column: String::new(),
-                    found: format!("{} fields", record.len()),
-                    expected: format!("{} fields, as in the header", self.names.len()),
+                    found: format!("{} fields", records.len()),
+                    expected: format!("{fields} fields, as in the header"),
                 });
                 continue;
             }
             // Check UTF-8 of the wanted fields first, so a bad row adds nothing to any column.
             let mut bad = None;
             for (c, idx) in &self.wanted {
-                if std::str::from_utf8(&record[*idx]).is_err() {
-                    bad = Some((c.name, String::from_utf8_lossy(&record[*idx]).into_owned()));
+                if std::str::from_utf8(records.field(*idx)).is_err() {
+                    bad = Some((c.name, excerpt_bytes(records.field(*idx))));
                     break;
                 }
             }
@@ -195,7 +201,7 @@ impl CsvBatches {
                 continue;
             }
             for (b, (_, idx)) in builders.iter_mut().zip(&self.wanted) {
-                let v = std::str::from_utf8(&record[*idx]).expect("checked above");
+                let v = std::str::from_utf8(records.field(*idx)).expect("checked above");
                 b.append_option(if v.is_empty() { None } else { Some(v) });
             }
             lines.push(line);
@@ -217,19 +223,6 @@ impl CsvBatches {
             rejects,
             extra_columns: self.extra.clone(),
         })
-    }
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    let line = e.position().map(|p| p.line());
-    let msg = match e.into_kind() {
-        csv::ErrorKind::Io(io) => return Error::io(path, io),
-        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8: {err}"),
-        other => format!("{other:?}"),
-    };
-    match line {
-        Some(l) => Error::input(path, format!("line {l}: {msg}")),
-        None => Error::input(path, msg),
     }
 }
 

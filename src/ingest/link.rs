@@ -285,7 +285,7 @@ impl Linker<'_> {
                         file: file.clone(),
                         line: checked.lines[row],
                         column: col::REPORT_ID.to_string(),
-                        found: id.to_string(),
+                        found: crate::accounting::excerpt(id),
                         expected,
                     });
                 }

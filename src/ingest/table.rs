@@ -62,7 +62,7 @@ pub fn match_header(
             format!(
                 "missing required {what} {} (found: {})",
                 quote(&missing),
-                quote(&found)
+                crate::accounting::excerpt(&quote(&found))
             ),
         ));
     }
@@ -274,7 +274,7 @@ pub(super) fn check_cells(
             file: file.clone(),
             line: lines[p.row],
             column: p.column.to_string(),
-            found: p.found,
+            found: crate::accounting::excerpt(&p.found),
             expected: p.expected,
         });
     }
@@ -356,7 +356,7 @@ pub(super) fn load_table(
                     file: file.clone(),
                     line: lines[row],
                     column: key.join("+"),
-                    found: k.join("+"),
+                    found: crate::accounting::excerpt(&k.join("+")),
                     expected: format!(
                         "a unique {} (first seen on line {first})",
                         key.join(" and ")

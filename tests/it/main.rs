@@ -20,6 +20,8 @@
 //!   pipelines with `[inputs.source]`.
 //! - `cases`: the demo's `cases.parquet` (schema, lists, completeness) against an
 //!   independent recount of the sample CSVs.
+//! - `records`: every physical row accounted for in CSV-like files (a quote left open,
+//!   over-long lines, CR-only line ends, excerpts of values in errors and rejects).
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
@@ -36,6 +38,7 @@ mod pipelines;
 mod previous;
 mod properties;
 mod rates;
+mod records;
 mod regression;
 mod review;
 mod scale;

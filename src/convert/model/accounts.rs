@@ -86,7 +86,7 @@ impl Builder {
             file: f.path.clone(),
             line: line as i64,
             column: column.to_string(),
-            found: found.into(),
+            found: crate::accounting::excerpt(&found.into()),
             expected: expected.into(),
         });
     }
