@@ -20,6 +20,9 @@
 //!   pipelines with `[inputs.source]`.
 //! - `cases`: the demo's `cases.parquet` (schema, lists, completeness) against an
 //!   independent recount of the sample CSVs.
+//! - `crash`: runs killed at random points (SIGKILL), stopped by SIGTERM and SIGINT, or
+//!   killed half-way through a publish, and output folders that are not pvwatch's or not
+//!   usable: the previous or the new outputs stay whole, nothing else is left.
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
 
@@ -29,6 +32,7 @@ mod bad_input;
 mod cases;
 mod cli;
 mod convert;
+mod crash;
 mod pipelines;
 mod previous;
 mod properties;
