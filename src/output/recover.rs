@@ -116,7 +116,7 @@ pub(super) fn recover(out_dir: &Path) {
     // Listed again under the lock: a publish that held it has finished meanwhile.
     let mut found = leftovers(out_dir);
     // Newest first, so that of two set-aside outputs the later is the one restored.
-    found.sort_by(|a, b| b.1.nanos.cmp(&a.1.nanos));
+    found.sort_by_key(|f| std::cmp::Reverse(f.1.nanos));
     let here = host();
     for (path, l) in found {
         if l.nanos >= started || owner_alive(&path, &l, &here) {

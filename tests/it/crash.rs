@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
+use crate::scale::synth;
 use crate::util::{entries, read_json, Fixture, BIN};
-
-#[path = "../../examples/synth/mod.rs"]
-mod synth;
 
 /// Two generated data sets of different sizes (so that their outputs differ) and a
 /// pipeline for each, publishing into the same `out/2025`: PRR and ROR only, so that a
