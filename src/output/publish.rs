@@ -187,6 +187,10 @@ impl Staging {
     /// [`Staging::publish`], with the exchange (where the filesystem has it) or with two
     /// renames.
     pub(super) fn publish_with(mut self, try_exchange: bool) -> Result<PathBuf> {
+        // Written data reach the disk before a rename makes them the outputs, so a power
+        // cut cannot publish empty files. Outside the lock: a signal meanwhile just
+        // removes the staging folder.
+        sync_tree(&self.tmp)?;
         let mut active = active();
         let swapped = {
             let _lock = recover::DirLock::acquire(&self.out_dir);
@@ -213,9 +217,6 @@ impl Staging {
     /// now, if there were any.
     fn swap_in(&self, try_exchange: bool) -> Result<Option<PathBuf>> {
         check_replaceable(&self.target, self.manifest)?;
-        // Written data reach the disk before the rename makes them the outputs, so a power
-        // cut cannot publish empty files.
-        sync_tree(&self.tmp)?;
         fs::remove_file(self.tmp.join(MARKER)).map_err(|e| Error::io(&self.tmp, e))?;
         if fs::symlink_metadata(&self.target).is_err() {
             fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
