@@ -287,6 +287,7 @@ fn sigterm_and_sigint_remove_the_staging_folder_and_keep_previous_outputs() {
             )),
             "{stderr}"
         );
+        assert_eq!(stderr.lines().count(), 1, "the run went on: {stderr}");
         assert_eq!(entries(&d.out()), ["2025"], "{name}: leftovers");
         assert!(
             snapshot(&d.out().join("2025")) == before,
