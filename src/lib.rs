@@ -266,6 +266,10 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let lang = opts.lang.unwrap_or(pipeline.lang);
     let mut timings = Timings::default();
 
+    // Before any work: recovers what an interrupted run left (an earlier period's outputs
+    // set aside included, so the previous run below finds them), refuses a period folder
+    // that is not pvwatch's, and fails at once on an unusable output folder.
+    let mut staging = output::Staging::create(&out_dir, &output::period_folder(&period))?;
     // Read (and check) the previous run first: a damaged one fails in a second, not after
     // all the computing.
     let previous = if opts.no_previous {
@@ -362,7 +366,6 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     timings.alerts_ms = ms(stage.finish(alert_list.len() as u64, "alerts", &detail));
 
     let stage = opts.progress.stage("write");
-    let mut staging = output::Staging::create(&out_dir, &period.to_string())?;
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;

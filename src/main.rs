@@ -131,10 +131,31 @@ fn init_logging(cli: &Cli, bars: bool) {
     }
 }
 
+/// SIGTERM (cron, systemd and Kubernetes on a timeout) and SIGINT (Ctrl-C) stop a run
+/// cleanly: a thread removes the staging folders and exits with 128 + the signal's number
+/// (143, 130), waiting for a publish under way so that a swap is never cut in half.
+fn stop_cleanly_on_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                    pvwatch::output::stop_for_signal(name, 128 + sig);
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "signals not handled: a stopped run leaves its staging folder to the next run")
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let bars = !cli.quiet && std::io::stderr().is_terminal();
     init_logging(&cli, bars);
+    stop_cleanly_on_signals();
     let progress = if bars {
         Progress::new(true)
     } else {

@@ -278,8 +278,12 @@ pub struct ConvertTimings {
 /// everything goes to a staging folder beside `out`, renamed into place at the end.
 /// An existing `out` is replaced only when it holds a previous conversion.
 pub fn write(conv: &Conversion, opts: &Options, out: &Path) -> Result<ConvertSummary> {
-    let started = Instant::now();
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    write_into(prepare(out)?, conv, opts, out)
+}
+
+/// The staging folder for `out`, made before any work: an unusable or foreign `out` fails
+/// at once, and what an interrupted conversion left beside it is recovered.
+fn prepare(out: &Path) -> Result<Staging> {
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -306,7 +310,17 @@ pub fn write(conv: &Conversion, opts: &Options, out: &Path) -> Result<ConvertSum
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut staging = Staging::create(&parent, &name)?;
+    Staging::create_for(&parent, &name, MANIFEST)
+}
+
+fn write_into(
+    mut staging: Staging,
+    conv: &Conversion,
+    opts: &Options,
+    out: &Path,
+) -> Result<ConvertSummary> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let t = &conv.tables;
     staging.write_parquet(REPORTS_FILE, &t.reports)?;
     staging.write_parquet(REPORT_PRODUCTS_FILE, &t.report_products)?;
@@ -349,9 +363,10 @@ pub fn run_convert(
     out: &Path,
     opts: &Options,
 ) -> Result<ConvertSummary> {
+    let staging = prepare(out)?;
     let conv = convert(format, src, opts)?;
     check_tolerance(&conv, opts.max_rejected_fraction, false)?;
-    write(&conv, opts, out)
+    write_into(staging, &conv, opts, out)
 }
 
 /// The paragraph printed after `pvwatch convert`: the accounting, per file, and the outputs.

@@ -131,12 +131,13 @@ fn run_prints_summary_with_row_accounting() {
 }
 
 #[test]
-fn output_dir_that_is_a_file_is_a_run_failure() {
+fn output_dir_that_is_a_file_is_a_usage_error() {
     let fx = Fixture::new();
     fx.write("blocker", "");
     let blocker = fx.ps("blocker");
     let r = fx.run_pipeline(&["--out", &blocker]);
-    r.expect_code(1);
+    // Found before ingest, and a retry would fail the same way (issue 18, item 4).
+    r.expect_code(2);
     let errors: Vec<&str> = r
         .stderr
         .lines()
@@ -144,7 +145,9 @@ fn output_dir_that_is_a_file_is_a_run_failure() {
         .collect();
     assert_eq!(
         errors,
-        [format!("error: {blocker}: File exists (os error 17)")]
+        [format!(
+            "error: {blocker}: output folder not usable: cannot create the folder: File exists (os error 17)"
+        )]
     );
     assert_eq!(r.stdout, "");
 }

@@ -22,6 +22,9 @@
 //!   independent recount of the sample CSVs.
 //! - `records`: every physical row accounted for in CSV-like files (a quote left open,
 //!   over-long lines, CR-only line ends, excerpts of values in errors and rejects).
+//! - `crash`: runs killed at random points (SIGKILL), stopped by SIGTERM and SIGINT, or
+//!   killed half-way through a publish, and output folders that are not pvwatch's or not
+//!   usable: the previous or the new outputs stay whole, nothing else is left.
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
@@ -34,6 +37,7 @@ mod bad_input;
 mod cases;
 mod cli;
 mod convert;
+mod crash;
 mod pipelines;
 mod previous;
 mod properties;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::util::{pvwatch, read_parquet, Value};
 
 #[path = "../../examples/synth/mod.rs"]
-mod synth;
+pub(crate) mod synth;
 
 fn generate(cases: u64) -> (tempfile::TempDir, synth::Written) {
     let dir = tempfile::tempdir().unwrap();

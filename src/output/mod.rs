@@ -1,9 +1,12 @@
 //! Stage 4, output: Parquet, CSV and JSON writers, and the atomic publish of a period.
 //!
-//! All output I/O lives here. A run writes into a staging folder beside the target
-//! (`<out>/.<period>.tmp-<pid>-<nanos>`) and renames it into place only when every file
-//! is written; a failed run removes its staging folder and leaves the previous outputs of
-//! that period untouched.
+//! All output I/O lives here. A run creates a staging folder beside the target
+//! (`<out>/.<period>.tmp-<pid>-<nanos>`) before it reads any input, which checks that the
+//! output folder is usable; it writes every file there and swaps the folder into place
+//! only at the end ([`publish`]). A failed or stopped run (SIGTERM, SIGINT) removes its
+//! staging folder and leaves the previous outputs of that period untouched; what a killed
+//! run leaves is restored or removed by the next one ([`recover`]). A folder that is not a
+//! previous output is never replaced.
 //!
 //! Parquet is written for BI readers (DESIGN.md, Outputs): polars' lazy sink with the
 //! oldest Arrow compatibility level, so strings are `LargeUtf8`, never `Utf8View`; Snappy
@@ -19,7 +22,13 @@ use polars::prelude::*;
 use crate::accounting::Reject;
 use crate::alerts::Alert;
 use crate::error::{Error, PolarsContext, Result};
+use crate::period::Period;
 use crate::schema::REJECTS_HEADER;
+
+pub mod publish;
+mod recover;
+
+pub use publish::{check_replaceable, stop_for_signal};
 
 pub const ALERTS_JSONL: &str = "alerts.jsonl";
 pub const ALERTS_CSV: &str = "alerts.csv";
@@ -60,7 +69,10 @@ pub fn replace_file(dir: &Path, file: &str, text: &str) -> Result<()> {
     })
 }
 
-/// Name of the environment variable that injects a failure (tests of the atomic publish).
+/// Name of the environment variable that injects a failure (tests of the atomic publish):
+/// `publish` fails the publish before it starts; `no-exchange` publishes with two renames
+/// as on a filesystem without `RENAME_EXCHANGE`; `kill-after-exchange` and (with two
+/// renames) `kill-after-aside` kill the process (SIGKILL) half-way through a publish.
 pub const FAULT_ENV: &str = "PVWATCH_FAULT";
 
 /// A file written by the run, as listed in the manifest.
@@ -71,12 +83,24 @@ pub struct OutputFile {
     pub size_bytes: u64,
 }
 
-/// A staging folder for one period's outputs.
+/// A staging folder for one set of outputs (a period's, a conversion's): created by
+/// [`Staging::create`], written by the methods below, put in place by
+/// [`Staging::publish`] (see [`publish`]), removed when dropped unpublished.
 pub struct Staging {
+    out_dir: PathBuf,
+    name: String,
+    /// The manifest that marks a folder this kind of staging may replace.
+    manifest: &'static str,
     target: PathBuf,
     tmp: PathBuf,
+    created_parent: Option<PathBuf>,
     published: bool,
     pub written: Vec<OutputFile>,
+}
+
+/// The name of a period's folder in the output folder.
+pub fn period_folder(period: &Period) -> String {
+    period.to_string()
 }
 
 fn unique_suffix() -> String {
@@ -88,24 +112,6 @@ fn unique_suffix() -> String {
 }
 
 impl Staging {
-    /// Create `<out_dir>/.<period>.tmp-…` (and `out_dir` itself if needed).
-    pub fn create(out_dir: &Path, period: &str) -> Result<Staging> {
-        fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-        let tmp = out_dir.join(format!(".{period}.tmp-{}", unique_suffix()));
-        fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(Staging {
-            target: out_dir.join(period),
-            tmp,
-            published: false,
-            written: Vec::new(),
-        })
-    }
-
-    /// Where the outputs will be once published.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     fn record(&mut self, file: &str, rows: u64) -> Result<()> {
         let path = self.tmp.join(file);
         let size_bytes = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
@@ -281,47 +287,6 @@ impl Staging {
         text.push('\n');
         fs::write(&path, text).map_err(|e| Error::io(&path, e))
     }
-
-    /// Move the staging folder into place, replacing the previous outputs of the period.
-    pub fn publish(mut self) -> Result<PathBuf> {
-        if std::env::var(FAULT_ENV).as_deref() == Ok("publish") {
-            return Err(Error::Injected("publish".to_string()));
-        }
-        let old = self.target.with_file_name(format!(
-            ".{}.old-{}",
-            self.target
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-            unique_suffix()
-        ));
-        let had_previous = self.target.exists();
-        if had_previous {
-            fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
-        }
-        if let Err(e) = fs::rename(&self.tmp, &self.target) {
-            if had_previous {
-                // Put the previous outputs back before reporting the failure.
-                let _ = fs::rename(&old, &self.target);
-            }
-            return Err(Error::io(&self.target, e));
-        }
-        self.published = true;
-        if had_previous {
-            if let Err(e) = fs::remove_dir_all(&old) {
-                tracing::warn!(path = %old.display(), error = %e, "could not remove the previous outputs");
-            }
-        }
-        Ok(self.target.clone())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.published {
-            let _ = fs::remove_dir_all(&self.tmp);
-        }
-    }
 }
 
 /// Refuse to write a frame with a type BI readers may not take ([`check_bi_types`]).
@@ -382,55 +347,4 @@ pub fn check_bi_types(df: &DataFrame) -> std::result::Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refuses_unsigned_and_null_columns() {
-        let df = DataFrame::new_infer_height(vec![Column::new("n".into(), [1u32, 2])]).unwrap();
-        assert_eq!(
-            check_bi_types(&df).unwrap_err(),
-            "column `n` has type u32, which BI readers may not take"
-        );
-        let df = DataFrame::new_infer_height(vec![Column::new("n".into(), [1i64, 2])]).unwrap();
-        assert!(check_bi_types(&df).is_ok());
-        let strings = Series::new("s".into(), ["a", "b"]).implode().unwrap();
-        let df = DataFrame::new_infer_height(vec![strings.into_column()]).unwrap();
-        assert!(check_bi_types(&df).is_ok(), "lists of strings are allowed");
-        let ints = Series::new("i".into(), [1i64, 2]).implode().unwrap();
-        let df = DataFrame::new_infer_height(vec![ints.into_column()]).unwrap();
-        assert_eq!(
-            check_bi_types(&df).unwrap_err(),
-            "column `i` has type list[i64], which BI readers may not take"
-        );
-    }
-
-    #[test]
-    fn unpublished_staging_is_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = {
-            let s = Staging::create(dir.path(), "2025").unwrap();
-            s.tmp.clone()
-        };
-        assert!(!tmp.exists());
-        assert!(!dir.path().join("2025").exists());
-    }
-
-    #[test]
-    fn publish_replaces_previous_outputs() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("2025")).unwrap();
-        fs::write(dir.path().join("2025/old.txt"), "old").unwrap();
-        let mut s = Staging::create(dir.path(), "2025").unwrap();
-        s.write_json("manifest.json", &serde_json::json!({"a": 1}))
-            .unwrap();
-        s.publish().unwrap();
-        assert!(dir.path().join("2025/manifest.json").exists());
-        assert!(!dir.path().join("2025/old.txt").exists());
-        let leftovers: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(leftovers, vec![std::ffi::OsString::from("2025")]);
-    }
-}
+mod tests;
