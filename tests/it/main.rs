@@ -15,6 +15,8 @@
 //!   demo's alerts and screening list, and the `[alerts]` configuration errors;
 //! - `previous`: a damaged earlier period and `--no-previous`;
 //! - `as_of`: rerunning a past period after later follow-ups gives the same tables;
+//! - `fuzz`: seeded mutation families of hostile inputs, each checked for no panic, a
+//!   documented exit code, the file named, previous outputs intact and every row accounted;
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
@@ -38,6 +40,7 @@ mod cases;
 mod cli;
 mod convert;
 mod crash;
+mod fuzz;
 mod pipelines;
 mod previous;
 mod properties;
