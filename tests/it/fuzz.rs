@@ -110,8 +110,11 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Every file of a folder with its bytes.
+/// Every file of a folder with its bytes (none when there is no folder).
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    if !dir.exists() {
+        return BTreeMap::new();
+    }
     entries(dir)
         .into_iter()
         .map(|f| {
@@ -615,4 +618,227 @@ fn fuzz_damaged_previous_period() {
             b[..cut].to_vec()
         })
     });
+}
+
+/// A CSV table of the base folder as Parquet, every column text but `column`, cast to
+/// `to` as pandas, Spark or DuckDB would type it. Returns the rows written.
+fn csv_to_parquet(case: &Case, file: &str, column: &str, to: &arrow::datatypes::DataType) {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, StringArray};
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+
+    let text = fs::read_to_string(case.p(file)).expect("read the CSV");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let columns: Vec<(&str, ArrayRef)> = header
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let values: Vec<Option<&str>> = rows
+                .iter()
+                .map(|r| r.get(i).copied().filter(|v| !v.is_empty()))
+                .collect();
+            let text: ArrayRef = Arc::new(StringArray::from(values));
+            let array = if *name == column {
+                arrow::compute::cast(&text, to).expect("a castable column")
+            } else {
+                text
+            };
+            (*name, array)
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(columns).expect("a record batch");
+    let parquet = file.replace(".csv", ".parquet");
+    let out = fs::File::create(case.p(&parquet)).expect("create the Parquet file");
+    let mut w = ArrowWriter::try_new(out, batch.schema(), None).expect("a Parquet writer");
+    w.write(&batch).expect("write the batch");
+    w.close().expect("close the Parquet file");
+}
+
+/// A table as Parquet with the types other tools write (decimal, timestamps of every unit
+/// with or without a zone, date64, unsigned and narrow integers, floats): read as the CSV
+/// is, every row accounted the same way.
+#[test]
+fn fuzz_parquet_types() {
+    use arrow::datatypes::{DataType, TimeUnit};
+    let cases: Vec<(&str, &str, DataType)> = vec![
+        (
+            "reports.csv",
+            "received_date",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+        ),
+        (
+            "reports.csv",
+            "received_date",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("+08:00".into())),
+        ),
+        ("reports.csv", "received_date", DataType::Date64),
+        ("reports.csv", "version", DataType::UInt64),
+        ("reports.csv", "version", DataType::Float64),
+        ("reports.csv", "version", DataType::Int8),
+        ("populations.csv", "population", DataType::Decimal128(12, 0)),
+        ("populations.csv", "population", DataType::UInt64),
+        ("populations.csv", "year", DataType::Int16),
+    ];
+    family_seeds(
+        "parquet types",
+        cases.len() as u64,
+        |c, _| {
+            let (file, column, to) = &cases[c.seed as usize];
+            csv_to_parquet(c, file, column, to);
+            c.file = file.replace(".csv", ".parquet");
+            let toml = fs::read_to_string(c.p("p.toml")).expect("p.toml");
+            let toml = toml.replace(&format!("\"{file}\""), &format!("\"{}\"", c.file));
+            fs::write(c.p("p.toml"), toml).expect("write p.toml");
+        },
+        |c, r| {
+            r.expect_ok();
+            let base_manifest = read_json(&base().dir.path().join("out/2025/manifest.json"));
+            let m = read_json(&c.p("out/2025/manifest.json"));
+            assert_eq!(m["rows"], base_manifest["rows"], "{}", c.label());
+            assert_eq!(
+                m["data_cutoff"],
+                base_manifest["data_cutoff"],
+                "{}",
+                c.label()
+            );
+        },
+    );
+}
+
+/// `pvwatch convert` on a mutated E2B batch or a FAERS quarter with a part missing: the
+/// documented exit codes, the file named, the previous conversion intact, nothing left
+/// beside it.
+fn convert_case(case: &Case, format: &str, src: &str, mutated: &str, extra: &[&str]) -> Run {
+    let label = case.label();
+    let before = snapshot(&case.p("conv"));
+    let out = case.p("conv").display().to_string();
+    let src = case.p(src).display().to_string();
+    let r = pvwatch(
+        case.dir.path(),
+        &[
+            &[
+                "convert", "--from", format, &src, "--out", &out, "--region", "310000",
+            ],
+            extra,
+        ]
+        .concat(),
+    );
+    assert!(
+        [0, 2, 3].contains(&r.code),
+        "{label}: exit {}\n{}",
+        r.code,
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("panicked"),
+        "{label}: a panic\n{}",
+        r.stderr
+    );
+    let mut left = entries(case.dir.path());
+    left.retain(|e| e.starts_with('.'));
+    assert!(
+        left.is_empty(),
+        "{label}: left beside the conversion: {left:?}"
+    );
+    if r.code == 0 {
+        let m = read_json(&case.p("conv/convert-manifest.json"));
+        let n = |k: &str| m["rows"][k].as_u64().expect("a count");
+        assert_eq!(
+            n("read"),
+            n("used") + n("superseded") + n("duplicate") + n("rejected"),
+            "{label}"
+        );
+    } else {
+        assert_eq!(
+            snapshot(&case.p("conv")),
+            before,
+            "{label}: previous conversion changed"
+        );
+        assert!(
+            r.stderr.contains(mutated),
+            "{label}: the file is not named\n{}",
+            r.stderr
+        );
+    }
+    r
+}
+
+/// An E2B batch truncated, with a NUL, without its root's close tag, with two roots or an
+/// undeclared prefix: rejected as not well-formed, never half used.
+#[test]
+fn fuzz_e2b_not_well_formed() {
+    const KINDS: [&str; 5] = [
+        "truncated",
+        "nul",
+        "no root close",
+        "two roots",
+        "undeclared prefix",
+    ];
+    for seed in 0..KINDS.len() as u64 {
+        let mut case = Case::new("e2b not well-formed", seed);
+        let mut rng = Rng::new(case.family, seed);
+        let xml = fs::read_to_string(repo().join("tests/data/convert/e2b/valid/batch.xml"))
+            .expect("the valid batch");
+        fs::write(case.p("batch.xml"), &xml).expect("write");
+        convert_case(&case, "e2b", "batch.xml", "batch.xml", &[]).expect_ok();
+        case.file = "batch.xml".into();
+        let close = xml
+            .rfind("</MCCI_IN200100UV01>")
+            .expect("the root's close tag");
+        let bad = match KINDS[seed as usize] {
+            // Cut inside the batch, after its first ICSR began.
+            "truncated" => xml[..xml.len() / 3 + rng.below(close - xml.len() / 3)].to_string(),
+            "nul" => {
+                let at = xml.find("<creationTime").expect("an element");
+                format!("{}\0{}", &xml[..at], &xml[at..])
+            }
+            "no root close" => xml[..close].to_string(),
+            "two roots" => {
+                let body = &xml[xml.find("<MCCI_IN200100UV01").expect("root")..];
+                format!("{xml}{body}")
+            }
+            _ => {
+                let at = xml.find("<creationTime").expect("an element");
+                format!("{}<q:note/>{}", &xml[..at], &xml[at..])
+            }
+        };
+        fs::write(case.p("batch.xml"), bad).expect("write");
+        let r = convert_case(&case, "e2b", "batch.xml", "batch.xml", &[]);
+        // The whole file is rejected: over the default tolerance, nothing is written.
+        r.expect_code(3);
+        let r = convert_case(
+            &case,
+            "e2b",
+            "batch.xml",
+            "batch.xml",
+            &["--max-rejected-fraction", "1"],
+        );
+        r.expect_ok();
+        let m = read_json(&case.p("conv/convert-manifest.json"));
+        assert_eq!(m["rows"]["used"], 0, "{}: nothing half used", case.label());
+        assert!(
+            m["sources"][0]["malformed"].is_string(),
+            "{}: {m}",
+            case.label()
+        );
+    }
+}
+
+/// A FAERS quarter without one of the files whose absence changes meaning: exit 2 naming
+/// it, the previous conversion intact.
+#[test]
+fn fuzz_faers_missing_part() {
+    for (seed, part) in ["DEMO", "DRUG", "REAC", "OUTC"].into_iter().enumerate() {
+        let mut case = Case::new("faers missing part", seed as u64);
+        copy_tree(&repo().join("sample-data/faers"), &case.p("faers"));
+        convert_case(&case, "faers", "faers", "faers", &[]).expect_ok();
+        let file = format!("{part}24Q1.txt");
+        case.file = file.clone();
+        fs::remove_file(case.p(&format!("faers/ASCII/{file}"))).expect("remove a part");
+        convert_case(&case, "faers", "faers", &file, &[]).expect_code(2);
+    }
 }
