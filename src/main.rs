@@ -179,14 +179,14 @@ fn main() -> ExitCode {
             };
             let s = pvwatch::run(&p, &opts)?;
             if !cli.quiet {
-                println!("{}", summary::run_paragraph(&s, lang.unwrap_or(p.lang)));
+                say(&summary::run_paragraph(&s, lang.unwrap_or(p.lang)));
             }
             Ok(())
         }),
         Command::Validate { pipeline } => Pipeline::load(pipeline).and_then(|p| {
             let s = pvwatch::validate(&p, &progress)?;
             if !cli.quiet {
-                println!("{}", summary::validate_report(&s, p.lang));
+                say(&summary::validate_report(&s, p.lang));
             }
             Ok(())
         }),
@@ -210,7 +210,7 @@ fn main() -> ExitCode {
                 opts.today = *today;
                 let s = convert::run_convert(*from, src, out, &opts)?;
                 if !cli.quiet {
-                    println!("{}", convert::summary_paragraph(&s));
+                    say(&convert::summary_paragraph(&s));
                 }
                 Ok(())
             },
@@ -278,3 +278,15 @@ fn convert_options(
 // The exit codes are part of the contract; keep the binary's mapping in one place.
 const _: () =
     assert!(error::EXIT_USAGE == 2 && error::EXIT_REJECTS == 3 && error::EXIT_FAILURE == 1);
+
+/// Print a report to stdout. A reader that closed the pipe early (`pvwatch … | head`)
+/// ends the output quietly, as in ripgrep, instead of a panic.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to stdout: {e}");
+        }
+    }
+}

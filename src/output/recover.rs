@@ -108,10 +108,11 @@ pub(super) fn discard(dir: &Path) -> io::Result<()> {
 
 /// Restore or remove the stale leftovers of pvwatch in `out_dir` (see the module header).
 pub(super) fn recover(out_dir: &Path) {
+    let started = now_ns();
+    remove_stale_temp_files(out_dir, started);
     if leftovers(out_dir).is_empty() {
         return; // the usual case: no lock taken
     }
-    let started = now_ns();
     let _lock = DirLock::acquire(out_dir);
     // Listed again under the lock: a publish that held it has finished meanwhile.
     let mut found = leftovers(out_dir);
@@ -147,6 +148,42 @@ pub(super) fn recover(out_dir: &Path) {
             ),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "could not remove a folder left by a run that did not finish")
+            }
+        }
+    }
+}
+
+/// Inside each published folder, remove the temporary file of a replacement that a killed
+/// run left (`.manifest.json.tmp-<pid>-<nanos>`, written when webhook deliveries are added
+/// to a published manifest): stale by the same rule as the folders, and only files.
+fn remove_stale_temp_files(out_dir: &Path, started: u64) {
+    let Ok(entries) = fs::read_dir(out_dir) else {
+        return;
+    };
+    let published = entries.flatten().filter(|e| {
+        !e.file_name().to_string_lossy().starts_with('.') && e.file_type().is_ok_and(|t| t.is_dir())
+    });
+    for folder in published {
+        let Ok(files) = fs::read_dir(folder.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let Some(l) = parse(&f.file_name().to_string_lossy()) else {
+                continue;
+            };
+            let is_file = f.file_type().is_ok_and(|t| t.is_file());
+            let stale = l.nanos < started
+                && process_started_ns(l.pid)
+                    .is_none_or(|s| s > l.nanos.saturating_add(2_000_000_000));
+            if l.kind == Kind::Tmp && is_file && stale {
+                match fs::remove_file(f.path()) {
+                    Ok(()) => {
+                        tracing::info!(path = %f.path().display(), "removed a file left by a run that did not finish")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %f.path().display(), error = %e, "could not remove a file left by a run that did not finish")
+                    }
+                }
             }
         }
     }

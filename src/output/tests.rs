@@ -359,3 +359,35 @@ fn process_start_times_come_from_proc() {
     assert!(me > now - 86_400_000_000_000, "started within the day");
     assert_eq!(recover::process_started_ns(dead_pid()), None);
 }
+
+#[test]
+fn a_stale_manifest_replacement_inside_a_published_folder_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    outputs(&d.join("2025"), "current");
+    // Left by a run killed while adding webhook deliveries to its published manifest.
+    let stale = d.join("2025").join(leftover_name(
+        "manifest.json",
+        Kind::Tmp,
+        dead_pid(),
+        an_hour_ago(),
+    ));
+    fs::write(&stale, "{").unwrap();
+    // This process's own, being written now, and a user's file: both left alone.
+    let live = d.join("2025").join(leftover_name(
+        "manifest.json",
+        Kind::Tmp,
+        std::process::id(),
+        super::publish::now_ns(),
+    ));
+    fs::write(&live, "{").unwrap();
+    fs::write(d.join("2025/.notes.txt"), "mine").unwrap();
+    recover::recover(d);
+    assert!(!stale.exists(), "the stale replacement is removed");
+    assert!(live.exists(), "a live process's file is kept");
+    assert!(d.join("2025/.notes.txt").exists());
+    assert_eq!(
+        fs::read_to_string(d.join("2025/rates.parquet")).unwrap(),
+        "current"
+    );
+}
