@@ -72,6 +72,31 @@ fn parse_int(v: &str) -> Option<i64> {
     })
 }
 
+/// Integers checked row by row: `Some(Ok(x))` is kept, `Some(Err(found))` is a problem
+/// and null, `None` is null (and a problem when the column is required).
+fn checked_ints(
+    values: impl Iterator<Item = Option<std::result::Result<i64, String>>>,
+    required: bool,
+    problem: &mut impl FnMut(usize, String),
+) -> Int64Chunked {
+    values
+        .enumerate()
+        .map(|(row, v)| match v {
+            Some(Ok(x)) => Some(x),
+            Some(Err(found)) => {
+                problem(row, found);
+                None
+            }
+            None => {
+                if required {
+                    problem(row, String::new());
+                }
+                None
+            }
+        })
+        .collect()
+}
+
 fn type_column(
     spec: &ColumnSpec,
     s: &Series,
@@ -112,23 +137,16 @@ fn type_column(
         (Kind::Int { min, max }, dt) if dt.is_integer() && fits_i64(s) => {
             let s = s.cast(&DataType::Int64).context(context)?;
             let ca = s.i64().context(context)?;
-            let checked: Int64Chunked = ca
-                .iter()
-                .enumerate()
-                .map(|(row, v)| match v {
-                    Some(x) if x >= min && x <= max => Some(x),
-                    Some(x) => {
-                        problem(row, x.to_string());
-                        None
-                    }
-                    None => {
-                        if spec.required {
-                            problem(row, String::new());
-                        }
-                        None
+            let values = ca.iter().map(|v| {
+                v.map(|x| {
+                    if x >= min && x <= max {
+                        Ok(x)
+                    } else {
+                        Err(x.to_string())
                     }
                 })
-                .collect();
+            });
+            let checked = checked_ints(values, spec.required, &mut problem);
             return Ok(checked.with_name(name).into_series());
         }
         // Whole floats are integers; NaN is missing. `x as i64` is exact for a whole x
@@ -137,29 +155,17 @@ fn type_column(
             let s = s.cast(&DataType::Float64).context(context)?;
             let ca = s.f64().context(context)?;
             let bound = 2f64.powi(63);
-            let checked: Int64Chunked = ca
-                .iter()
-                .enumerate()
-                .map(|(row, v)| match v.filter(|x| !x.is_nan()) {
-                    Some(x)
-                        if x.fract() == 0.0
-                            && (-bound..bound).contains(&x)
-                            && (min..=max).contains(&(x as i64)) =>
-                    {
-                        Some(x as i64)
-                    }
-                    Some(x) => {
-                        problem(row, x.to_string());
-                        None
-                    }
-                    None => {
-                        if spec.required {
-                            problem(row, String::new());
-                        }
-                        None
+            let values = ca.iter().map(|v| {
+                v.filter(|x| !x.is_nan()).map(|x| {
+                    let whole = x.fract() == 0.0 && (-bound..bound).contains(&x);
+                    if whole && (min..=max).contains(&(x as i64)) {
+                        Ok(x as i64)
+                    } else {
+                        Err(x.to_string())
                     }
                 })
-                .collect();
+            });
+            let checked = checked_ints(values, spec.required, &mut problem);
             return Ok(checked.with_name(name).into_series());
         }
         (Kind::Float { min, max }, dt) if dt.is_primitive_numeric() || dt.is_decimal() => {

@@ -9,18 +9,7 @@ use crate::util::*;
 
 /// The demo's sample data in a fixture, with a pipeline like `pipelines/demo.toml`.
 fn sample_fixture() -> Fixture {
-    let fx = Fixture::empty();
-    for f in [
-        "reports.csv",
-        "report_products.csv",
-        "report_events.csv",
-        "products.csv",
-        "populations.csv",
-        "event_terms.csv",
-    ] {
-        let text = fs::read_to_string(repo().join("sample-data").join(f)).expect("sample data");
-        fx.write(f, &text);
-    }
+    let fx = Fixture::with_sample_data();
     let pipeline = fs::read_to_string(repo().join("pipelines/demo.toml")).expect("demo.toml");
     let pipeline = pipeline
         .replace("../sample-data/", "")

@@ -147,6 +147,22 @@ fn physical_rows(bytes: &[u8]) -> u64 {
     rows + u64::from(line_has_bytes)
 }
 
+/// No panic, and an exit code among `codes`.
+#[track_caller]
+fn assert_documented_exit(label: &str, r: &Run, codes: &[i32]) {
+    assert!(
+        codes.contains(&r.code),
+        "{label}: exit code {} is not one of {codes:?}\n{}",
+        r.code,
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("panicked"),
+        "{label}: a panic\n{}",
+        r.stderr
+    );
+}
+
 /// One mutated copy of the base folder.
 struct Case {
     family: &'static str,
@@ -199,17 +215,7 @@ impl Case {
             self.dir.path(),
             &[&["run", "p.toml", "--period", "2025"], extra].concat(),
         );
-        assert!(
-            [0, 1, 2, 3].contains(&r.code),
-            "{label}: exit code {} is not documented\n{}",
-            r.code,
-            r.stderr
-        );
-        assert!(
-            !r.stderr.contains("panicked"),
-            "{label}: a panic\n{}",
-            r.stderr
-        );
+        assert_documented_exit(&label, &r, &[0, 1, 2, 3]);
         for line in r.stderr.lines() {
             assert!(
                 line.chars().count() <= MAX_STDERR_LINE,
@@ -727,17 +733,7 @@ fn convert_case(case: &Case, format: &str, src: &str, mutated: &str, extra: &[&s
         ]
         .concat(),
     );
-    assert!(
-        [0, 2, 3].contains(&r.code),
-        "{label}: exit {}\n{}",
-        r.code,
-        r.stderr
-    );
-    assert!(
-        !r.stderr.contains("panicked"),
-        "{label}: a panic\n{}",
-        r.stderr
-    );
+    assert_documented_exit(&label, &r, &[0, 2, 3]);
     let mut left = entries(case.dir.path());
     left.retain(|e| e.starts_with('.'));
     assert!(

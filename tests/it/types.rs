@@ -446,18 +446,7 @@ fn unreadable_column_types_are_refused_naming_file_and_column() {
 
 /// The demo's sample data in a fixture, today pinned, plus these reports rows.
 fn sample_with(extra_reports: &str) -> Fixture {
-    let fx = Fixture::empty();
-    for f in [
-        "reports.csv",
-        "report_products.csv",
-        "report_events.csv",
-        "products.csv",
-        "populations.csv",
-        "event_terms.csv",
-    ] {
-        let text = fs::read_to_string(repo().join("sample-data").join(f)).expect("sample data");
-        fx.write(f, &text);
-    }
+    let fx = Fixture::with_sample_data();
     let mut reports = fs::read_to_string(fx.p("reports.csv")).unwrap();
     reports.push_str(extra_reports);
     fx.write("reports.csv", &reports);

@@ -130,6 +130,16 @@ products = \"products.csv\"
 populations = \"populations.csv\"
 ";
 
+/// The demo's input tables in `sample-data/`.
+pub const SAMPLE_TABLES: [&str; 6] = [
+    "reports.csv",
+    "report_products.csv",
+    "report_events.csv",
+    "products.csv",
+    "populations.csv",
+    "event_terms.csv",
+];
+
 /// A temporary folder with a pipeline file `p.toml` and its input tables.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -141,6 +151,16 @@ impl Fixture {
         Fixture {
             dir: tempfile::tempdir().expect("a temporary folder"),
         }
+    }
+
+    /// A folder with a copy of the demo's sample input tables ([`SAMPLE_TABLES`]) and no
+    /// pipeline file.
+    pub fn with_sample_data() -> Fixture {
+        let fx = Fixture::empty();
+        for f in SAMPLE_TABLES {
+            fs::copy(repo().join("sample-data").join(f), fx.p(f)).expect("copy sample data");
+        }
+        fx
     }
 
     /// A folder with `p.toml` (period 2025, output `out`) and five small valid tables:
