@@ -18,6 +18,9 @@ use super::mapping::{Mapping, MappingConfig};
 use super::{normalize, SourceConfig};
 use crate::error::ConfigProblem;
 use crate::readable;
+
+/// The FAERS parts that `--allow-missing` accepts.
+pub const ALLOW_MISSING_PARTS: &[&str] = &["outc"];
 use crate::schema::{self, CLASSES};
 
 /// A source format.
@@ -132,7 +135,7 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
                 "allow_missing",
                 format!("applies to `faers` sources only (their OUTC file), found `{part}`"),
             );
-        } else if !crate::convert::ALLOW_MISSING_PARTS.contains(&part.as_str()) {
+        } else if !ALLOW_MISSING_PARTS.contains(&part.as_str()) {
             push(
                 "allow_missing",
                 format!("expected `outc` (the FAERS outcome file), found `{part}`"),

@@ -46,7 +46,7 @@ use crate::progress::thousands;
 use model::{Builder, MissingFile, SourceAccount, Tables};
 
 /// The manifest of a conversion, beside its tables.
-pub const MANIFEST: &str = "convert-manifest.json";
+pub const MANIFEST: &str = crate::output::CONVERT_MANIFEST;
 /// Default bound on the size of one E2B XML file.
 pub const DEFAULT_MAX_XML_BYTES: u64 = 64 << 20;
 
@@ -74,8 +74,7 @@ pub struct Options {
     pub allow_missing: Vec<String>,
 }
 
-/// The FAERS parts that `--allow-missing` accepts.
-pub const ALLOW_MISSING_PARTS: &[&str] = &["outc"];
+pub use crate::config::source::ALLOW_MISSING_PARTS;
 
 impl Options {
     /// The plausible range of report dates for this conversion.

@@ -27,12 +27,16 @@ use crate::schema::REJECTS_HEADER;
 
 pub mod publish;
 mod recover;
+mod stamp;
 
 pub use publish::{check_replaceable, stop_for_signal};
 
 pub const ALERTS_JSONL: &str = "alerts.jsonl";
 pub const ALERTS_CSV: &str = "alerts.csv";
 pub const MANIFEST: &str = "manifest.json";
+/// A conversion's manifest (`pvwatch convert`), named here so that recovery knows a
+/// conversion's folder without importing `convert`.
+pub const CONVERT_MANIFEST: &str = "convert-manifest.json";
 
 /// Columns of `alerts.csv`, in order (the fields of [`Alert`]).
 pub const ALERTS_CSV_HEADER: &[&str] = &[

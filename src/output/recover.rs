@@ -19,8 +19,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::publish::{host, now_ns, stamp, Marker, MARKER};
-use super::MANIFEST;
+use super::stamp::{host, now_ns, stamp, Marker, MARKER};
+use super::{CONVERT_MANIFEST, MANIFEST};
 
 /// What a leftover folder was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +206,7 @@ fn leftovers(out_dir: &Path) -> Vec<(PathBuf, Leftover)> {
 /// The marker, the manifest or the name says the folder is pvwatch's.
 fn is_ours(dir: &Path, l: &Leftover) -> bool {
     l.kind == Kind::Trash
-        || [MARKER, MANIFEST, crate::convert::MANIFEST]
+        || [MARKER, MANIFEST, CONVERT_MANIFEST]
             .iter()
             .any(|f| dir.join(f).is_file())
         || fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())

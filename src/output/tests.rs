@@ -26,8 +26,8 @@ fn refuses_unsigned_and_null_columns() {
 use std::path::Path;
 use std::process::{Child, Command};
 
-use super::publish::MARKER;
 use super::recover::{self, leftover_name, parse, Kind, Leftover};
+use super::stamp::MARKER;
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
@@ -55,7 +55,7 @@ fn dead_pid() -> u32 {
 
 /// A time well before now, as a leftover's name records it.
 fn an_hour_ago() -> u64 {
-    super::publish::now_ns() - 3_600_000_000_000
+    super::stamp::now_ns() - 3_600_000_000_000
 }
 
 fn sleeper() -> Child {
@@ -276,7 +276,7 @@ fn stale_leftovers_of_ours_are_removed_and_nothing_else() {
     // A conversion's.
     let conv = d.join(leftover_name("tables", Kind::Tmp, pid, t + 5));
     fs::create_dir(&conv).unwrap();
-    fs::write(conv.join(crate::convert::MANIFEST), "{}").unwrap();
+    fs::write(conv.join(super::CONVERT_MANIFEST), "{}").unwrap();
 
     // Not ours: no marker, no manifest.
     let foreign = leftover_name("2025", Kind::Tmp, pid, t + 6);
@@ -315,7 +315,7 @@ fn a_live_run_keeps_its_staging_folder() {
     let mut child = sleeper();
     // Made by the live process, after it started (a folder can be made no earlier).
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let name = leftover_name("2025", Kind::Tmp, child.id(), super::publish::now_ns());
+    let name = leftover_name("2025", Kind::Tmp, child.id(), super::stamp::now_ns());
     fs::create_dir(dir.path().join(&name)).unwrap();
     fs::write(dir.path().join(&name).join(MARKER), "{}").unwrap();
     // And this process's own staging folder.
@@ -353,7 +353,7 @@ fn a_reused_pid_does_not_keep_a_dead_run_s_folder() {
 
 #[test]
 fn process_start_times_come_from_proc() {
-    let now = super::publish::now_ns();
+    let now = super::stamp::now_ns();
     let me = recover::process_started_ns(std::process::id()).unwrap();
     assert!(me <= now + 2_000_000_000, "{me} vs {now}");
     assert!(me > now - 86_400_000_000_000, "started within the day");
@@ -378,7 +378,7 @@ fn a_stale_manifest_replacement_inside_a_published_folder_is_removed() {
         "manifest.json",
         Kind::Tmp,
         std::process::id(),
-        super::publish::now_ns(),
+        super::stamp::now_ns(),
     ));
     fs::write(&live, "{").unwrap();
     fs::write(d.join("2025/.notes.txt"), "mine").unwrap();
