@@ -31,6 +31,7 @@ pub mod progress;
 pub mod rates;
 mod readable;
 mod records;
+pub mod regions;
 pub mod review;
 pub mod schema;
 pub mod screening;
