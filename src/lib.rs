@@ -561,15 +561,35 @@ pub struct ValidateSummary {
     pub pipeline: String,
     pub inputs: Vec<TableAccount>,
     pub rejects: Vec<ingest::Reject>,
+    /// Well-formed region codes of used cases that GB/T 2260 does not name (a new or
+    /// retired division, or a typo with six digits), with their number of cases.
+    pub unknown_regions: Vec<(String, u64)>,
 }
 
 /// Check the pipeline and every input as a run would, and write nothing.
 pub fn validate(pipeline: &Pipeline, progress: &Progress) -> Result<ValidateSummary> {
     let mut timings = Timings::default();
     let (data, _) = load(pipeline, &pipeline.period, progress, &mut timings)?;
+    let unknown_regions = unknown_regions(&data.cases)?;
     Ok(ValidateSummary {
         pipeline: pipeline.name.clone(),
         inputs: data.tables,
         rejects: data.rejects,
+        unknown_regions,
     })
+}
+
+/// Region codes of the cases that have no name in GB/T 2260, with their number of cases.
+fn unknown_regions(cases: &DataFrame) -> Result<Vec<(String, u64)>> {
+    let regions = cases
+        .column(schema::col::REGION)
+        .and_then(|c| c.str().cloned())
+        .context(|| "cases: region codes".to_string())?;
+    let mut unknown = std::collections::BTreeMap::<String, u64>::new();
+    for code in regions.iter().flatten() {
+        if regions::name(code).is_none() {
+            *unknown.entry(code.to_string()).or_default() += 1;
+        }
+    }
+    Ok(unknown.into_iter().collect())
 }

@@ -199,6 +199,18 @@ pub fn validate_report(s: &ValidateSummary, lang: Lang) -> String {
             ));
         }
     }
+    if !s.unknown_regions.is_empty() {
+        let shown: Vec<String> = s
+            .unknown_regions
+            .iter()
+            .map(|(code, n)| format!("{code} ({})", thousands(*n)))
+            .collect();
+        let label = match lang {
+            Lang::En => "region codes with no GB/T 2260 name (shown as codes; cases): ",
+            Lang::Zh => "GB/T 2260 中无名称的地区代码（按代码显示；病例数）：",
+        };
+        out.push_str(&format!("{label}{}\n", shown.join(", ")));
+    }
     for r in s.rejects.iter().take(SHOWN) {
         out.push_str(&format!("reject: {r}\n"));
     }

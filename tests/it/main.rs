@@ -46,6 +46,7 @@ mod previous;
 mod properties;
 mod rates;
 mod records;
+mod regions;
 mod regression;
 mod review;
 mod scale;
