@@ -363,9 +363,11 @@ impl Builder {
         let year = r.period.year() as i64;
         // Latest population at or before the period's year.
         let pop = r.pops.and_then(|m| m.range(..=year).next_back());
+        // The populations table's own name, else the GB/T 2260 name.
         let name = r
             .pops
-            .and_then(|m| m.values().rev().find_map(|(_, n)| n.clone()));
+            .and_then(|m| m.values().rev().find_map(|(_, n)| n.clone()))
+            .or_else(|| crate::regions::name(r.region).map(str::to_string));
         match (r.pops, pop) {
             (None, _) => reasons.push(format!("no population for region `{}`", r.region)),
             (Some(m), None) => reasons.push(format!(

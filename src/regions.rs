@@ -66,6 +66,21 @@ pub fn label(code: &str) -> String {
     }
 }
 
+/// The list as a frame of `region` and `region_name`, to join names onto a table.
+pub fn names_frame() -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    let (codes, names): (Vec<&str>, Vec<&str>) =
+        table().iter().map(|(code, d)| (*code, d.name)).unzip();
+    DataFrame::new(
+        codes.len(),
+        vec![
+            Column::new(crate::schema::col::REGION.into(), codes),
+            Column::new(crate::schema::col::REGION_NAME.into(), names),
+        ],
+    )
+    .expect("two columns of one length")
+}
+
 /// How many divisions the list holds.
 pub fn len() -> usize {
     table().len()

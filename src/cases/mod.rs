@@ -54,6 +54,7 @@ pub const COLUMNS: &[&str] = &[
     col::LATEST_RECEIVED_DATE,
     col::CLASS,
     col::REGION,
+    col::REGION_NAME,
     col::PROVINCE,
     col::CITY,
     col::SEX,
@@ -305,6 +306,12 @@ fn chunk_table(
         .join(products, key(), key(), left())
         .join(batches, key(), key(), left())
         .join(events, key(), key(), left())
+        .join(
+            crate::regions::names_frame().lazy(),
+            [col(col::REGION)],
+            [col(col::REGION)],
+            left(),
+        )
         .select([
             lit(period.to_string()).alias(col::PERIOD),
             col(col::CASE_ID),
@@ -321,6 +328,7 @@ fn chunk_table(
             col(col::RECEIVED_DATE).alias(col::LATEST_RECEIVED_DATE),
             col(col::CLASS),
             col(col::REGION),
+            col(col::REGION_NAME),
             prefix(2, "0000").alias(col::PROVINCE),
             prefix(4, "00").alias(col::CITY),
             decode(col::SEX, SEXES),

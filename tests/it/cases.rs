@@ -4,6 +4,7 @@
 //! nulled, the row kept), including each case's lists and completeness score.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
 use std::path::Path;
 
 use arrow::datatypes::DataType;
@@ -22,6 +23,7 @@ const COLUMNS: &[(&str, Kind)] = &[
     ("latest_received", Kind::Date),
     ("class", Kind::Text),
     ("region", Kind::Text),
+    ("region_name", Kind::Text),
     ("province", Kind::Text),
     ("city", Kind::Text),
     ("sex", Kind::Text),
@@ -289,6 +291,17 @@ fn demo_cases_are_the_recounted_cases_with_their_lists_and_scores() {
     );
     let start = days("2025-01-01");
     let mut well_documented = 0;
+    // Names read straight from the shipped GB/T 2260 list, not through pvwatch.
+    let names: BTreeMap<String, String> = fs::read_to_string(repo().join("data/gbt2260.csv"))
+        .expect("the region list")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
     for (r, (case, w)) in want.iter().enumerate() {
         let g = |c: &str| t.get(r, c);
         let list = |c: &str| g(c).list().into_iter().map(str::to_string).collect();
@@ -300,6 +313,11 @@ fn demo_cases_are_the_recounted_cases_with_their_lists_and_scores() {
         assert_eq!(g("latest_received"), &Value::Date(w.latest), "{case}");
         assert_eq!(g("class").str(), w.class, "{case}");
         assert_eq!(g("region").str(), w.region, "{case}");
+        assert_eq!(
+            opt_str(g("region_name")),
+            names.get(&w.region).map(String::as_str),
+            "{case}"
+        );
         assert_eq!(g("province").str(), format!("{}0000", &w.region[..2]));
         assert_eq!(g("city").str(), format!("{}00", &w.region[..4]));
         assert_eq!(opt_str(g("sex")), w.sex.as_deref(), "{case}");
