@@ -337,9 +337,11 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     // A signal counted over a wider background alerts the jurisdiction only when one of its
     // own cases has the pair.
     let alerted_signals = match (&scoped, pipeline.scope.background) {
-        (Some(s), scope::Background::All) => progress::timed("scope: signals with a case in scope", || {
-            scope::signals_with_cases_in_scope(&sig.table, s)
-        })?,
+        (Some(s), scope::Background::All) => {
+            progress::timed("scope: signals with a case in scope", || {
+                scope::signals_with_cases_in_scope(&sig.table, s)
+            })?
+        }
         _ => sig.table.clone(),
     };
     let fired = alerts::evaluate_rules(

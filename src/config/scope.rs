@@ -28,7 +28,10 @@ pub(super) fn validate_scope(
                     format!("expected a 6-digit GB/T 2260 region code, found `{r}`"),
                 );
             } else if list[..i].contains(r) {
-                p.push(format!("scope.regions[{i}]"), format!("`{r}` is listed twice"));
+                p.push(
+                    format!("scope.regions[{i}]"),
+                    format!("`{r}` is listed twice"),
+                );
             }
         }
     }
