@@ -330,3 +330,79 @@ fn scope_configuration_errors_name_their_keys() {
         r.stderr
     );
 }
+
+/// With the whole background, a signal alerts the jurisdiction only when one of its own
+/// cases has the pair: D001 × Rash (5 Shanghai cases, none in Zhejiang) is a signal in
+/// `signals.parquet` but raises no alert; D003 × Cough (4 Shanghai cases and 1 in
+/// Hangzhou) does. Without a scope, both alert.
+#[test]
+fn a_signal_without_a_case_in_scope_raises_no_alert() {
+    let fx = Fixture::new();
+    let mut reports = Vec::new();
+    let (mut rp, mut re) = (Vec::new(), Vec::new());
+    let mut add = |n: usize, region: &str, product: &str, event: &str| {
+        for _ in 0..n {
+            let i = reports.len() + 1;
+            let id = format!("R{i:04}");
+            reports.push(report(
+                &id,
+                &format!("C{i:04}"),
+                1,
+                "2025-03-01",
+                "drug",
+                region,
+            ));
+            rp.push(format!("{id},{product},suspect"));
+            re.push(format!("{id},{event}"));
+        }
+    };
+    add(5, "310104", "D001", "Rash");
+    add(4, "310104", "D003", "Cough");
+    add(1, "330106", "D003", "Cough");
+    add(20, "310104", "D002", "Headache");
+    add(3, "330106", "D002", "Headache");
+    fx.write("reports.csv", &csv(REPORTS_HEADER, &reports));
+    fx.write(
+        "report_products.csv",
+        &csv("report_id,product_id,role", &rp),
+    );
+    fx.write("report_events.csv", &csv("report_id,event", &re));
+    fx.write(
+        "products.csv",
+        "product_id,name,class\nD001,甲,drug\nD002,乙,drug\nD003,丙,drug\n",
+    );
+    let signals = "[signals]\nwatch = [\"all\"]\nmethods = [\"bcpnn\"]\nmin_methods = 1\n";
+    let alerted = |fx: &Fixture| -> BTreeSet<(String, String)> {
+        fx.run_pipeline(&[]).expect_ok();
+        let dirs: Vec<PathBuf> = fs::read_dir(fx.p("out"))
+            .expect("out")
+            .map(|e| e.expect("an entry").path())
+            .collect();
+        let text = fs::read_to_string(dirs[0].join("alerts.jsonl")).expect("alerts.jsonl");
+        let t = read_parquet(&dirs[0].join("signals.parquet"));
+        let flagged: BTreeSet<(String, String)> = (0..t.rows.len())
+            .filter(|&r| t.get(r, "is_signal").bool())
+            .map(|r| {
+                let g = |c: &str| t.get(r, c).str().to_string();
+                (g("product_id"), g("event"))
+            })
+            .collect();
+        let want: BTreeSet<(String, String)> = [("D001", "Rash"), ("D003", "Cough")]
+            .map(|(p, e)| (p.to_string(), e.to_string()))
+            .into();
+        assert_eq!(flagged, want, "the statistics use the whole background");
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .filter(|a| a["kind"] == "new_signal")
+            .map(|a| {
+                let g = |c: &str| a[c].as_str().expect("text").to_string();
+                (g("product_id"), g("event"))
+            })
+            .collect()
+    };
+    fx.pipeline("", signals);
+    assert_eq!(alerted(&fx).len(), 2);
+    fx.pipeline("", &format!("[scope]\nregions = [\"330000\"]\n{signals}"));
+    let only: BTreeSet<(String, String)> = [("D003".to_string(), "Cough".to_string())].into();
+    assert_eq!(alerted(&fx), only);
+}
