@@ -6,9 +6,11 @@
 //!    account for every row read (`read = used + superseded + rejected`);
 //! 2. [`rates`]: reporting rates per million population against the regulators' targets;
 //! 3. [`signals`]: disproportionality statistics (PRR, ROR, IC, EBGM) for the watched
-//!    products, against each class's whole background;
+//!    products, against each class's whole background (or only the cases in [`scope`],
+//!    with `signals.background = "scope"`);
 //! 4. [`alerts`]: rules → alerts for monitoring staff, with their status against the
-//!    previous run; [`screening`]: the post-market risk screening list;
+//!    previous run; [`screening`]: the post-market risk screening list; both, and the case
+//!    table, see only the cases in the pipeline's [`scope`];
 //! 5. [`output`]: write the period's tables into a staging folder and publish it atomically.
 //!
 //! Every stage takes frames and returns frames; only `ingest` reads files and only
