@@ -73,14 +73,16 @@ struct Case {
     events: BTreeSet<String>,
 }
 
+/// A version's rank: `version`, then `received_date`, then `report_id`.
+type Rank = (i64, chrono::NaiveDate, String);
+
 /// The sample's cases first received by `end` (latest valid version as of `end`), counted
 /// from the CSV files without pvwatch's code.
 fn sample_cases(end: &str) -> BTreeMap<String, Case> {
     let end = date(end).expect("a test date");
     let dir = repo().join("sample-data");
     let mut seen = BTreeSet::new();
-    let mut latest: HashMap<String, ((i64, chrono::NaiveDate, String), String, String)> =
-        HashMap::new();
+    let mut latest: HashMap<String, (Rank, String, String)> = HashMap::new();
     for r in read_csv(&dir.join("reports.csv")) {
         let v = |c: &str| r.get(c).map(String::as_str).unwrap_or("");
         let class = v("class").to_lowercase();
@@ -247,7 +249,7 @@ fn cells(t: &Table) -> BTreeMap<(String, String, String), [i64; 4]> {
 fn signals_use_the_whole_background_unless_told_scope() {
     let (_a, scoped) = run(&zhejiang_toml(|t| t));
     let (_b, unscoped) = run(&zhejiang_toml(without_scope));
-    let (_c, own) = run(&zhejiang_toml(|t| with_scope_background(t)));
+    let (_c, own) = run(&zhejiang_toml(with_scope_background));
 
     // Default `all`: the same table as without a scope, row for row.
     let with = read_parquet(&scoped.join("signals.parquet"));
