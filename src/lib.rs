@@ -6,9 +6,11 @@
 //!    account for every row read (`read = used + superseded + rejected`);
 //! 2. [`rates`]: reporting rates per million population against the regulators' targets;
 //! 3. [`signals`]: disproportionality statistics (PRR, ROR, IC, EBGM) for the watched
-//!    products, against each class's whole background;
+//!    products, against each class's whole background (or only the cases in [`scope`],
+//!    with `signals.background = "scope"`);
 //! 4. [`alerts`]: rules → alerts for monitoring staff, with their status against the
-//!    previous run; [`screening`]: the post-market risk screening list;
+//!    previous run; [`screening`]: the post-market risk screening list; both, and the case
+//!    table, see only the cases in the pipeline's [`scope`];
 //! 5. [`output`]: write the period's tables into a staging folder and publish it atomically.
 //!
 //! Every stage takes frames and returns frames; only `ingest` reads files and only
@@ -34,6 +36,7 @@ mod records;
 pub mod regions;
 pub mod review;
 pub mod schema;
+pub mod scope;
 pub mod screening;
 pub mod signals;
 pub mod summary;
@@ -232,6 +235,8 @@ struct Manifest<'a> {
     period_end: String,
     data_cutoff: Option<String>,
     lang: &'static str,
+    /// The jurisdiction: `regions` (null: every region) and the signals' background.
+    scope: &'a scope::Scope,
     started_at: String,
     rows: RowTotals,
     inputs: &'a [TableAccount],
@@ -297,9 +302,20 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     )?;
     timings.rates_ms = ms(stage.finish(rates.height() as u64, "region × class rows", ""));
 
-    check_signals_memory(pipeline, &data)?;
+    // The cases in scope: what alerts, the screening list and the case table see (rates
+    // already cover only the scope's regions, as `rates.regions` defaults to it).
+    let scoped = progress::timed("scope: cases in scope", || {
+        scope::scope_dataset(&data, &pipeline.scope)
+    })?;
+    let in_scope = scoped.as_ref().unwrap_or(&data);
+    let background = match pipeline.scope.background {
+        scope::Background::All => &data,
+        scope::Background::Scope => in_scope,
+    };
+
+    check_signals_memory(pipeline, background)?;
     let stage = opts.progress.stage("signals");
-    let sig = signals::compute_signals(&data, &pipeline.signals, &period)?;
+    let sig = signals::compute_signals(background, &pipeline.signals, &period)?;
     let flagged = sig
         .table
         .column(signals::out::IS_SIGNAL)
@@ -321,14 +337,24 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
 
     let stage = opts.progress.stage("alerts");
     let previous_alerts = previous.as_ref().map(|p| p.alerts.as_slice());
+    // A signal counted over a wider background alerts the jurisdiction only when one of its
+    // own cases has the pair.
+    let alerted_signals = match (&scoped, pipeline.scope.background) {
+        (Some(s), scope::Background::All) => {
+            progress::timed("scope: signals with a case in scope", || {
+                scope::signals_with_cases_in_scope(&sig.table, s)
+            })?
+        }
+        _ => sig.table.clone(),
+    };
     let fired = alerts::evaluate_rules(
         &alerts::RuleInputs {
             period: &period,
-            cases: &data.cases,
-            case_products: &data.case_products,
-            products: &data.products,
+            cases: &in_scope.cases,
+            case_products: &in_scope.case_products,
+            products: &in_scope.products,
             rates: &rates,
-            signals: &sig.table,
+            signals: &alerted_signals,
             signals_cfg: &pipeline.signals,
             previous: previous_alerts,
         },
@@ -339,7 +365,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     });
     let screening = progress::timed("alerts: screening list", || {
         screening::compute_screening(
-            &data,
+            in_scope,
             &sig.table,
             &alert_list,
             previous
@@ -373,7 +399,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     // Built and written a chunk of cases at a time: the whole table is never in memory.
     progress::timed("write: case table", || {
         let chunks =
-            cases::case_table_chunks(&data, &pipeline.signals, &period, cases::CHUNK_CASES)?;
+            cases::case_table_chunks(in_scope, &pipeline.signals, &period, cases::CHUNK_CASES)?;
         staging.write_parquet_batches("cases.parquet", chunks)
     })?;
     staging.write_alerts(&alert_list)?;
@@ -413,6 +439,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         period_end: period.end().to_string(),
         data_cutoff: data.data_cutoff.map(|d| d.to_string()),
         lang: lang.code(),
+        scope: &pipeline.scope,
         started_at,
         rows,
         inputs: &data.tables,

@@ -7,7 +7,7 @@
 //! runs the same from cron, a shell or an orchestrator whatever the working directory.
 //!
 //! Files by concern: `raw.rs` (the serde types), `source.rs` and [`mapping`]
-//! (`[inputs.source]`), `rates.rs` (`[rates]`), `monitoring.rs` (`[signals]`, `[alerts]`,
+//! (`[inputs.source]`), `rates.rs` (`[rates]`), `scope.rs` (`[scope]`, `signals.background`), `monitoring.rs` (`[signals]`, `[alerts]`,
 //! `[[notify]]`); this file validates the rest and assembles the [`Pipeline`].
 
 use std::path::{Path, PathBuf};
@@ -65,6 +65,8 @@ mod monitoring;
 pub use monitoring::*;
 mod rates;
 pub use rates::*;
+mod scope;
+pub use crate::scope::{Background, Scope};
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -86,6 +88,8 @@ pub struct Pipeline {
     /// `max_memory_gib`: the memory budget (see `memory`); `None`: what is available.
     pub max_memory_gib: Option<f64>,
     pub rates: Rates,
+    /// `[scope]` and `signals.background`: the jurisdiction (see [`crate::scope`]).
+    pub scope: Scope,
     pub signals: Signals,
     pub alerts: Alerts,
     pub notify: Vec<Notify>,
@@ -276,7 +280,9 @@ impl Pipeline {
             g => g,
         };
 
-        let rates = validate_rates(raw.rates, &mut p);
+        let mut rates = validate_rates(raw.rates, &mut p);
+        let background = raw.signals.background.clone();
+        let scope = scope::validate_scope(raw.scope, background, &mut rates, &mut p);
         let signals = validate_signals(raw.signals, &mut p);
         let alerts = validate_alerts(raw.alerts, &mut p);
         let notify = validate_notify(raw.notify, lang, &mut p);
@@ -300,6 +306,7 @@ impl Pipeline {
             timezone,
             max_memory_gib,
             rates,
+            scope,
             signals,
             alerts,
             notify,

@@ -76,21 +76,13 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// Whether a region at some level is inside the configured `regions` filter.
+    /// Whether a region at some level is inside the configured `regions` filter (the
+    /// scope's predicate: `330000` covers `33xxxx`, `330100` covers `3301xx`, a district
+    /// covers itself).
     pub fn includes(&self, code: &str) -> bool {
-        match &self.regions {
-            None => true,
-            // `330000` covers `33xxxx`; `330100` covers `3301xx`; a district covers itself.
-            Some(list) => list.iter().any(|r| {
-                if Level::Province.is_level_code(r) {
-                    code.starts_with(&r[..2])
-                } else if Level::City.is_level_code(r) {
-                    code.starts_with(&r[..4])
-                } else {
-                    code == r
-                }
-            }),
-        }
+        self.regions
+            .as_deref()
+            .is_none_or(|list| crate::scope::covers(list, code))
     }
 }
 

@@ -20,6 +20,8 @@ pub struct PipelineConfig {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub rates: RatesConfig,
+    /// The jurisdiction (`[scope]`); absent: every region.
+    pub scope: Option<ScopeConfig>,
     #[serde(default)]
     pub signals: SignalsConfig,
     #[serde(default)]
@@ -134,6 +136,16 @@ pub struct SignalsConfig {
     pub bcpnn: Option<BcpnnConfig>,
     pub ebgm: Option<EbgmConfig>,
     pub strata: Option<StrataConfig>,
+    /// Which cases the statistics count: `all` (default) or `scope`.
+    pub background: Option<String>,
+}
+
+/// `[scope]`: the regions a run answers for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// GB/T 2260 codes at any level: a province or city code covers everything under it.
+    pub regions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

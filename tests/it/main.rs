@@ -29,6 +29,8 @@
 //!   usable: the previous or the new outputs stay whole, nothing else is left.
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
+//! - `scope`: the jurisdiction (`[scope] regions`, `signals.background`) on the Zhejiang
+//!   pipeline against an independent recount: alerts, cases, screening, signals, rates.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
 //!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
 //!   `ingest.timezone`).
@@ -50,6 +52,7 @@ mod regions;
 mod regression;
 mod review;
 mod scale;
+mod scope;
 mod signals;
 mod types;
 mod util;
