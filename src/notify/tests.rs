@@ -199,6 +199,8 @@ fn alert(id: &str, priority: Priority, status: Status) -> Alert {
         numbers,
         message_en: format!("alert {id}: new signal for ceftriaxone and anaphylactic shock"),
         message_zh: format!("预警 {id}：注射用头孢曲松钠 与 过敏性休克 出现新信号"),
+        due_date: None,
+        overdue: false,
     }
 }
 

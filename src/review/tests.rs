@@ -38,6 +38,8 @@ fn alert(id: &str, priority: Priority, status: Status, kind: Kind) -> Alert {
         numbers: serde_json::Map::new(),
         message_en: format!("message of {id}"),
         message_zh: format!("预警 {id} 的说明"),
+        due_date: None,
+        overdue: false,
     }
 }
 

@@ -763,7 +763,8 @@ fn case_numbers(fatal: bool, serious: bool, new: bool, received: &str) -> Json {
 }
 
 /// The README's columns of `alerts.csv`, in order.
-const ALERTS_CSV_HEADER: &str = "alert_id,kind,priority,status,period,first_period,class,\
+const ALERTS_CSV_HEADER: &str =
+    "alert_id,kind,priority,status,due_date,overdue,period,first_period,class,\
 product_id,product_name,event,region,batch,case_id,rule,threshold,value,numbers,message_en,\
 message_zh";
 
