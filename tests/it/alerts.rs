@@ -748,7 +748,7 @@ fn golden(fields: Json) -> Json {
         "product_id": null, "product_name": null, "event": null, "region": null,
         "batch": null, "case_id": null,
         "rule": null, "threshold": null, "value": null, "numbers": null,
-        "message_en": null, "message_zh": null,
+        "message_en": null, "message_zh": null, "due_date": null, "overdue": null,
     });
     for (k, v) in fields.as_object().expect("an object") {
         assert!(a.get(k).is_some(), "`{k}` is not an alert field");
@@ -776,6 +776,9 @@ fn golden_alerts_of_every_kind() {
     fx.run_pipeline(&[]).expect_ok();
     let alerts = read_alerts(&fx.p("out/2025/alerts.jsonl"));
 
+    // Due dates (CONTEXT.md §4.2) count from each case's first receipt, a cluster's third
+    // case, or, for signals and rates, the data cut-off: the latest received date, G12's
+    // 2025-11-20 (before as_of). Overdue = due before 2025-11-20.
     // D1 × Myocarditis, a = 3, b = 1, c = 1, d = 25, n = 30:
     // E = 4·4/30 = 0.5333; PRR = (3/4)/(1/26) = 19.5; Yates' χ² = 30·(|3·25 − 1·1| − 15)² /
     // (4·26·4·26) = 30·59²/10816 = 9.655; ROR = 75, lower bound 75·exp(−z·√(1/3+1+1+1/25))
@@ -801,6 +804,8 @@ fn golden_alerts_of_every_kind() {
     let expected = [
         golden(json!({
             "alert_id": alert_id("case", &["G01", "D1"]),
+            // P0 drug death: the same day as its first receipt.
+            "due_date": "2025-02-01", "overdue": true,
             "kind": "fatal_report", "priority": "P0", "class": "drug",
             "product_id": "D1", "product_name": "创新药甲注射液", "region": "330100",
             "case_id": "G01",
@@ -813,6 +818,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("cluster-batch", &["drug", "D9", "B250301"]),
+            // P0: the day its third case (G11) made it a cluster.
+            "due_date": "2025-03-07", "overdue": true,
             "kind": "cluster", "priority": "P0", "class": "drug",
             "product_id": "D9", "product_name": "头孢曲松钠注射液", "batch": "B250301",
             "rule": "cases >= 3 within 7 days", "threshold": 3.0, "value": 3.0,
@@ -830,6 +837,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G02", "M1"]),
+            // device death: 02-02 + 7 days.
+            "due_date": "2025-02-09", "overdue": true,
             "kind": "fatal_report", "priority": "P1", "class": "device",
             "product_id": "M1", "product_name": "创新器械丙支架", "region": "330200",
             "case_id": "G02",
@@ -843,6 +852,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("signal", &["drug", "D1", "Myocarditis"]),
+            // a signal: the data cut-off 11-20 + 15 days.
+            "due_date": "2025-12-05", "overdue": false,
             "kind": "new_signal", "priority": "P2", "class": "drug",
             "product_id": "D1", "product_name": "创新药甲注射液", "event": "Myocarditis",
             "rule": "n_methods_flagged >= 1", "threshold": 1.0, "value": 2.0,
@@ -861,6 +872,8 @@ fn golden_alerts_of_every_kind() {
         // The three P2 case alerts follow in the order of their ids.
         golden(json!({
             "alert_id": alert_id("case", &["G12", "M1"]),
+            // device serious injury: 11-20 + 20 days.
+            "due_date": "2025-12-10", "overdue": false,
             "kind": "serious_report", "priority": "P2", "class": "device",
             "product_id": "M1", "product_name": "创新器械丙支架", "region": "330100",
             "case_id": "G12",
@@ -874,6 +887,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G04", "D2"]),
+            // new report: 02-04 + 15 days.
+            "due_date": "2025-02-19", "overdue": true,
             "kind": "serious_report", "priority": "P2", "class": "drug",
             "product_id": "D2", "product_name": "集采药乙片", "region": "330100",
             "case_id": "G04",
@@ -886,6 +901,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G03", "D2"]),
+            // serious report: 02-03 + 15 days.
+            "due_date": "2025-02-18", "overdue": true,
             "kind": "serious_report", "priority": "P2", "class": "drug",
             "product_id": "D2", "product_name": "集采药乙片", "region": "330100",
             "case_id": "G03",
@@ -898,6 +915,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("rate", &["province", "330000", "drug"]),
+            // rates: the cut-off + 30 days.
+            "due_date": "2025-12-20", "overdue": false,
             "kind": "rate_below_target", "priority": "P3", "class": "drug",
             "region": "330000",
             "rule": "attainment >= 1 (annualized_per_million / target_per_million)",
@@ -914,6 +933,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("sentinel", &["province", "330000", "drug"]),
+            // the cut-off + 30 days.
+            "due_date": "2025-12-20", "overdue": false,
             "kind": "sentinel_quality_below_target", "priority": "P3", "class": "drug",
             "region": "330000",
             "rule": "sentinel_new_or_serious_share >= new_or_serious_target",
@@ -990,11 +1011,20 @@ fn golden_alerts_of_every_kind() {
                     want,
                     "record {i} {field}"
                 ),
+                "overdue" => assert_eq!(
+                    cell.parse::<bool>().ok(),
+                    want.as_bool(),
+                    "record {i} {field}"
+                ),
                 _ => assert_eq!(cell, want.as_str().unwrap_or(""), "record {i} {field}"),
             }
         }
     }
-    assert!(records[0][18].contains("死亡病例"), "{:?}", &records[0]);
+    let zh = header
+        .iter()
+        .position(|h| h == "message_zh")
+        .expect("message_zh");
+    assert!(records[0][zh].contains("死亡病例"), "{:?}", &records[0]);
 }
 
 // ---------------------------------------------------------------------------------------
