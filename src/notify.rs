@@ -496,9 +496,13 @@ fn send_all(jobs: Vec<Job>) -> Vec<Delivery> {
             .map(|(url, alerts)| failed(url.clone(), *alerts, 0, None, &error, 0))
             .collect()
     };
+    // The run's span (pipeline, period) goes with the work, so the delivery log lines
+    // carry it too.
+    let span = tracing::Span::current();
     let worker = std::thread::Builder::new()
         .name("pvwatch-notify".to_string())
         .spawn(move || {
+            let _entered = span.enter();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
