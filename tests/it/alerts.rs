@@ -1038,6 +1038,7 @@ struct DemoPeriod {
     manifest: Json,
     screening: Table,
     signals: Table,
+    review: String,
 }
 
 struct DemoRuns {
@@ -1066,6 +1067,7 @@ fn demo() -> &'static DemoRuns {
                 manifest: read_json(&dir.join("manifest.json")),
                 screening: read_parquet(&dir.join("screening.parquet")),
                 signals: read_parquet(&dir.join("signals.parquet")),
+                review: fs::read_to_string(dir.join("review.html")).expect("review.html"),
             }
         };
         DemoRuns {
@@ -1691,4 +1693,176 @@ fn null_seriousness_or_outcome_on_a_watched_case_is_a_p3_data_quality_alert() {
             .count(),
         2
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Due dates on the demo, against an independent reading of sample-data/reports.csv.
+
+fn day(text: &str) -> chrono::NaiveDate {
+    text.parse()
+        .unwrap_or_else(|e| panic!("`{text}` is not a date: {e}"))
+}
+
+fn plus(d: chrono::NaiveDate, days: u64) -> chrono::NaiveDate {
+    d + chrono::Days::new(days)
+}
+
+/// Each case's first receipt as of `cutoff`, read straight from the sample reports: the
+/// earliest received_date among its rows that a run keeps (a real date on or before the
+/// cut-off, a known class, a 6-digit region, the first row of its report_id); and the
+/// latest such date (the data cut-off).
+fn sample_first_receipts(
+    cutoff: chrono::NaiveDate,
+) -> (BTreeMap<String, chrono::NaiveDate>, chrono::NaiveDate) {
+    let mut rdr = csv::Reader::from_path(repo().join("sample-data/reports.csv")).expect("reports");
+    let header = rdr.headers().expect("a header").clone();
+    let at = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (rid, cid, rec, class, region) = (
+        at("report_id"),
+        at("case_id"),
+        at("received_date"),
+        at("class"),
+        at("region"),
+    );
+    let mut seen = BTreeSet::new();
+    let mut first: BTreeMap<String, chrono::NaiveDate> = BTreeMap::new();
+    let mut latest = None;
+    for r in rdr.records() {
+        let r = r.expect("a record");
+        let Ok(date) = r[rec].parse::<chrono::NaiveDate>() else {
+            continue;
+        };
+        let kept = ["drug", "device", "cosmetic"].contains(&&r[class])
+            && r[region].len() == 6
+            && r[region].bytes().all(|b| b.is_ascii_digit())
+            && seen.insert(r[rid].to_string());
+        if !kept || date > cutoff {
+            continue;
+        }
+        let case = if r[cid].is_empty() { &r[rid] } else { &r[cid] };
+        let e = first.entry(case.to_string()).or_insert(date);
+        *e = (*e).min(date);
+        latest = latest.max(Some(date));
+    }
+    (first, latest.expect("some reports"))
+}
+
+#[test]
+fn demo_due_dates_count_from_each_first_receipt_and_the_deadlines() {
+    let d = demo();
+    let (first, latest) = sample_first_receipts(day("2025-12-31"));
+    let cutoff = day(s(&d.y2025.manifest, "data_cutoff"));
+    assert_eq!(
+        cutoff, latest,
+        "the data cut-off is the latest received date"
+    );
+    // Signals and rate alerts still open from 2024 keep the due date they got then.
+    let due_2024: BTreeMap<&str, chrono::NaiveDate> = d
+        .y2024
+        .alerts
+        .iter()
+        .filter(|a| s(a, "status") != "resolved")
+        .map(|a| (s(a, "alert_id"), day(s(a, "due_date"))))
+        .collect();
+    let mut checked: BTreeMap<(&str, &str, bool), usize> = BTreeMap::new();
+    for a in &d.y2025.alerts {
+        let (kind, class) = (s(a, "kind"), s(a, "class"));
+        let due = day(s(a, "due_date"));
+        let overdue = a["overdue"].as_bool().expect("overdue is a bool");
+        if s(a, "status") == "resolved" {
+            assert!(!overdue, "a resolved alert is not overdue: {a}");
+            continue;
+        }
+        let n = &a["numbers"];
+        let want = match kind {
+            "fatal_report" | "serious_report" | "data_quality" => {
+                let received = first[s(a, "case_id")];
+                // The alert's own record of the receipt agrees with the input.
+                assert_eq!(
+                    day(n["received_date"].as_str().expect("received")),
+                    received
+                );
+                let injury = n["serious"] == true || n["fatal"] == true;
+                let days = match (kind, class) {
+                    ("fatal_report", "device") => 7,
+                    ("fatal_report", _) => 0,
+                    ("serious_report", "device") if injury => 20,
+                    ("serious_report", _) => 15,
+                    _ => 30,
+                };
+                plus(received, days)
+            }
+            "cluster" => {
+                let mut days: Vec<chrono::NaiveDate> = n["case_ids"]
+                    .as_array()
+                    .expect("case ids")
+                    .iter()
+                    .map(|c| first[c.as_str().expect("a case id")])
+                    .collect();
+                days.sort();
+                let min = a["threshold"].as_f64().expect("threshold") as usize;
+                days[min - 1]
+            }
+            _ => {
+                let days = if kind.ends_with("_signal") { 15 } else { 30 };
+                let own = plus(cutoff, days);
+                due_2024
+                    .get(s(a, "alert_id"))
+                    .map_or(own, |&before| own.min(before))
+            }
+        };
+        assert_eq!(due, want, "{a}");
+        assert_eq!(overdue, due < cutoff, "{a}");
+        *checked
+            .entry((kind, s(a, "priority"), overdue))
+            .or_default() += 1;
+    }
+    // The demo has each case: a P0 death due the day it arrived (overdue), serious reports
+    // overdue and not yet, and signals carried from 2024 (overdue) beside new ones.
+    for key in [
+        ("fatal_report", "P0", true),
+        ("serious_report", "P2", true),
+        ("serious_report", "P2", false),
+        ("new_signal", "P2", false),
+    ] {
+        assert!(checked.contains_key(&key), "{key:?} missing: {checked:?}");
+    }
+    assert!(
+        d.y2025.alerts.iter().any(|a| s(a, "kind") == "new_signal"
+            && s(a, "status") == "ongoing"
+            && a["overdue"] == true),
+        "an ongoing 2024 signal is overdue in 2025: {checked:?}"
+    );
+}
+
+#[test]
+fn demo_review_page_lists_overdue_first_then_by_due_date() {
+    let d = demo();
+    let by_id: BTreeMap<&str, &Json> = d
+        .y2025
+        .alerts
+        .iter()
+        .map(|a| (s(a, "alert_id"), a))
+        .collect();
+    let start = d
+        .y2025
+        .review
+        .find("<section id=\"alerts\">")
+        .expect("alerts");
+    let end = start + d.y2025.review[start..].find("</section>").expect("closed");
+    let keys: Vec<(&str, bool, &str)> = d.y2025.review[start..end]
+        .split("<span class=\"id\">")
+        .skip(1)
+        .map(|t| {
+            let a = by_id[&t[..t.find('<').expect("closed span")]];
+            (s(a, "priority"), a["overdue"] != true, s(a, "due_date"))
+        })
+        .collect();
+    assert!(keys.len() > 100, "{}", keys.len());
+    assert!(
+        keys.windows(2).all(|w| w[0] <= w[1]),
+        "by priority, overdue first, then due date: {keys:?}"
+    );
+    assert!(keys.iter().any(|k| !k.1) && keys.iter().any(|k| k.1));
+    assert!(d.y2025.review[start..end].contains("overdue\">overdue</span>"));
 }
