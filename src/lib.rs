@@ -360,9 +360,15 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         },
         &pipeline.alerts,
     )?;
-    let alert_list = progress::timed("alerts: statuses against the previous run", || {
+    let mut alert_list = progress::timed("alerts: statuses against the previous run", || {
         alerts::compare_with_previous(fired, previous_alerts, &period.to_string())
     });
+    alerts::settle_due_dates(
+        &mut alert_list,
+        previous_alerts,
+        data.data_cutoff
+            .unwrap_or_else(|| cutoff(pipeline, &period)),
+    );
     let screening = progress::timed("alerts: screening list", || {
         screening::compute_screening(
             in_scope,

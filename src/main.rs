@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pvwatch::config::{mapping::Mapping, Format};
@@ -127,8 +128,69 @@ fn init_logging(cli: &Cli, bars: bool) {
         .with_target(false);
     match cli.log_format {
         LogFormat::Text => builder.with_ansi(bars).init(),
-        LogFormat::Json => builder.json().init(),
+        // `span` holds the fields of the command's span (`pipeline`, `period`: see
+        // `command_span`); the list of nested spans would only repeat them.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
+}
+
+/// The span entered for the whole command, so that every log line of a run carries the
+/// pipeline's name and the period (the JSON lines as `span.pipeline`, `span.period`). Both
+/// are recorded once the pipeline file has been read. The span is at ERROR level so that
+/// every filter that lets a line through enables it (`--quiet` keeps the error record).
+fn command_span(command: &Command) -> tracing::Span {
+    use tracing::field::Empty;
+    use tracing::Level;
+    match command {
+        Command::Run { .. } => {
+            tracing::span!(Level::ERROR, "run", pipeline = Empty, period = Empty)
+        }
+        Command::Validate { .. } => {
+            tracing::span!(Level::ERROR, "validate", pipeline = Empty, period = Empty)
+        }
+        Command::Convert { .. } => tracing::span!(Level::ERROR, "convert"),
+    }
+}
+
+/// The command's name, for its last log line (`run finished`).
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Run { .. } => "run",
+        Command::Validate { .. } => "validate",
+        Command::Convert { .. } => "convert",
+    }
+}
+
+/// Name the pipeline and the period in the command's span.
+fn record_run(span: &tracing::Span, pipeline: &Pipeline, period: &Period) {
+    span.record("pipeline", pipeline.name.as_str());
+    span.record("period", tracing::field::display(period));
+}
+
+/// The last log line of a successful run, for an orchestrator to parse: the exit code, the
+/// output folder and files, row and alert counts, and the time of each stage.
+fn log_run_finished(s: &pvwatch::RunSummary, started: Instant) {
+    let files: Vec<&str> = s.outputs.iter().map(|o| o.file.as_str()).collect();
+    tracing::info!(
+        exit_code = 0,
+        output = %s.output.display(),
+        outputs = %files.join(","),
+        rows_read = s.rows.read,
+        rows_rejected = s.rows.rejected,
+        alerts = s.alerts.total,
+        ingest_ms = s.timings.ingest_ms,
+        rates_ms = s.timings.rates_ms,
+        signals_ms = s.timings.signals_ms,
+        alerts_ms = s.timings.alerts_ms,
+        write_ms = s.timings.write_ms,
+        total_ms = s.timings.total_ms,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "run finished"
+    );
 }
 
 /// SIGTERM (cron, systemd and Kubernetes on a timeout) and SIGINT (Ctrl-C) stop a run
@@ -162,6 +224,9 @@ fn main() -> ExitCode {
         Progress::hidden()
     };
 
+    let started = Instant::now();
+    let span = command_span(&cli.command);
+    let _entered = span.enter();
     let result = match &cli.command {
         Command::Run {
             pipeline,
@@ -170,6 +235,7 @@ fn main() -> ExitCode {
             lang,
             no_previous,
         } => Pipeline::load(pipeline).and_then(|p| {
+            record_run(&span, &p, &period.unwrap_or(p.period));
             let opts = RunOptions {
                 period: *period,
                 out: out.clone(),
@@ -178,12 +244,14 @@ fn main() -> ExitCode {
                 no_previous: *no_previous,
             };
             let s = pvwatch::run(&p, &opts)?;
+            log_run_finished(&s, started);
             if !cli.quiet {
                 say(&summary::run_paragraph(&s, lang.unwrap_or(p.lang)));
             }
             Ok(())
         }),
         Command::Validate { pipeline } => Pipeline::load(pipeline).and_then(|p| {
+            record_run(&span, &p, &p.period);
             let s = pvwatch::validate(&p, &progress)?;
             if !cli.quiet {
                 say(&summary::validate_report(&s, p.lang));
@@ -226,6 +294,19 @@ fn main() -> ExitCode {
                 text.push_str(&format!(": {s}"));
                 source = s.source();
             }
+            let code = e.exit_code();
+            if matches!(cli.log_format, LogFormat::Json) {
+                // Off a terminal an orchestrator reads JSON lines only: the error is the
+                // last record, at ERROR so that `--quiet` keeps it.
+                tracing::error!(
+                    exit_code = code,
+                    error = %text,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "{} finished",
+                    command_name(&cli.command)
+                );
+                return ExitCode::from(code as u8);
+            }
             // Indented lines continue the error above them (e.g. the first rejects).
             for line in text.lines() {
                 if line.starts_with(' ') {
@@ -234,7 +315,7 @@ fn main() -> ExitCode {
                     eprintln!("error: {line}");
                 }
             }
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(code as u8)
         }
     }
 }

@@ -419,7 +419,19 @@ fn alert_line(alert: &Alert, lang: Lang) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    format!("[{} {status}] {}", alert.priority.as_str(), message.trim())
+    // The due date, when the alert has one (every alert of a run with due dates).
+    let due = match (alert.due_date, alert.overdue, lang) {
+        (None, _, _) => String::new(),
+        (Some(d), false, Lang::En) => format!(", due {d}"),
+        (Some(d), true, Lang::En) => format!(", due {d}, overdue"),
+        (Some(d), false, Lang::Zh) => format!("，截止 {d}"),
+        (Some(d), true, Lang::Zh) => format!("，截止 {d}，已逾期"),
+    };
+    format!(
+        "[{} {status}{due}] {}",
+        alert.priority.as_str(),
+        message.trim()
+    )
 }
 
 /// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
@@ -496,9 +508,13 @@ fn send_all(jobs: Vec<Job>) -> Vec<Delivery> {
             .map(|(url, alerts)| failed(url.clone(), *alerts, 0, None, &error, 0))
             .collect()
     };
+    // The run's span (pipeline, period) goes with the work, so the delivery log lines
+    // carry it too.
+    let span = tracing::Span::current();
     let worker = std::thread::Builder::new()
         .name("pvwatch-notify".to_string())
         .spawn(move || {
+            let _entered = span.enter();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

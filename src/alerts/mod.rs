@@ -20,6 +20,10 @@
 //! immediately (Order No. 81), a device death within 7 days (SAMR Order No. 1), a serious or
 //! new report within 15 days (20 for a device serious injury), others within 30 days.
 //!
+//! Due dates: each alert is due its priority's deadline after the case's first receipt, a
+//! cluster's forming or a signal's first run (CONTEXT.md §4.2; see `due`), and `overdue`
+//! when that is before the data cut-off.
+//!
 //! Status: the previous run is the published run of the same pipeline (by `name`, in the
 //! same output folder) for the latest period that starts before this one. A rerun of a
 //! period is compared with that same earlier period, never with its own earlier outputs,
@@ -27,6 +31,7 @@
 //! that was open is `escalated` when its priority is more urgent or its signal
 //! strengthened, else `ongoing`; an alert open before and not firing now is `resolved`.
 
+pub mod due;
 pub mod messages;
 pub mod model;
 pub mod rules;
@@ -35,6 +40,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+pub use due::settle_due_dates;
 pub use model::{Alert, Kind, Priority, Status};
 pub use rules::{evaluate_rules, RuleInputs};
 
@@ -150,6 +156,8 @@ mod tests {
             numbers: Default::default(),
             message_en: "m".into(),
             message_zh: "消息".into(),
+            due_date: None,
+            overdue: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The alert record, as written to `alerts.jsonl` and `alerts.csv`, posted to webhooks
 //! and shown on the review page.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// What fired. The names are part of the output contract.
@@ -82,7 +83,8 @@ impl Priority {
         }
     }
 
-    /// The deadline in days that the priority stands for (0 = immediately).
+    /// The deadline in days that the priority stands for (0 = immediately). An alert's own
+    /// deadline can differ within a priority: see [`deadline_days`].
     pub fn due_days(&self) -> i64 {
         match self {
             Priority::P0 => 0,
@@ -162,4 +164,114 @@ pub struct Alert {
     pub numbers: serde_json::Map<String, serde_json::Value>,
     pub message_en: String,
     pub message_zh: String,
+    /// The day the alert is due: its deadline ([`deadline_days`]) counted from the day the
+    /// clock starts (see `alerts::due`). Null only for a resolved alert carried from a run
+    /// written before alerts had due dates.
+    #[serde(default, with = "date_text")]
+    pub due_date: Option<NaiveDate>,
+    /// `due_date` is before the run's data cut-off (never for a resolved alert).
+    #[serde(default)]
+    pub overdue: bool,
+}
+
+/// The reporting deadline in days (0 = the same day) of an alert, after the regulations
+/// (docs: CONTEXT.md §4.2, "Reporting and escalation deadlines"):
+///
+/// | alert | deadline | basis |
+/// |---|---|---|
+/// | death (drug, cosmetic), cluster (群体不良事件) | immediately: the same day | Order No. 81 Art. 21, 27 |
+/// | device death | 7 days | SAMR Order No. 1 (2019) |
+/// | device serious injury | 20 days | SAMR Order No. 1 (2019) |
+/// | serious or new report, signal | 15 days | Order No. 81 Art. 21; GVP 2021 |
+/// | everything else (rates, sentinel quality, data quality) | 30 days | Order No. 81 Art. 21 |
+///
+/// That is the priority's deadline (P0 0, P1 7, P2 15, P3 30 days) except a device
+/// serious injury (`serious_injury`: a serious device report), which is P2 but due in 20.
+pub fn deadline_days(kind: Kind, priority: Priority, class: &str, serious_injury: bool) -> i64 {
+    if kind == Kind::SeriousReport && class == "device" && serious_injury {
+        20
+    } else {
+        priority.due_days()
+    }
+}
+
+/// `Option<NaiveDate>` as `YYYY-MM-DD` text (or null) in JSON.
+mod date_text {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(t) => NaiveDate::parse_from_str(&t, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("due_date `{t}`: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_follow_context_4_2() {
+        use Kind::*;
+        use Priority::*;
+        // (kind, priority, class, serious injury) -> days, one row per line of §4.2's table.
+        let cases = [
+            (FatalReport, P0, "drug", true, 0),
+            (FatalReport, P0, "cosmetic", true, 0),
+            (Cluster, P0, "device", false, 0),
+            (FatalReport, P1, "device", true, 7),
+            (SeriousReport, P2, "device", true, 20),
+            // A device report that is only new (not serious) is no serious injury.
+            (SeriousReport, P2, "device", false, 15),
+            (SeriousReport, P2, "drug", true, 15),
+            (NewSignal, P2, "device", false, 15),
+            (StrengthenedSignal, P2, "drug", false, 15),
+            (RateBelowTarget, P3, "drug", false, 30),
+            (SentinelQualityBelowTarget, P3, "drug", false, 30),
+            (DataQuality, P3, "device", false, 30),
+        ];
+        for (kind, p, class, injury, days) in cases {
+            assert_eq!(
+                deadline_days(kind, p, class, injury),
+                days,
+                "{kind:?} {p:?} {class} {injury}"
+            );
+        }
+    }
+
+    #[test]
+    fn due_date_reads_and_writes_as_text_and_may_be_missing() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct T {
+            #[serde(default, with = "date_text")]
+            due_date: Option<NaiveDate>,
+        }
+        let d = NaiveDate::from_ymd_opt(2025, 7, 1);
+        assert_eq!(
+            serde_json::to_string(&T { due_date: d }).unwrap(),
+            r#"{"due_date":"2025-07-01"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<T>(r#"{"due_date":"2025-07-01"}"#).unwrap(),
+            T { due_date: d }
+        );
+        // alerts.jsonl of a run before due dates existed.
+        assert_eq!(
+            serde_json::from_str::<T>("{}").unwrap(),
+            T { due_date: None }
+        );
+        let e = serde_json::from_str::<T>(r#"{"due_date":"2025-13-01"}"#).unwrap_err();
+        assert!(e.to_string().contains("due_date `2025-13-01`"), "{e}");
+    }
 }

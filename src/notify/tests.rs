@@ -199,6 +199,8 @@ fn alert(id: &str, priority: Priority, status: Status) -> Alert {
         numbers,
         message_en: format!("alert {id}: new signal for ceftriaxone and anaphylactic shock"),
         message_zh: format!("预警 {id}：注射用头孢曲松钠 与 过敏性休克 出现新信号"),
+        due_date: None,
+        overdue: false,
     }
 }
 
@@ -318,6 +320,39 @@ fn summary_is_in_the_targets_language() {
          新增或升级 2 条（P2 及以上）：P0 1 条，P1 0 条，P2 1 条\n\
          [P0 新增] 预警 B：注射用头孢曲松钠 与 过敏性休克 出现新信号\n\
          [P2 升级] 预警 A：注射用头孢曲松钠 与 过敏性休克 出现新信号"
+    );
+}
+
+#[test]
+fn summary_lines_give_the_due_date_and_say_overdue() {
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().expect("a date");
+    let alerts = vec![
+        Alert {
+            due_date: Some(day("2025-09-01")),
+            overdue: true,
+            ..alert("B", Priority::P0, Status::New)
+        },
+        Alert {
+            due_date: Some(day("2025-10-15")),
+            ..alert("A", Priority::P2, Status::Escalated)
+        },
+    ];
+    let selected = select_alerts(&alerts, Priority::P2);
+    let en = summary(&selected, Lang::En, Priority::P2, "zj-adr", "2025-Q3");
+    assert!(
+        en.ends_with(
+            "\n[P0 new, due 2025-09-01, overdue] alert B: new signal for ceftriaxone and anaphylactic shock\n\
+             [P2 escalated, due 2025-10-15] alert A: new signal for ceftriaxone and anaphylactic shock"
+        ),
+        "{en}"
+    );
+    let zh = summary(&selected, Lang::Zh, Priority::P2, "zj-adr", "2025-Q3");
+    assert!(
+        zh.ends_with(
+            "\n[P0 新增，截止 2025-09-01，已逾期] 预警 B：注射用头孢曲松钠 与 过敏性休克 出现新信号\n\
+             [P2 升级，截止 2025-10-15] 预警 A：注射用头孢曲松钠 与 过敏性休克 出现新信号"
+        ),
+        "{zh}"
     );
 }
 

@@ -36,13 +36,17 @@ pub(super) fn due(p: Priority, tr: Tr) -> String {
     }
 }
 
-/// Alerts in review order: P0 first; within a priority new, escalated, ongoing, resolved;
-/// then by kind and subject, and the id for a stable order.
+/// Alerts in review order: P0 first; within a priority the overdue first, then by due date
+/// (DESIGN.md: "overdue first"), then new, escalated, ongoing, resolved; then by kind and
+/// subject, and the id for a stable order.
 fn review_order(alerts: &[Alert]) -> Vec<&Alert> {
     let mut v: Vec<&Alert> = alerts.iter().collect();
     v.sort_by(|x, y| {
         (
             x.priority,
+            !x.overdue,
+            x.due_date.is_none(),
+            x.due_date,
             x.status,
             x.kind,
             &x.class,
@@ -51,6 +55,9 @@ fn review_order(alerts: &[Alert]) -> Vec<&Alert> {
         )
             .cmp(&(
                 y.priority,
+                !y.overdue,
+                y.due_date.is_none(),
+                y.due_date,
                 y.status,
                 y.kind,
                 &y.class,
@@ -60,6 +67,25 @@ fn review_order(alerts: &[Alert]) -> Vec<&Alert> {
             .then_with(|| (&x.region, &x.alert_id).cmp(&(&y.region, &y.alert_id)))
     });
     v
+}
+
+/// The due date, and an overdue badge when it has passed (as of the data cut-off).
+pub(super) fn due_date(a: &Alert, tr: Tr) -> String {
+    let Some(d) = a.due_date else {
+        return String::new();
+    };
+    let mut s = format!(
+        "<span class=\"due\"><span class=\"muted\">{}</span> {d}</span>",
+        tr.t("due", "截止")
+    );
+    if a.overdue {
+        w!(
+            s,
+            "<span class=\"badge p0 overdue\">{}</span>",
+            tr.t("overdue", "已逾期")
+        );
+    }
+    s
 }
 
 /// A label for a key of `Alert::numbers`: statistics keep their abbreviations.
@@ -250,9 +276,10 @@ impl Ctx<'_, '_> {
 
     fn alert_card(&self, a: &Alert) -> String {
         format!(
-            "<article class=\"alert {p} {st}\">\n<div class=\"head\">{}{}<span class=\"kind\">{}</span><span class=\"id\">{}</span></div>\n<div>{}</div>\n<p class=\"message\">{}</p>\n{}\n</article>\n",
+            "<article class=\"alert {p} {st}\">\n<div class=\"head\">{}{}{}<span class=\"kind\">{}</span><span class=\"id\">{}</span></div>\n<div>{}</div>\n<p class=\"message\">{}</p>\n{}\n</article>\n",
             priority_badge(a.priority),
             status_badge(a.status, self.tr),
+            due_date(a, self.tr),
             self.kind(a),
             escape(&a.alert_id),
             self.subject(a),
@@ -266,8 +293,9 @@ impl Ctx<'_, '_> {
     /// One alert as a table row: the same content as a card, denser.
     fn alert_row(&self, a: &Alert) -> String {
         format!(
-            "<tr class=\"alert-row {st}\"><td>{}</td><td><b>{}</b><br><span class=\"id\">{}</span></td><td>{}<div class=\"message\">{}</div>{}</td></tr>\n",
+            "<tr class=\"alert-row {st}\"><td>{}<br>{}</td><td><b>{}</b><br><span class=\"id\">{}</span></td><td>{}<div class=\"message\">{}</div>{}</td></tr>\n",
             status_badge(a.status, self.tr),
+            due_date(a, self.tr),
             self.kind(a),
             escape(&a.alert_id),
             self.subject(a),
@@ -296,9 +324,15 @@ impl Ctx<'_, '_> {
             if of_p.is_empty() {
                 continue;
             }
+            let overdue = of_p.iter().filter(|a| a.overdue).count();
+            let overdue = match overdue {
+                0 => String::new(),
+                n if tr.is_zh() => format!("，已逾期 {}", int(n as i64)),
+                n => format!(", {} overdue", int(n as i64)),
+            };
             w!(
                 s,
-                "<div class=\"group\" id=\"alerts-{}\"><h3>{} {} <span class=\"muted\">({})</span></h3>\n",
+                "<div class=\"group\" id=\"alerts-{}\"><h3>{} {} <span class=\"muted\">({}{overdue})</span></h3>\n",
                 p.as_str().to_lowercase(),
                 priority_badge(p),
                 due(p, tr),
@@ -313,7 +347,7 @@ impl Ctx<'_, '_> {
                     s,
                     "<table class=\"alert-table {}\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>\n",
                     p.as_str().to_lowercase(),
-                    tr.t("Status", "状态"),
+                    tr.t("Status and due date", "状态与截止日期"),
                     tr.t("Kind", "类型"),
                     tr.t("Subject, message and rule", "对象、说明与规则")
                 );

@@ -38,6 +38,8 @@ fn alert(id: &str, priority: Priority, status: Status, kind: Kind) -> Alert {
         numbers: serde_json::Map::new(),
         message_en: format!("message of {id}"),
         message_zh: format!("预警 {id} 的说明"),
+        due_date: None,
+        overdue: false,
     }
 }
 
@@ -247,6 +249,74 @@ fn alerts_run_from_p0_and_new_or_escalated_first() {
     assert!(changes.contains("message of a0"));
     assert!(changes.contains("message of a6"));
     assert!(!changes.contains("message of a2"), "ongoing is no change");
+}
+
+/// The ids of the alert cards and rows of a section, in page order.
+fn alert_ids(part: &str) -> Vec<&str> {
+    part.split("<span class=\"id\">")
+        .skip(1)
+        .map(|s| &s[..s.find('<').expect("closed span")])
+        .collect()
+}
+
+#[test]
+fn within_a_priority_overdue_alerts_come_first_then_by_due_date() {
+    use Kind::*;
+    use Priority::*;
+    use Status::*;
+    let due = |id: &str, p: Priority, st: Status, d: &str, overdue: bool| Alert {
+        due_date: Some(d.parse().expect("a date")),
+        overdue,
+        ..alert(id, p, st, SeriousReport)
+    };
+    let alerts = vec![
+        due("p2-new-later", P2, New, "2025-10-20", false),
+        due("p2-new-sooner", P2, New, "2025-10-05", false),
+        // Ongoing sorts after new by status, but overdue wins.
+        due("p2-overdue-ongoing", P2, Ongoing, "2025-09-01", true),
+        due("p2-overdue-older", P2, New, "2025-08-01", true),
+        // P0 stays above every P2, overdue or not.
+        due("p0-not-overdue", P0, New, "2025-09-30", false),
+        due("p0-overdue", P0, New, "2025-09-29", true),
+    ];
+    for lang in [Lang::En, Lang::Zh] {
+        let html = render(lang, &alerts, 8);
+        let part = section(&html, "alerts");
+        assert_eq!(
+            alert_ids(part),
+            [
+                "p0-overdue",
+                "p0-not-overdue",
+                "p2-overdue-older",
+                "p2-overdue-ongoing",
+                "p2-new-sooner",
+                "p2-new-later",
+            ],
+            "{lang:?}"
+        );
+        let (word, due_word, count) = match lang {
+            Lang::En => (
+                "overdue\">overdue</span>",
+                "due</span> 2025-08-01",
+                "(4, 2 overdue)",
+            ),
+            Lang::Zh => (
+                "overdue\">已逾期</span>",
+                "截止</span> 2025-08-01",
+                "(4，已逾期 2)",
+            ),
+        };
+        assert_eq!(
+            part.matches(word).count(),
+            3,
+            "{lang:?}: one badge per overdue alert"
+        );
+        assert!(part.contains(due_word), "{lang:?}");
+        assert!(
+            part.contains(count),
+            "{lang:?}: the P2 group counts its overdue"
+        );
+    }
 }
 
 #[test]

@@ -748,7 +748,7 @@ fn golden(fields: Json) -> Json {
         "product_id": null, "product_name": null, "event": null, "region": null,
         "batch": null, "case_id": null,
         "rule": null, "threshold": null, "value": null, "numbers": null,
-        "message_en": null, "message_zh": null,
+        "message_en": null, "message_zh": null, "due_date": null, "overdue": null,
     });
     for (k, v) in fields.as_object().expect("an object") {
         assert!(a.get(k).is_some(), "`{k}` is not an alert field");
@@ -763,7 +763,8 @@ fn case_numbers(fatal: bool, serious: bool, new: bool, received: &str) -> Json {
 }
 
 /// The README's columns of `alerts.csv`, in order.
-const ALERTS_CSV_HEADER: &str = "alert_id,kind,priority,status,period,first_period,class,\
+const ALERTS_CSV_HEADER: &str =
+    "alert_id,kind,priority,status,due_date,overdue,period,first_period,class,\
 product_id,product_name,event,region,batch,case_id,rule,threshold,value,numbers,message_en,\
 message_zh";
 
@@ -775,6 +776,9 @@ fn golden_alerts_of_every_kind() {
     fx.run_pipeline(&[]).expect_ok();
     let alerts = read_alerts(&fx.p("out/2025/alerts.jsonl"));
 
+    // Due dates (CONTEXT.md §4.2) count from each case's first receipt, a cluster's third
+    // case, or, for signals and rates, the data cut-off: the latest received date, G12's
+    // 2025-11-20 (before as_of). Overdue = due before 2025-11-20.
     // D1 × Myocarditis, a = 3, b = 1, c = 1, d = 25, n = 30:
     // E = 4·4/30 = 0.5333; PRR = (3/4)/(1/26) = 19.5; Yates' χ² = 30·(|3·25 − 1·1| − 15)² /
     // (4·26·4·26) = 30·59²/10816 = 9.655; ROR = 75, lower bound 75·exp(−z·√(1/3+1+1+1/25))
@@ -800,6 +804,8 @@ fn golden_alerts_of_every_kind() {
     let expected = [
         golden(json!({
             "alert_id": alert_id("case", &["G01", "D1"]),
+            // P0 drug death: the same day as its first receipt.
+            "due_date": "2025-02-01", "overdue": true,
             "kind": "fatal_report", "priority": "P0", "class": "drug",
             "product_id": "D1", "product_name": "创新药甲注射液", "region": "330100",
             "case_id": "G01",
@@ -812,6 +818,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("cluster-batch", &["drug", "D9", "B250301"]),
+            // P0: the day its third case (G11) made it a cluster.
+            "due_date": "2025-03-07", "overdue": true,
             "kind": "cluster", "priority": "P0", "class": "drug",
             "product_id": "D9", "product_name": "头孢曲松钠注射液", "batch": "B250301",
             "rule": "cases >= 3 within 7 days", "threshold": 3.0, "value": 3.0,
@@ -829,6 +837,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G02", "M1"]),
+            // device death: 02-02 + 7 days.
+            "due_date": "2025-02-09", "overdue": true,
             "kind": "fatal_report", "priority": "P1", "class": "device",
             "product_id": "M1", "product_name": "创新器械丙支架", "region": "330200",
             "case_id": "G02",
@@ -842,6 +852,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("signal", &["drug", "D1", "Myocarditis"]),
+            // a signal: the data cut-off 11-20 + 15 days.
+            "due_date": "2025-12-05", "overdue": false,
             "kind": "new_signal", "priority": "P2", "class": "drug",
             "product_id": "D1", "product_name": "创新药甲注射液", "event": "Myocarditis",
             "rule": "n_methods_flagged >= 1", "threshold": 1.0, "value": 2.0,
@@ -860,6 +872,8 @@ fn golden_alerts_of_every_kind() {
         // The three P2 case alerts follow in the order of their ids.
         golden(json!({
             "alert_id": alert_id("case", &["G12", "M1"]),
+            // device serious injury: 11-20 + 20 days.
+            "due_date": "2025-12-10", "overdue": false,
             "kind": "serious_report", "priority": "P2", "class": "device",
             "product_id": "M1", "product_name": "创新器械丙支架", "region": "330100",
             "case_id": "G12",
@@ -873,6 +887,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G04", "D2"]),
+            // new report: 02-04 + 15 days.
+            "due_date": "2025-02-19", "overdue": true,
             "kind": "serious_report", "priority": "P2", "class": "drug",
             "product_id": "D2", "product_name": "集采药乙片", "region": "330100",
             "case_id": "G04",
@@ -885,6 +901,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G03", "D2"]),
+            // serious report: 02-03 + 15 days.
+            "due_date": "2025-02-18", "overdue": true,
             "kind": "serious_report", "priority": "P2", "class": "drug",
             "product_id": "D2", "product_name": "集采药乙片", "region": "330100",
             "case_id": "G03",
@@ -897,6 +915,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("rate", &["province", "330000", "drug"]),
+            // rates: the cut-off + 30 days.
+            "due_date": "2025-12-20", "overdue": false,
             "kind": "rate_below_target", "priority": "P3", "class": "drug",
             "region": "330000",
             "rule": "attainment >= 1 (annualized_per_million / target_per_million)",
@@ -913,6 +933,8 @@ fn golden_alerts_of_every_kind() {
         })),
         golden(json!({
             "alert_id": alert_id("sentinel", &["province", "330000", "drug"]),
+            // the cut-off + 30 days.
+            "due_date": "2025-12-20", "overdue": false,
             "kind": "sentinel_quality_below_target", "priority": "P3", "class": "drug",
             "region": "330000",
             "rule": "sentinel_new_or_serious_share >= new_or_serious_target",
@@ -989,11 +1011,20 @@ fn golden_alerts_of_every_kind() {
                     want,
                     "record {i} {field}"
                 ),
+                "overdue" => assert_eq!(
+                    cell.parse::<bool>().ok(),
+                    want.as_bool(),
+                    "record {i} {field}"
+                ),
                 _ => assert_eq!(cell, want.as_str().unwrap_or(""), "record {i} {field}"),
             }
         }
     }
-    assert!(records[0][18].contains("死亡病例"), "{:?}", &records[0]);
+    let zh = header
+        .iter()
+        .position(|h| h == "message_zh")
+        .expect("message_zh");
+    assert!(records[0][zh].contains("死亡病例"), "{:?}", &records[0]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1007,6 +1038,7 @@ struct DemoPeriod {
     manifest: Json,
     screening: Table,
     signals: Table,
+    review: String,
 }
 
 struct DemoRuns {
@@ -1035,6 +1067,7 @@ fn demo() -> &'static DemoRuns {
                 manifest: read_json(&dir.join("manifest.json")),
                 screening: read_parquet(&dir.join("screening.parquet")),
                 signals: read_parquet(&dir.join("signals.parquet")),
+                review: fs::read_to_string(dir.join("review.html")).expect("review.html"),
             }
         };
         DemoRuns {
@@ -1660,4 +1693,176 @@ fn null_seriousness_or_outcome_on_a_watched_case_is_a_p3_data_quality_alert() {
             .count(),
         2
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Due dates on the demo, against an independent reading of sample-data/reports.csv.
+
+fn day(text: &str) -> chrono::NaiveDate {
+    text.parse()
+        .unwrap_or_else(|e| panic!("`{text}` is not a date: {e}"))
+}
+
+fn plus(d: chrono::NaiveDate, days: u64) -> chrono::NaiveDate {
+    d + chrono::Days::new(days)
+}
+
+/// Each case's first receipt as of `cutoff`, read straight from the sample reports: the
+/// earliest received_date among its rows that a run keeps (a real date on or before the
+/// cut-off, a known class, a 6-digit region, the first row of its report_id); and the
+/// latest such date (the data cut-off).
+fn sample_first_receipts(
+    cutoff: chrono::NaiveDate,
+) -> (BTreeMap<String, chrono::NaiveDate>, chrono::NaiveDate) {
+    let mut rdr = csv::Reader::from_path(repo().join("sample-data/reports.csv")).expect("reports");
+    let header = rdr.headers().expect("a header").clone();
+    let at = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (rid, cid, rec, class, region) = (
+        at("report_id"),
+        at("case_id"),
+        at("received_date"),
+        at("class"),
+        at("region"),
+    );
+    let mut seen = BTreeSet::new();
+    let mut first: BTreeMap<String, chrono::NaiveDate> = BTreeMap::new();
+    let mut latest = None;
+    for r in rdr.records() {
+        let r = r.expect("a record");
+        let Ok(date) = r[rec].parse::<chrono::NaiveDate>() else {
+            continue;
+        };
+        let kept = ["drug", "device", "cosmetic"].contains(&&r[class])
+            && r[region].len() == 6
+            && r[region].bytes().all(|b| b.is_ascii_digit())
+            && seen.insert(r[rid].to_string());
+        if !kept || date > cutoff {
+            continue;
+        }
+        let case = if r[cid].is_empty() { &r[rid] } else { &r[cid] };
+        let e = first.entry(case.to_string()).or_insert(date);
+        *e = (*e).min(date);
+        latest = latest.max(Some(date));
+    }
+    (first, latest.expect("some reports"))
+}
+
+#[test]
+fn demo_due_dates_count_from_each_first_receipt_and_the_deadlines() {
+    let d = demo();
+    let (first, latest) = sample_first_receipts(day("2025-12-31"));
+    let cutoff = day(s(&d.y2025.manifest, "data_cutoff"));
+    assert_eq!(
+        cutoff, latest,
+        "the data cut-off is the latest received date"
+    );
+    // Signals and rate alerts still open from 2024 keep the due date they got then.
+    let due_2024: BTreeMap<&str, chrono::NaiveDate> = d
+        .y2024
+        .alerts
+        .iter()
+        .filter(|a| s(a, "status") != "resolved")
+        .map(|a| (s(a, "alert_id"), day(s(a, "due_date"))))
+        .collect();
+    let mut checked: BTreeMap<(&str, &str, bool), usize> = BTreeMap::new();
+    for a in &d.y2025.alerts {
+        let (kind, class) = (s(a, "kind"), s(a, "class"));
+        let due = day(s(a, "due_date"));
+        let overdue = a["overdue"].as_bool().expect("overdue is a bool");
+        if s(a, "status") == "resolved" {
+            assert!(!overdue, "a resolved alert is not overdue: {a}");
+            continue;
+        }
+        let n = &a["numbers"];
+        let want = match kind {
+            "fatal_report" | "serious_report" | "data_quality" => {
+                let received = first[s(a, "case_id")];
+                // The alert's own record of the receipt agrees with the input.
+                assert_eq!(
+                    day(n["received_date"].as_str().expect("received")),
+                    received
+                );
+                let injury = n["serious"] == true || n["fatal"] == true;
+                let days = match (kind, class) {
+                    ("fatal_report", "device") => 7,
+                    ("fatal_report", _) => 0,
+                    ("serious_report", "device") if injury => 20,
+                    ("serious_report", _) => 15,
+                    _ => 30,
+                };
+                plus(received, days)
+            }
+            "cluster" => {
+                let mut days: Vec<chrono::NaiveDate> = n["case_ids"]
+                    .as_array()
+                    .expect("case ids")
+                    .iter()
+                    .map(|c| first[c.as_str().expect("a case id")])
+                    .collect();
+                days.sort();
+                let min = a["threshold"].as_f64().expect("threshold") as usize;
+                days[min - 1]
+            }
+            _ => {
+                let days = if kind.ends_with("_signal") { 15 } else { 30 };
+                let own = plus(cutoff, days);
+                due_2024
+                    .get(s(a, "alert_id"))
+                    .map_or(own, |&before| own.min(before))
+            }
+        };
+        assert_eq!(due, want, "{a}");
+        assert_eq!(overdue, due < cutoff, "{a}");
+        *checked
+            .entry((kind, s(a, "priority"), overdue))
+            .or_default() += 1;
+    }
+    // The demo has each case: a P0 death due the day it arrived (overdue), serious reports
+    // overdue and not yet, and signals carried from 2024 (overdue) beside new ones.
+    for key in [
+        ("fatal_report", "P0", true),
+        ("serious_report", "P2", true),
+        ("serious_report", "P2", false),
+        ("new_signal", "P2", false),
+    ] {
+        assert!(checked.contains_key(&key), "{key:?} missing: {checked:?}");
+    }
+    assert!(
+        d.y2025.alerts.iter().any(|a| s(a, "kind") == "new_signal"
+            && s(a, "status") == "ongoing"
+            && a["overdue"] == true),
+        "an ongoing 2024 signal is overdue in 2025: {checked:?}"
+    );
+}
+
+#[test]
+fn demo_review_page_lists_overdue_first_then_by_due_date() {
+    let d = demo();
+    let by_id: BTreeMap<&str, &Json> = d
+        .y2025
+        .alerts
+        .iter()
+        .map(|a| (s(a, "alert_id"), a))
+        .collect();
+    let start = d
+        .y2025
+        .review
+        .find("<section id=\"alerts\">")
+        .expect("alerts");
+    let end = start + d.y2025.review[start..].find("</section>").expect("closed");
+    let keys: Vec<(&str, bool, &str)> = d.y2025.review[start..end]
+        .split("<span class=\"id\">")
+        .skip(1)
+        .map(|t| {
+            let a = by_id[&t[..t.find('<').expect("closed span")]];
+            (s(a, "priority"), a["overdue"] != true, s(a, "due_date"))
+        })
+        .collect();
+    assert!(keys.len() > 100, "{}", keys.len());
+    assert!(
+        keys.windows(2).all(|w| w[0] <= w[1]),
+        "by priority, overdue first, then due date: {keys:?}"
+    );
+    assert!(keys.iter().any(|k| !k.1) && keys.iter().any(|k| k.1));
+    assert!(d.y2025.review[start..end].contains("overdue\">overdue</span>"));
 }

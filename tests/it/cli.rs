@@ -1,5 +1,9 @@
 //! The command line: subcommands, flags, exit codes, the summary and the log lines.
 
+use std::fs;
+
+use serde_json::json;
+
 use crate::util::*;
 
 /// A pipeline whose row accounting has every kind of row: reports R0001…R0003 (3 cases),
@@ -292,13 +296,22 @@ fn off_a_terminal_each_stage_logs_one_line() {
     r.expect_ok();
     let mut stages = Vec::new();
     // Warnings (e.g. a prior fit at its bounds on this tiny fixture) may come too; every
-    // INFO line is a stage line.
-    for line in r.stderr.lines().filter(|l| !l.contains(" WARN ")) {
+    // INFO line is a stage line in the run's span, but the last: `run finished`.
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.contains(" WARN ")).collect();
+    let (last, stage_lines) = lines.split_last().expect("log lines");
+    assert!(
+        last.contains(" INFO run{pipeline=\"p\" period=2025}: run finished exit_code=0 output="),
+        "{last}"
+    );
+    for line in stage_lines {
         assert!(
             !line.contains('\u{1b}'),
             "no colours off a terminal: {line:?}"
         );
-        assert!(line.contains(" INFO stage finished stage=\""), "{line}");
+        assert!(
+            line.contains(" INFO run{pipeline=\"p\" period=2025}: stage finished stage=\""),
+            "{line}"
+        );
         assert!(line.contains(" elapsed_ms="), "{line}");
         let stage = line
             .split("stage=\"")
@@ -315,21 +328,115 @@ fn log_format_json_makes_json_lines() {
     let fx = accounting_fixture();
     let r = fx.run_pipeline(&["--log-format", "json"]);
     r.expect_ok();
+    let lines: Vec<serde_json::Value> = r
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // Every line names the pipeline and the period of the run, from the run's span.
+    for v in &lines {
+        assert_eq!(
+            (&v["span"]["pipeline"], &v["span"]["period"]),
+            (&json!("p"), &json!("2025")),
+            "{v}"
+        );
+        assert!(v["timestamp"].is_string(), "{v}");
+    }
+    let (last, rest) = lines.split_last().expect("log lines");
     let mut stages = Vec::new();
-    for l in r.stderr.lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
-        if v["level"] == "WARN" {
-            continue;
-        }
+    for v in rest.iter().filter(|v| v["level"] != "WARN") {
         assert_eq!(v["level"], "INFO", "{v}");
         assert_eq!(v["fields"]["message"], "stage finished", "{v}");
         assert!(v["fields"]["elapsed_ms"].is_u64(), "{v}");
-        assert!(v["timestamp"].is_string(), "{v}");
         let stage = v["fields"]["stage"].as_str().expect("a stage name");
         stages.push(stage.to_string());
     }
     assert_stage_order(&stages);
+    // The last line is the one an orchestrator parses: exit code, outputs and timings.
+    let f = &last["fields"];
+    assert_eq!(
+        (&last["level"], &f["message"]),
+        (&json!("INFO"), &json!("run finished"))
+    );
+    assert_eq!(f["exit_code"], 0, "{last}");
+    let out = fx.p("out/2025");
+    assert_eq!(f["output"], json!(out.display().to_string()), "{last}");
+    let files: Vec<&str> = f["outputs"].as_str().expect("outputs").split(',').collect();
+    for file in files.iter().chain(&["manifest.json"]) {
+        assert!(
+            out.join(file).is_file(),
+            "{file} listed but not published: {last}"
+        );
+    }
+    assert!(
+        files.contains(&"alerts.jsonl") && files.contains(&"rates.parquet"),
+        "{last}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    for t in [
+        "ingest_ms",
+        "rates_ms",
+        "signals_ms",
+        "alerts_ms",
+        "write_ms",
+        "total_ms",
+    ] {
+        assert_eq!(f[t], manifest["timings_ms"][t], "{t}: {last}");
+    }
+    assert_eq!(f["rows_read"], manifest["rows"]["read"], "{last}");
+    assert!(f["elapsed_ms"].as_u64() >= f["total_ms"].as_u64(), "{last}");
     // The summary still goes to stdout.
     assert!(r.stdout.starts_with("pvwatch: pipeline `p` for 2025"));
+}
+
+#[test]
+fn a_failed_run_ends_its_json_log_with_the_exit_code_and_the_error() {
+    let fx = Fixture::new();
+    // Half the reports rejected: more than the 1% tolerance, exit 3, after the pipeline
+    // was read (so the span names it).
+    let mut rows = good_reports(10);
+    for r in rows.iter_mut().take(5) {
+        *r = r.replace(",drug,", ",vaccine,");
+    }
+    fx.write("reports.csv", &csv(REPORTS_HEADER, &rows));
+    let r = fx.run_pipeline(&["--log-format", "json", "--period", "2025-Q1"]);
+    r.expect_code(3);
+    let lines: Vec<serde_json::Value> = r
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for v in &lines {
+        assert_eq!(
+            (&v["span"]["pipeline"], &v["span"]["period"]),
+            (&json!("p"), &json!("2025-Q1")),
+            "{v}"
+        );
+    }
+    let last = lines.last().expect("a log line");
+    let f = &last["fields"];
+    assert_eq!(
+        (&last["level"], &f["message"]),
+        (&json!("ERROR"), &json!("run finished"))
+    );
+    assert_eq!(f["exit_code"], 3, "{last}");
+    let error = f["error"].as_str().expect("the error text");
+    assert!(
+        error.contains("reports.csv") && error.contains("vaccine"),
+        "{error}"
+    );
+
+    // Even with --quiet the error is not lost.
+    let q = fx.run_pipeline(&["--log-format", "json", "--quiet"]);
+    q.expect_code(3);
+    let only: Vec<&str> = q.stderr.lines().collect();
+    assert_eq!(only.len(), 1, "{}", q.stderr);
+    let v: serde_json::Value = serde_json::from_str(only[0]).expect("JSON");
+    assert_eq!(v["span"]["pipeline"], "p", "{v}");
+    assert_eq!(
+        (&v["fields"]["message"], &v["fields"]["exit_code"]),
+        (&json!("run finished"), &json!(3))
+    );
 }

@@ -147,6 +147,13 @@ pub(super) fn case_alerts(
             .map(|d| d.to_string())
             .unwrap_or_default();
         let mut al = base(kind, priority, inp.period, c, alert_id("case", &[cid, pr]));
+        // The clock starts at the case's first receipt (day 0, CONTEXT.md §4.2).
+        al.due_date = date.get(i).map(|d| {
+            due_from(
+                from_epoch_days(d),
+                deadline_days(kind, priority, c, is_serious || is_fatal),
+            )
+        });
         al.product_id = Some(pr.to_string());
         al.product_name = name.map(str::to_string);
         al.region = Some(reg.to_string());

@@ -149,6 +149,9 @@ pub(super) fn cluster_alerts(
         } else {
             "cluster-region"
         };
+        // A cluster exists from the day its `min`-th case was first received: the clock
+        // of "immediately" starts there, not at its first case (which was no cluster yet).
+        let formed = from_epoch_days(window[(min.max(1) as usize - 1).min(window.len() - 1)].day);
         let mut al = base(
             Kind::Cluster,
             Priority::P0,
@@ -163,6 +166,10 @@ pub(super) fn cluster_alerts(
         } else {
             al.region = Some(key.clone());
         }
+        al.due_date = Some(due_from(
+            formed,
+            deadline_days(Kind::Cluster, al.priority, &cl, false),
+        ));
         al.rule = format!("cases >= {min} within {} days", c.window_days);
         al.threshold = min as f64;
         al.value = n as f64;

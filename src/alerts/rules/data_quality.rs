@@ -91,6 +91,12 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
             c,
             alert_id("data_quality", &[cid]),
         );
+        al.due_date = date.get(i).map(|d| {
+            due_from(
+                from_epoch_days(d),
+                deadline_days(Kind::DataQuality, Priority::P3, c, false),
+            )
+        });
         al.product_id = ids.first().cloned();
         al.product_name = pname.get(i).map(str::to_string);
         al.region = Some(reg.to_string());

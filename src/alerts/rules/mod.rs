@@ -8,8 +8,9 @@ use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::alert_id;
+use super::due::due_from;
 use super::messages::{class_zh, num, pct, product_label, watch_labels};
-use super::model::{Alert, Kind, Priority, Status};
+use super::model::{deadline_days, Alert, Kind, Priority, Status};
 use crate::config::{Alerts, Signals};
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, from_epoch_days, Period};
@@ -73,6 +74,8 @@ fn base(kind: Kind, priority: Priority, period: &Period, class: &str, id: String
         numbers: Map::new(),
         message_en: String::new(),
         message_zh: String::new(),
+        due_date: None,
+        overdue: false,
     }
 }
 
