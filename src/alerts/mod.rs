@@ -148,6 +148,7 @@ mod tests {
             product_name: None,
             event: None,
             region: None,
+            region_name: None,
             batch: None,
             case_id: None,
             rule: "r".into(),

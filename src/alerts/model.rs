@@ -152,6 +152,9 @@ pub struct Alert {
     pub product_name: Option<String>,
     pub event: Option<String>,
     pub region: Option<String>,
+    /// The region's GB/T 2260 name (`杭州市`), null when it has none (see `regions`).
+    #[serde(default)]
+    pub region_name: Option<String>,
     pub batch: Option<String>,
     pub case_id: Option<String>,
     /// The rule that fired, e.g. `ebgm.eb05 >= 2` or `cases >= 3 within 7 days`.

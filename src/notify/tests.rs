@@ -191,6 +191,7 @@ fn alert(id: &str, priority: Priority, status: Status) -> Alert {
         product_name: Some("注射用头孢曲松钠".to_string()),
         event: Some("过敏性休克".to_string()),
         region: Some("330000".to_string()),
+        region_name: None,
         batch: None,
         case_id: None,
         rule: "ebgm.eb05 >= 2".to_string(),

@@ -30,6 +30,7 @@ fn alert(id: &str, priority: Priority, status: Status, kind: Kind) -> Alert {
         product_name: Some("盐酸二甲双胍片".into()),
         event: Some("Lactic acidosis".into()),
         region: Some("330000".into()),
+        region_name: None,
         batch: None,
         case_id: None,
         rule: "ebgm.eb05 >= 2".into(),

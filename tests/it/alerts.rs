@@ -746,7 +746,7 @@ fn golden(fields: Json) -> Json {
         "alert_id": null, "kind": null, "priority": null, "status": "new",
         "period": "2025", "first_period": "2025", "class": null,
         "product_id": null, "product_name": null, "event": null, "region": null,
-        "batch": null, "case_id": null,
+        "region_name": null, "batch": null, "case_id": null,
         "rule": null, "threshold": null, "value": null, "numbers": null,
         "message_en": null, "message_zh": null, "due_date": null, "overdue": null,
     });
@@ -754,6 +754,14 @@ fn golden(fields: Json) -> Json {
         assert!(a.get(k).is_some(), "`{k}` is not an alert field");
         a[k] = v.clone();
     }
+    // The regions' names as the Ministry of Civil Affairs lists them (GB/T 2260).
+    a["region_name"] = match a["region"].as_str() {
+        Some("330000") => json!("浙江省"),
+        Some("330100") => json!("杭州市"),
+        Some("330200") => json!("宁波市"),
+        Some(other) => panic!("no name known to this test for {other}"),
+        None => Json::Null,
+    };
     a
 }
 
@@ -765,7 +773,7 @@ fn case_numbers(fatal: bool, serious: bool, new: bool, received: &str) -> Json {
 /// The README's columns of `alerts.csv`, in order.
 const ALERTS_CSV_HEADER: &str =
     "alert_id,kind,priority,status,due_date,overdue,period,first_period,class,\
-product_id,product_name,event,region,batch,case_id,rule,threshold,value,numbers,message_en,\
+product_id,product_name,event,region,region_name,batch,case_id,rule,threshold,value,numbers,message_en,\
 message_zh";
 
 #[test]
@@ -811,9 +819,9 @@ fn golden_alerts_of_every_kind() {
             "case_id": "G01",
             "rule": "fatal = true", "threshold": 1.0, "value": 1.0,
             "numbers": case_numbers(true, true, false, "2025-02-01"),
-            "message_en": "Death on 创新药甲注射液 (D1) [innovative]: case G01, region 330100, \
+            "message_en": "Death on 创新药甲注射液 (D1) [innovative]: case G01, region 杭州市 (330100), \
                 first received 2025-02-01; report immediately.",
-            "message_zh": "创新药甲注射液 (D1)（创新药）死亡病例：病例 G01，地区 330100，\
+            "message_zh": "创新药甲注射液 (D1)（创新药）死亡病例：病例 G01，地区 杭州市 (330100)，\
                 2025-02-01 首次收到，应立即报告。",
         })),
         golden(json!({
@@ -830,9 +838,9 @@ fn golden_alerts_of_every_kind() {
             },
             "message_en": "Possible cluster (群体不良事件): 3 cases of 头孢曲松钠注射液 (D9), \
                 batch B250301, first received within 7 days (2025-03-01 to 2025-03-07), \
-                regions 330100, 330200; report immediately and investigate.",
+                regions 杭州市 (330100), 宁波市 (330200); report immediately and investigate.",
             "message_zh": "疑似群体不良事件：头孢曲松钠注射液 (D9)（批号 B250301）7 日内首次\
-                收到 3 例（2025-03-01 至 2025-03-07），涉及地区 330100、330200；应立即报告并\
+                收到 3 例（2025-03-01 至 2025-03-07），涉及地区 杭州市 (330100)、宁波市 (330200)；应立即报告并\
                 组织调查。",
         })),
         golden(json!({
@@ -845,10 +853,10 @@ fn golden_alerts_of_every_kind() {
             "rule": "fatal = true", "threshold": 1.0, "value": 1.0,
             "numbers": case_numbers(true, true, false, "2025-02-02"),
             "message_en": "Device death on 创新器械丙支架 (M1) [innovative, conditionally \
-                approved]: case G02, region 330200, first received 2025-02-02; report \
+                approved]: case G02, region 宁波市 (330200), first received 2025-02-02; report \
                 within 7 days.",
             "message_zh": "创新器械丙支架 (M1)（创新医疗器械、附条件批准）医疗器械死亡事件：\
-                病例 G02，地区 330200，2025-02-02 首次收到，应于7日内报告。",
+                病例 G02，地区 宁波市 (330200)，2025-02-02 首次收到，应于7日内报告。",
         })),
         golden(json!({
             "alert_id": alert_id("signal", &["drug", "D1", "Myocarditis"]),
@@ -880,10 +888,10 @@ fn golden_alerts_of_every_kind() {
             "rule": "is_serious or is_new = true", "threshold": 1.0, "value": 1.0,
             "numbers": case_numbers(false, true, false, "2025-11-20"),
             "message_en": "Serious injury on 创新器械丙支架 (M1) [innovative, conditionally \
-                approved]: case G12, region 330100, first received 2025-11-20; report \
+                approved]: case G12, region 杭州市 (330100), first received 2025-11-20; report \
                 within 20 days.",
             "message_zh": "创新器械丙支架 (M1)（创新医疗器械、附条件批准）严重伤害事件：病例 \
-                G12，地区 330100，2025-11-20 首次收到，应于20日内报告。",
+                G12，地区 杭州市 (330100)，2025-11-20 首次收到，应于20日内报告。",
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G04", "D2"]),
@@ -895,9 +903,9 @@ fn golden_alerts_of_every_kind() {
             "rule": "is_serious or is_new = true", "threshold": 1.0, "value": 1.0,
             "numbers": case_numbers(false, false, true, "2025-02-04"),
             "message_en": "New (unlabelled) reaction on 集采药乙片 (D2) [centrally procured]: \
-                case G04, region 330100, first received 2025-02-04; report within 15 days.",
+                case G04, region 杭州市 (330100), first received 2025-02-04; report within 15 days.",
             "message_zh": "集采药乙片 (D2)（集采中选）新的不良反应病例：病例 G04，地区 \
-                330100，2025-02-04 首次收到，应于15日内报告。",
+                杭州市 (330100)，2025-02-04 首次收到，应于15日内报告。",
         })),
         golden(json!({
             "alert_id": alert_id("case", &["G03", "D2"]),
@@ -909,8 +917,8 @@ fn golden_alerts_of_every_kind() {
             "rule": "is_serious or is_new = true", "threshold": 1.0, "value": 1.0,
             "numbers": case_numbers(false, true, false, "2025-02-03"),
             "message_en": "Serious report on 集采药乙片 (D2) [centrally procured]: case G03, \
-                region 330100, first received 2025-02-03; report within 15 days.",
-            "message_zh": "集采药乙片 (D2)（集采中选）严重病例：病例 G03，地区 330100，\
+                region 杭州市 (330100), first received 2025-02-03; report within 15 days.",
+            "message_zh": "集采药乙片 (D2)（集采中选）严重病例：病例 G03，地区 杭州市 (330100)，\
                 2025-02-03 首次收到，应于15日内报告。",
         })),
         golden(json!({

@@ -184,18 +184,20 @@ pub(super) fn cluster_alerts(
         let (what_en, what_zh) = if by_batch {
             (format!("batch {key}"), format!("批号 {key}"))
         } else {
+            let city = crate::regions::label(&key);
             (
-                format!("no batch, city {key}"),
-                format!("无批号，地市 {key}"),
+                format!("no batch, city {city}"),
+                format!("无批号，地市 {city}"),
             )
         };
+        let places: Vec<String> = regions.iter().map(|r| crate::regions::label(r)).collect();
         al.message_en = format!(
             "Possible cluster (群体不良事件): {n} cases of {label}, {what_en}, first received within {w} days ({first} to {last}), regions {}; report immediately and investigate.",
-            regions.join(", ")
+            places.join(", ")
         );
         al.message_zh = format!(
             "疑似群体不良事件：{label}（{what_zh}）{w} 日内首次收到 {n} 例（{first} 至 {last}），涉及地区 {}；应立即报告并组织调查。",
-            regions.join("、")
+            places.join("、")
         );
         out_alerts.push(al);
     }

@@ -79,6 +79,7 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
         let missing_en: Vec<&str> = missing.iter().map(|m| m.1).collect();
         let missing_zh: Vec<&str> = missing.iter().map(|m| m.2).collect();
         let reg = region.get(i).unwrap_or("");
+        let place = crate::regions::label(reg);
         let received = date
             .get(i)
             .map(from_epoch_days)
@@ -112,11 +113,11 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
         al.value = 1.0;
         let labels = labels.join(", ");
         al.message_en = format!(
-            "Case {cid} on {labels}: {} not recorded or unreadable, so no death or serious-case rule can judge it; check the original report (region {reg}, first received {received}); within 30 days.",
+            "Case {cid} on {labels}: {} not recorded or unreadable, so no death or serious-case rule can judge it; check the original report (region {place}, first received {received}); within 30 days.",
             missing_en.join(" and ")
         );
         al.message_zh = format!(
-            "病例 {cid}（{labels}）的{}未填写或无法识别，死亡和严重病例规则无法判断，请核查原始报告（地区 {reg}，{received} 首次收到），应于30日内处理。",
+            "病例 {cid}（{labels}）的{}未填写或无法识别，死亡和严重病例规则无法判断，请核查原始报告（地区 {place}，{received} 首次收到），应于30日内处理。",
             missing_zh.join("和")
         );
         out_alerts.push(al);

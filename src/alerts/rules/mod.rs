@@ -50,6 +50,13 @@ pub fn evaluate_rules(inp: &RuleInputs<'_>, cfg: &Alerts) -> Result<Vec<Alert>> 
             data_quality_alerts(inp, &mut out)
         })?;
     }
+    for a in &mut out {
+        a.region_name = a
+            .region
+            .as_deref()
+            .and_then(crate::regions::name)
+            .map(str::to_string);
+    }
     Ok(out)
 }
 
@@ -66,6 +73,7 @@ fn base(kind: Kind, priority: Priority, period: &Period, class: &str, id: String
         product_name: None,
         event: None,
         region: None,
+        region_name: None,
         batch: None,
         case_id: None,
         rule: String::new(),
