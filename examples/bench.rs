@@ -289,7 +289,7 @@ fn main() -> Result<()> {
                 .args(["run", "bench.toml", "--quiet"])
                 .current_dir(&dir),
         )?;
-        let run_dir = out.join("2025");
+        let run_dir = out.join("period=2025");
         let manifest = read_json(&run_dir.join("manifest.json"))?;
         let t = &manifest["timings_ms"];
         let stages = ["ingest", "rates", "signals", "alerts", "write"]

@@ -260,7 +260,7 @@ struct ManifestPipeline<'a> {
     sha256: &'a str,
 }
 
-/// Run a pipeline end to end and publish its outputs under `<out>/<period>/`.
+/// Run a pipeline end to end and publish its outputs under `<out>/period=<label>/`.
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

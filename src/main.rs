@@ -40,7 +40,7 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a pipeline and write its outputs to <output dir>/<period>/.
+    /// Run a pipeline and write its outputs to <output dir>/period=<period>/.
     Run {
         /// The pipeline file (TOML).
         pipeline: PathBuf,

@@ -5,6 +5,10 @@
 //! run's period. A rerun of a period is therefore compared with the same earlier period
 //! as its first run, never with its own earlier outputs: reruns are idempotent.
 //!
+//! Period folders are `period=<label>` (hive style); a folder of the layout before it,
+//! `<label>`, is found too, so that the first run after an upgrade compares with the last
+//! run before it. When one period has both, the `period=` folder is the one read.
+//!
 //! A previous run that is there but damaged (a manifest, `alerts.jsonl` or
 //! `screening.parquet` that does not read back) is one error naming the file and the two
 //! ways on: rerun that period, or run this one with `--no-previous`. It is never skipped
@@ -18,6 +22,7 @@ use polars::prelude::*;
 
 use crate::alerts::Alert;
 use crate::error::{Error, Result};
+use crate::output::{parse_period_folder, FolderLayout};
 use crate::period::Period;
 use crate::schema::col;
 
@@ -37,10 +42,10 @@ pub fn load_previous(
     let Ok(entries) = fs::read_dir(out_dir) else {
         return Ok(None); // no output folder yet: a first run
     };
-    let mut best: Option<(Period, PathBuf)> = None;
+    let mut best: Option<(Period, FolderLayout, PathBuf)> = None;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Ok(p) = name.parse::<Period>() else {
+        let Some((p, layout)) = parse_period_folder(&name) else {
             continue; // staging folders and anything else
         };
         if p.start() >= period.start() || !entry.path().is_dir() {
@@ -59,14 +64,15 @@ pub fn load_previous(
         if value["pipeline"]["name"].as_str() != Some(pipeline) {
             continue;
         }
-        let later = best
-            .as_ref()
-            .is_none_or(|(b, _)| (p.start(), p.end()) > (b.start(), b.end()));
+        // The latest period; of two folders of one period, the new layout's.
+        let later = best.as_ref().is_none_or(|(b, b_layout, _)| {
+            (p.start(), p.end(), layout) > (b.start(), b.end(), *b_layout)
+        });
         if later {
-            best = Some((p, entry.path()));
+            best = Some((p, layout, entry.path()));
         }
     }
-    let Some((p, dir)) = best else {
+    let Some((p, _, dir)) = best else {
         return Ok(None);
     };
     let alerts_path = dir.join("alerts.jsonl");
@@ -139,4 +145,61 @@ fn damaged(path: &Path, period: &Period, what: &dyn std::fmt::Display) -> Error 
              上一期输出已损坏：请重新运行 {period} 期，或本次使用 --no-previous"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A published run of pipeline `name` in `out/folder`: a manifest, no alerts.
+    fn published(out: &Path, folder: &str, name: &str) {
+        let dir = out.join(folder);
+        fs::create_dir_all(&dir).unwrap();
+        let manifest = serde_json::json!({"pipeline": {"name": name}});
+        fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    }
+
+    fn found(out: &Path, period: &str) -> Option<(String, String)> {
+        let period: Period = period.parse().unwrap();
+        load_previous(out, "zj", &period).unwrap().map(|p| {
+            let folder = p.dir.file_name().unwrap().to_string_lossy().into_owned();
+            (p.period, folder)
+        })
+    }
+
+    #[test]
+    fn finds_the_previous_run_in_either_layout_and_prefers_the_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        published(out, "2025-Q1", "zj");
+        assert_eq!(
+            found(out, "2025-Q2"),
+            Some(("2025-Q1".into(), "2025-Q1".into())),
+            "the old layout is found"
+        );
+        published(out, "period=2025-Q1", "zj");
+        assert_eq!(
+            found(out, "2025-Q2"),
+            Some(("2025-Q1".into(), "period=2025-Q1".into())),
+            "of one period in both layouts, the new one"
+        );
+        published(out, "2025-Q2", "zj");
+        assert_eq!(
+            found(out, "2025-Q3"),
+            Some(("2025-Q2".into(), "2025-Q2".into())),
+            "a later period in the old layout wins over an earlier one in the new"
+        );
+        published(out, "period=2025-Q3", "other");
+        fs::create_dir_all(out.join(".period=2025-Q3.tmp-1-2")).unwrap();
+        assert_eq!(
+            found(out, "2025-Q4"),
+            Some(("2025-Q2".into(), "2025-Q2".into())),
+            "another pipeline's run and staging folders are not previous runs"
+        );
+        assert_eq!(
+            found(out, "2025-Q1"),
+            None,
+            "nothing before the first period"
+        );
+    }
 }

@@ -1,7 +1,11 @@
 //! Stage 4, output: Parquet, CSV and JSON writers, and the atomic publish of a period.
 //!
+//! A period's outputs go to `<out>/period=<label>/` (hive style: BI tools read every
+//! period as one dataset, [`period_folder`]); folders of the layout before it,
+//! `<out>/<label>/`, are still recognised as earlier runs ([`parse_period_folder`]).
+//!
 //! All output I/O lives here. A run creates a staging folder beside the target
-//! (`<out>/.<period>.tmp-<pid>-<nanos>`) before it reads any input, which checks that the
+//! (`<out>/.period=<label>.tmp-<pid>-<nanos>`) before it reads any input, which checks that the
 //! output folder is usable; it writes every file there and swaps the folder into place
 //! only at the end ([`publish`]). A failed or stopped run (SIGTERM, SIGINT) removes its
 //! staging folder and leaves the previous outputs of that period untouched; what a killed
@@ -25,10 +29,13 @@ use crate::error::{Error, PolarsContext, Result};
 use crate::period::Period;
 use crate::schema::REJECTS_HEADER;
 
+mod alerts_table;
+mod arrow_schema;
 pub mod publish;
 mod recover;
 mod stamp;
 
+pub use alerts_table::{alerts_table, ALERTS_PARQUET};
 pub use publish::{check_replaceable, stop_for_signal};
 
 pub const ALERTS_JSONL: &str = "alerts.jsonl";
@@ -105,9 +112,31 @@ pub struct Staging {
     pub written: Vec<OutputFile>,
 }
 
-/// The name of a period's folder in the output folder.
+/// The prefix of a period's folder name: hive partitioning on the column `period`.
+pub const PERIOD_FOLDER_PREFIX: &str = "period=";
+
+/// The name of a period's folder in the output folder: `period=<label>`.
 pub fn period_folder(period: &Period) -> String {
-    period.to_string()
+    format!("{PERIOD_FOLDER_PREFIX}{period}")
+}
+
+/// How a period's folder is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FolderLayout {
+    /// `<label>`, as written before the hive layout.
+    Bare,
+    /// `period=<label>` ([`period_folder`]).
+    Hive,
+}
+
+/// The period a folder of the output folder holds, by its name (`period=2025-Q3` or, in
+/// the old layout, `2025-Q3`), and which layout the name follows; `None` for any other
+/// name (staging folders, a user's files).
+pub fn parse_period_folder(name: &str) -> Option<(Period, FolderLayout)> {
+    match name.strip_prefix(PERIOD_FOLDER_PREFIX) {
+        Some(label) => label.parse().ok().map(|p| (p, FolderLayout::Hive)),
+        None => name.parse().ok().map(|p| (p, FolderLayout::Bare)),
+    }
 }
 
 fn unique_suffix() -> String {
@@ -226,8 +255,9 @@ impl Staging {
         self.record(file, rejects.len() as u64)
     }
 
-    /// Write `alerts.jsonl` (one JSON object per line) and `alerts.csv` (UTF-8 with a
-    /// byte-order mark so that Excel shows Chinese; `numbers` as a JSON object in one cell).
+    /// Write `alerts.jsonl` (one JSON object per line), `alerts.csv` (UTF-8 with a
+    /// byte-order mark so that Excel shows Chinese; `numbers` as a JSON object in one cell)
+    /// and `alerts.parquet` (flat typed columns, [`alerts_table`]).
     pub fn write_alerts(&mut self, alerts: &[Alert]) -> Result<()> {
         let path = self.tmp.join(ALERTS_JSONL);
         let io = |e: std::io::Error| Error::io(&path, e);
@@ -279,7 +309,9 @@ impl Staging {
         }
         w.flush().map_err(io)?;
         drop(w);
-        self.record(ALERTS_CSV, alerts.len() as u64)
+        self.record(ALERTS_CSV, alerts.len() as u64)?;
+
+        self.write_parquet(ALERTS_PARQUET, &alerts_table(alerts)?)
     }
 
     /// Write a text file (the review page).
@@ -310,10 +342,15 @@ fn check_parquet_types(target: &Path, df: &DataFrame) -> Result<()> {
 /// Sink `lf` to `path` as Parquet for BI readers: LargeUtf8 strings (the oldest Arrow
 /// compatibility level, no view types) and Snappy compression. Errors name `target`, the
 /// file as it will be published.
-fn sink_parquet(lf: LazyFrame, path: &Path, target: &Path, engine: Engine) -> Result<()> {
+fn sink_parquet(mut lf: LazyFrame, path: &Path, target: &Path, engine: Engine) -> Result<()> {
+    let schema = lf
+        .collect_schema()
+        .context(|| format!("{}: writing Parquet", target.display()))?;
     let options = ParquetWriteOptions {
         compression: ParquetCompression::Snappy,
         compat_level: None, // oldest: LargeUtf8 strings, no view types
+        // The Arrow schema recorded in the file: `period` as `Utf8` (arrow_schema.rs).
+        key_value_metadata: arrow_schema::arrow_schema_metadata(&schema),
         ..Default::default()
     };
     let dest = PlRefPath::try_from_path(path).context(|| format!("{}: path", path.display()))?;

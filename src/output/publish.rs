@@ -1,4 +1,4 @@
-//! Publishing a folder of outputs (a run's `<out>/<period>`, a conversion's folder): the
+//! Publishing a folder of outputs (a run's `<out>/period=<label>`, a conversion's folder): the
 //! staging folder, the atomic swap, and the clean stop on SIGTERM / SIGINT.
 //!
 //! Everything pvwatch keeps beside a target `<parent>/<name>` starts with a dot, so BI

@@ -391,3 +391,80 @@ fn a_stale_manifest_replacement_inside_a_published_folder_is_removed() {
         "current"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Period folders (hive layout) and the old layout.
+
+#[test]
+fn period_folders_are_hive_style_and_the_old_layout_is_recognised() {
+    let q3: Period = "2025-Q3".parse().unwrap();
+    assert_eq!(period_folder(&q3), "period=2025-Q3");
+    assert_eq!(
+        parse_period_folder("period=2025-Q3"),
+        Some((q3, FolderLayout::Hive))
+    );
+    assert_eq!(
+        parse_period_folder("2025-Q3"),
+        Some((q3, FolderLayout::Bare))
+    );
+    let month: Period = "2025-07".parse().unwrap();
+    assert_eq!(
+        parse_period_folder("period=2025-07"),
+        Some((month, FolderLayout::Hive))
+    );
+    for other in [
+        "period=",
+        "period=Q3",
+        "period=2025-Q3x",
+        "Period=2025",
+        "period=period=2025",
+        ".period=2025.tmp-1-2",
+        "notes",
+    ] {
+        assert_eq!(parse_period_folder(other), None, "{other}");
+    }
+    assert!(
+        FolderLayout::Hive > FolderLayout::Bare,
+        "the new layout wins a tie"
+    );
+}
+
+#[test]
+fn staging_names_of_hive_folders_round_trip() {
+    for target in ["period=2025", "period=2025-Q3", "period=2025-07", "2025-Q3"] {
+        for kind in [Kind::Tmp, Kind::Old, Kind::Trash] {
+            let name = leftover_name(target, kind, 4242, 1_700_000_000_123_456_789);
+            assert!(name.starts_with(&format!(".{target}.")), "{name}");
+            assert_eq!(
+                parse(&name),
+                Some(Leftover {
+                    target: target.to_string(),
+                    kind,
+                    pid: 4242,
+                    nanos: 1_700_000_000_123_456_789,
+                }),
+                "{name}"
+            );
+        }
+    }
+    assert_eq!(parse(".period=2025.tmp-x-1"), None);
+}
+
+#[test]
+fn recovery_restores_a_hive_folder_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let old = d.join(leftover_name(
+        "period=2025-Q3",
+        Kind::Old,
+        dead_pid(),
+        an_hour_ago(),
+    ));
+    outputs(&old, "previous");
+    recover::recover(d);
+    assert_eq!(names(d), ["period=2025-Q3"]);
+    assert_eq!(
+        fs::read_to_string(d.join("period=2025-Q3/rates.parquet")).unwrap(),
+        "previous"
+    );
+}

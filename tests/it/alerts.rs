@@ -310,7 +310,7 @@ fn raw_f64(line: &str, key: &str) -> f64 {
 
 /// The text of `alerts.jsonl` of a period.
 fn jsonl_text(fx: &Fixture, period: &str) -> String {
-    fs::read_to_string(fx.p(&format!("out/{period}/alerts.jsonl"))).expect("alerts.jsonl")
+    fs::read_to_string(fx.p(&format!("out/period={period}/alerts.jsonl"))).expect("alerts.jsonl")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -399,7 +399,7 @@ fn quarterly_fixture(db: &Db) -> Fixture {
 #[track_caller]
 fn run_period(fx: &Fixture, period: &str) -> Vec<Json> {
     fx.run_pipeline(&["--period", period]).expect_ok();
-    let alerts = read_alerts(&fx.p(&format!("out/{period}/alerts.jsonl")));
+    let alerts = read_alerts(&fx.p(&format!("out/period={period}/alerts.jsonl")));
     for a in &alerts {
         assert_eq!(a["period"], period, "{a}");
     }
@@ -455,7 +455,7 @@ fn three_quarters_give_new_ongoing_escalated_resolved_and_a_rerun_is_idempotent(
         2.0 * 365.0 / 90.0 / 10.0,
         1e-12,
     );
-    let m1 = read_json(&fx.p("out/2025-Q1/manifest.json"));
+    let m1 = read_json(&fx.p("out/period=2025-Q1/manifest.json"));
     assert_eq!(m1["alerts"]["previous_period"], Json::Null);
 
     // Q2: the signal and the rate fire again unchanged (ongoing, first fired in Q1); the
@@ -486,7 +486,7 @@ fn three_quarters_give_new_ongoing_escalated_resolved_and_a_rerun_is_idempotent(
         ("P0", "M1", "B2505")
     );
     assert_eq!(cl["numbers"]["case_ids"], json!(["QM1", "QM2", "QM3"]));
-    let m2 = read_json(&fx.p("out/2025-Q2/manifest.json"));
+    let m2 = read_json(&fx.p("out/period=2025-Q2/manifest.json"));
     assert_eq!(m2["alerts"]["previous_period"], "2025-Q1");
 
     // Q3: the signal strengthened (escalated, still first fired in Q1); the rate is on
@@ -542,7 +542,7 @@ fn three_quarters_give_new_ongoing_escalated_resolved_and_a_rerun_is_idempotent(
         &rate2["numbers"],
         "Q2's numbers, not Q3's",
     );
-    let rates = read_parquet(&fx.p("out/2025-Q3/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025-Q3/rates.parquet"));
     let r = rates.row_where(&[("region", "330000"), ("class", "cosmetic")]);
     assert_eq!(rates.get(r, "on_track"), &Value::Bool(true));
     assert_close(
@@ -560,7 +560,7 @@ fn three_quarters_give_new_ongoing_escalated_resolved_and_a_rerun_is_idempotent(
         rerun_q2.lines().collect::<Vec<_>>(),
         first_q2.lines().collect::<Vec<_>>()
     );
-    let m2 = read_json(&fx.p("out/2025-Q2/manifest.json"));
+    let m2 = read_json(&fx.p("out/period=2025-Q2/manifest.json"));
     assert_eq!(m2["alerts"]["previous_period"], "2025-Q1");
 
     // Q4 compares with Q3: a resolved alert is not carried again, and the signal (same
@@ -782,7 +782,7 @@ fn golden_alerts_of_every_kind() {
     golden_db().write(&fx, G_REGISTRY, G_POPULATIONS);
     fx.pipeline("", &format!("{G_PIPELINE}{FIXED_PRIOR}"));
     fx.run_pipeline(&[]).expect_ok();
-    let alerts = read_alerts(&fx.p("out/2025/alerts.jsonl"));
+    let alerts = read_alerts(&fx.p("out/period=2025/alerts.jsonl"));
 
     // Due dates (CONTEXT.md §4.2) count from each case's first receipt, a cluster's third
     // case, or, for signals and rates, the data cut-off: the latest received date, G12's
@@ -972,7 +972,7 @@ fn golden_alerts_of_every_kind() {
     assert_most_urgent_first(&alerts);
 
     // The alert's numbers are the signals table's, exactly.
-    let sig = read_parquet(&fx.p("out/2025/signals.parquet"));
+    let sig = read_parquet(&fx.p("out/period=2025/signals.parquet"));
     let r = sig.row_where(&[("product_id", "D1"), ("event", "Myocarditis")]);
     let line = jsonl_text(&fx, "2025")
         .lines()
@@ -985,7 +985,7 @@ fn golden_alerts_of_every_kind() {
 
     // alerts.csv: a byte-order mark, the documented header, then the same alerts in the
     // same order, `numbers` as a JSON object in one cell and Chinese intact.
-    let bytes = fs::read(fx.p("out/2025/alerts.csv")).expect("alerts.csv");
+    let bytes = fs::read(fx.p("out/period=2025/alerts.csv")).expect("alerts.csv");
     assert_eq!(
         &bytes[..3],
         b"\xEF\xBB\xBF",
@@ -1067,7 +1067,7 @@ fn demo() -> &'static DemoRuns {
             .expect_ok();
         fx.run(&args).expect_ok();
         let read = |period: &str| {
-            let dir = fx.p("out").join(period);
+            let dir = period_dir(&fx.p("out"), period);
             let text = fs::read_to_string(dir.join("alerts.jsonl")).expect("alerts.jsonl");
             DemoPeriod {
                 lines: text.lines().map(str::to_string).collect(),
@@ -1693,7 +1693,7 @@ fn null_seriousness_or_outcome_on_a_watched_case_is_a_p3_data_quality_alert() {
     assert!(!q1
         .iter()
         .any(|a| a["case_id"] == "QN1" && a["kind"] != "data_quality"));
-    let rejects = read_rejects(&fx.p("out/2025-Q1/rejects.csv"));
+    let rejects = read_rejects(&fx.p("out/period=2025-Q1/rejects.csv"));
     assert_eq!(
         rejects[1..]
             .iter()

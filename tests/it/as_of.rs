@@ -44,7 +44,7 @@ fn append_follow_ups(fx: &Fixture) {
 
 /// Every output table of a run, as read back (Parquet through arrow-rs, text as text).
 fn outputs(fx: &Fixture, period: &str) -> Vec<(String, String)> {
-    let dir = fx.p(&format!("out/{period}"));
+    let dir = period_dir(&fx.p("out"), period);
     let mut files: Vec<String> = fs::read_dir(&dir)
         .expect("the period's outputs")
         .map(|e| {
@@ -84,7 +84,7 @@ fn rerunning_a_past_period_after_later_follow_ups_gives_the_same_tables() {
     fx.run_pipeline(&["--period", "2024", "-q"]).expect_ok();
     let before = outputs(&fx, "2024");
     let after_cutoff = |fx: &Fixture| -> Vec<u64> {
-        let manifest = read_json(&fx.p("out/2024/manifest.json"));
+        let manifest = read_json(&fx.p("out/period=2024/manifest.json"));
         assert_accounts_balance(&manifest);
         ["reports", "report_products", "report_events"]
             .iter()
@@ -102,15 +102,16 @@ fn rerunning_a_past_period_after_later_follow_ups_gives_the_same_tables() {
     let later_before = after_cutoff(&fx);
     // The data run on past 2024, so 2024 is covered to its last day (a leap year), although
     // no version received after it is used.
-    let manifest = read_json(&fx.p("out/2024/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2024/manifest.json"));
     assert_eq!(manifest["data_cutoff"], "2024-12-31");
-    let rates = read_parquet(&fx.p("out/2024/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2024/rates.parquet"));
     for row in 0..rates.rows.len() {
         assert_eq!(rates.get(row, "covered_days").int(), 366);
         assert!(rates.get(row, "period_complete").bool());
     }
     fx.run_pipeline(&["--period", "2025", "-q"]).expect_ok();
-    let alerts_2025_before = fs::read_to_string(fx.p("out/2025/alerts.jsonl")).expect("alerts");
+    let alerts_2025_before =
+        fs::read_to_string(fx.p("out/period=2025/alerts.jsonl")).expect("alerts");
 
     append_follow_ups(&fx);
     fx.run_pipeline(&["--period", "2024", "-q"]).expect_ok();
@@ -141,7 +142,7 @@ fn rerunning_a_past_period_after_later_follow_ups_gives_the_same_tables() {
     // The 2025 run uses the follow-ups: C000004's death on D005 and D004 (both watched)
     // and C000002's serious device report on M001 alert as followed up in 2025.
     fx.run_pipeline(&["--period", "2025", "-q"]).expect_ok();
-    let alerts = fs::read_to_string(fx.p("out/2025/alerts.jsonl")).expect("alerts");
+    let alerts = fs::read_to_string(fx.p("out/period=2025/alerts.jsonl")).expect("alerts");
     assert!(alerts_of_case(&alerts_2025_before, "C000004").is_empty());
     assert!(alerts_of_case(&alerts_2025_before, "C000002").is_empty());
     let c4 = alerts_of_case(&alerts, "C000004");

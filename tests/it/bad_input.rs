@@ -16,9 +16,9 @@ fn one_bad_row_in_200(line: usize, bad: String) -> Fixture {
 /// Run, expect success with one reject, and return the rejects.csv lines after the header.
 fn run_with_rejects(fx: &Fixture) -> Vec<String> {
     fx.run_pipeline(&[]).expect_ok();
-    let lines = read_rejects(&fx.p("out/2025/rejects.csv"));
+    let lines = read_rejects(&fx.p("out/period=2025/rejects.csv"));
     assert_eq!(lines[0], REJECTS_CSV_HEADER);
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_accounts_balance(&manifest);
     lines[1..].to_vec()
 }
@@ -110,7 +110,7 @@ fn bad_date_under_tolerance_is_a_reject_with_its_line() {
             fx.d()
         )]
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_eq!(
         account(&manifest, "reports"),
         Account {
@@ -151,7 +151,7 @@ fn bad_optional_boolean_is_nulled_and_its_row_kept() {
             fx.d()
         )]
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_eq!(
         account(&manifest, "reports"),
         Account {
@@ -405,7 +405,7 @@ fn row_with_wrong_field_count_is_a_reject_without_column() {
             format!("reports,{d}/reports.csv,120,,12 fields,\"11 fields, as in the header\",row rejected"),
         ]
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_eq!(account(&manifest, "reports").rejected, 2);
 }
 
@@ -424,7 +424,7 @@ fn product_row_of_unknown_report_is_a_reject() {
             "report_products,{d}/report_products.csv,3,report_id,R9999,a report_id present in {d}/reports.csv,row rejected"
         )]
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_eq!(
         account(&manifest, "report_products"),
         Account {

@@ -254,7 +254,7 @@ fn demo_cases() -> Table {
     let out = fx.ps("out");
     fx.run(&["run", demo.as_str(), "--out", out.as_str()])
         .expect_ok();
-    read_parquet(&fx.p("out/2025/cases.parquet"))
+    read_parquet(&fx.p("out/period=2025/cases.parquet"))
 }
 
 fn opt_str(v: &Value) -> Option<&str> {
@@ -384,7 +384,7 @@ fn demo_rates_count_the_well_documented_cases_of_the_period() {
     let out = fx.ps("out");
     fx.run(&["run", demo.as_str(), "--out", out.as_str()])
         .expect_ok();
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let start = days("2025-01-01");
     let mut want: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
     for w in recount_cases(&repo().join("sample-data"), "2025-12-31").values() {

@@ -105,11 +105,11 @@ fn run_prints_summary_with_row_accounting() {
         mask_seconds(&r.stdout),
         format!(
             "pvwatch: pipeline `p` for 2025 finished in T s. Read 11 rows from 5 tables: 7 used, \
-             3 superseded (older case versions, or received after the period), 1 rejected (see {d}/out/2025/rejects.csv). \
+             3 superseded (older case versions, or received after the period), 1 rejected (see {d}/out/period=2025/rejects.csv). \
              3 cases were first received in the period; rates: 3 region × class rows, 0 of 3 \
              with a target on track; signals: 0 watched product × event pairs, 0 flagged; \
              alerts: 3 open (P0 0, P1 0, P2 0, P3 3), 3 new, 0 escalated, 0 resolved. \
-             Outputs: {d}/out/2025\n"
+             Outputs: {d}/out/period=2025\n"
         )
     );
     for f in [
@@ -118,10 +118,10 @@ fn run_prints_summary_with_row_accounting() {
         "rejects.csv",
         "manifest.json",
     ] {
-        assert!(fx.p("out/2025").join(f).is_file(), "{f} is written");
+        assert!(fx.p("out/period=2025").join(f).is_file(), "{f} is written");
     }
     // The manifest lists the files with their rows.
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let outputs = manifest["outputs"].as_array().expect("manifest.outputs");
     let rows = |file: &str| {
         outputs
@@ -166,11 +166,11 @@ fn lang_zh_gives_the_chinese_summary() {
         mask_seconds(&r.stdout),
         format!(
             "pvwatch：流水线 `p`（2025）运行完成，用时 T 秒。读取 5 个表共 11 行：使用 7 行，\
-             被跟踪报告替代或晚于本期收到 3 行，拒收 1 行（见 {d}/out/2025/rejects.csv）。本期首次收到病例 3 例；\
-             报告率共 3 行（地区 × 类别），有目标的 3 行中 0 行达标；信号检测：重点监测产品 × 不良事件组合 0 个，其中提示信号 0 个；预警：未关闭 3 条（P0 0，P1 0，P2 0，P3 3），新增 3 条，升级 0 条，解除 0 条。输出目录：{d}/out/2025\n"
+             被跟踪报告替代或晚于本期收到 3 行，拒收 1 行（见 {d}/out/period=2025/rejects.csv）。本期首次收到病例 3 例；\
+             报告率共 3 行（地区 × 类别），有目标的 3 行中 0 行达标；信号检测：重点监测产品 × 不良事件组合 0 个，其中提示信号 0 个；预警：未关闭 3 条（P0 0，P1 0，P2 0，P3 3），新增 3 条，升级 0 条，解除 0 条。输出目录：{d}/out/period=2025\n"
         )
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_eq!(manifest["lang"], "zh");
 }
 
@@ -181,7 +181,7 @@ fn quiet_prints_nothing() {
     r.expect_ok();
     assert_eq!(r.stdout, "");
     assert_eq!(r.stderr, "", "no logs under --quiet");
-    assert!(fx.p("out/2025/manifest.json").is_file());
+    assert!(fx.p("out/period=2025/manifest.json").is_file());
 
     let toml = fx.toml();
     let r = fx.run(&["validate", "-q", &toml]);
@@ -236,8 +236,8 @@ fn out_and_period_flags_override_the_pipeline() {
         !fx.p("out").exists(),
         "the pipeline's output_dir is not used"
     );
-    assert_eq!(entries(&fx.p("elsewhere")), ["2025-Q1"]);
-    let dir = fx.p("elsewhere/2025-Q1");
+    assert_eq!(entries(&fx.p("elsewhere")), ["period=2025-Q1"]);
+    let dir = fx.p("elsewhere/period=2025-Q1");
     for f in ["manifest.json", "rates.parquet", "rejects.csv"] {
         assert!(dir.join(f).is_file(), "no {f}");
     }
@@ -255,7 +255,7 @@ fn out_and_period_flags_override_the_pipeline() {
     // A relative --out is relative to the working directory.
     let r = fx.run_pipeline(&["--out", "rel"]);
     r.expect_ok();
-    assert!(fx.p("rel/2025/manifest.json").is_file());
+    assert!(fx.p("rel/period=2025/manifest.json").is_file());
 }
 
 /// The stages named in the log lines, in order; `ingest`, `rates` and `write` each once
@@ -359,7 +359,7 @@ fn log_format_json_makes_json_lines() {
         (&json!("INFO"), &json!("run finished"))
     );
     assert_eq!(f["exit_code"], 0, "{last}");
-    let out = fx.p("out/2025");
+    let out = period_dir(&fx.p("out"), "2025");
     assert_eq!(f["output"], json!(out.display().to_string()), "{last}");
     let files: Vec<&str> = f["outputs"].as_str().expect("outputs").split(',').collect();
     for file in files.iter().chain(&["manifest.json"]) {

@@ -704,7 +704,7 @@ max_rejected_fraction = 0.5
     );
     let r = fx.run_pipeline(&[]);
     r.expect_ok();
-    let dir = fx.p("out/2024-Q1");
+    let dir = fx.p("out/period=2024-Q1");
     let manifest = read_json(&dir.join("manifest.json"));
     assert_accounts_balance(&manifest);
     let conv = &manifest["conversion"];
@@ -1325,7 +1325,7 @@ fn faers_example_pipeline_yields_one_product_per_active_ingredient_and_signals()
     let out = fx.ps("out");
     let r = fx.run(&["run", &pipeline, "--out", &out]);
     r.expect_ok();
-    let dir = fx.p("out/2024-Q1");
+    let dir = fx.p("out/period=2024-Q1");
     let manifest = read_json(&dir.join("manifest.json"));
     // The converted registry: one product per active ingredient, every case kept.
     assert_eq!(
@@ -1838,7 +1838,7 @@ fn pipeline_on_faers_without_outc_says_seriousness_is_unknown_in_summary_manifes
     flat_source_pipeline(&fx, &source(", allow_missing = [\"outc\"]"));
     let r = fx.run_pipeline(&[]);
     r.expect_ok();
-    let dir = fx.p("out/2024-Q1");
+    let dir = fx.p("out/period=2024-Q1");
     let manifest = read_json(&dir.join("manifest.json"));
     let conv = &manifest["conversion"];
     assert_eq!(conv["allowed_missing"], serde_json::json!(["OUTC"]));

@@ -98,11 +98,11 @@ impl Data {
 
     /// Which set's outputs `out/2025` holds, after checking that they are whole.
     fn published(&self) -> usize {
-        let reports = whole(&self.out().join("2025"));
+        let reports = whole(&self.out().join("period=2025"));
         self.reports
             .iter()
             .position(|&r| r == reports)
-            .unwrap_or_else(|| panic!("out/2025 read {reports} reports: neither data set"))
+            .unwrap_or_else(|| panic!("out/period=2025 read {reports} reports: neither data set"))
     }
 }
 
@@ -207,7 +207,7 @@ fn runs_killed_at_random_points_leave_whole_outputs() {
             while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
                 let staged = entries(&d.out())
                     .into_iter()
-                    .find(|e| e.starts_with(".2025.tmp-"))
+                    .find(|e| e.starts_with(".period=2025.tmp-"))
                     .and_then(|s| fs::read_dir(d.out().join(s)).ok())
                     .map_or(0, |r| r.count());
                 if staged >= k {
@@ -230,7 +230,7 @@ fn runs_killed_at_random_points_leave_whole_outputs() {
         changed += (now != before) as u32;
         for e in entries(&d.out()) {
             assert!(
-                e == "2025" || e.starts_with(".2025."),
+                e == "period=2025" || e.starts_with(".period=2025."),
                 "iteration {i}: {e} in the output folder"
             );
         }
@@ -242,14 +242,14 @@ fn runs_killed_at_random_points_leave_whole_outputs() {
     let next = 1 - d.published();
     d.run(next);
     assert_eq!(d.published(), next);
-    assert_eq!(entries(&d.out()), ["2025"]);
+    assert_eq!(entries(&d.out()), ["period=2025"]);
 }
 
 #[test]
 fn sigterm_and_sigint_remove_the_staging_folder_and_keep_previous_outputs() {
     let d = data([6_000, 6_500]);
     d.run(0);
-    let before = snapshot(&d.out().join("2025"));
+    let before = snapshot(&d.out().join("period=2025"));
     for (signal, code, stage) in [(libc::SIGTERM, 143, "write"), (libc::SIGINT, 130, "ingest")] {
         let mut child = d.command(1, None).spawn().unwrap();
         // Ingest: the staging folder exists (it is made before ingest). Write: the first
@@ -258,7 +258,7 @@ fn sigterm_and_sigint_remove_the_staging_folder_and_keep_previous_outputs() {
         loop {
             let staging: Vec<String> = entries(&d.out())
                 .into_iter()
-                .filter(|e| e.starts_with(".2025.tmp-"))
+                .filter(|e| e.starts_with(".period=2025.tmp-"))
                 .collect();
             let ready = match (stage, staging.first()) {
                 (_, None) => false,
@@ -283,14 +283,14 @@ fn sigterm_and_sigint_remove_the_staging_folder_and_keep_previous_outputs() {
         };
         assert!(
             stderr.starts_with(&format!(
-                "error: stopped by {name}: nothing was published, the previous outputs are unchanged (removed out/.2025.tmp-"
+                "error: stopped by {name}: nothing was published, the previous outputs are unchanged (removed out/.period=2025.tmp-"
             )),
             "{stderr}"
         );
         assert_eq!(stderr.lines().count(), 1, "the run went on: {stderr}");
-        assert_eq!(entries(&d.out()), ["2025"], "{name}: leftovers");
+        assert_eq!(entries(&d.out()), ["period=2025"], "{name}: leftovers");
         assert!(
-            snapshot(&d.out().join("2025")) == before,
+            snapshot(&d.out().join("period=2025")) == before,
             "{name}: outputs changed"
         );
     }
@@ -329,13 +329,13 @@ fn change_data(fx: &Fixture) {
 fn a_publish_killed_between_its_two_renames_is_restored_by_the_next_run() {
     let fx = Fixture::new();
     fx.run_pipeline(&[]).expect_ok();
-    let before = snapshot(&fx.p("out/2025"));
+    let before = snapshot(&fx.p("out/period=2025"));
     change_data(&fx);
     killed_run(&fx, "kill-after-aside");
     // Killed with the previous outputs set aside and the new ones not yet in.
     let left = entries(&fx.p("out"));
     assert_eq!(left.len(), 2, "{left:?}");
-    assert!(left[0].starts_with(".2025.old-") && left[1].starts_with(".2025.tmp-"));
+    assert!(left[0].starts_with(".period=2025.old-") && left[1].starts_with(".period=2025.tmp-"));
 
     // The next run puts them back before anything else, even when it fails itself.
     let r = fx.run_env(&["run", &fx.toml()], &[("PVWATCH_FAULT", "publish")]);
@@ -346,9 +346,9 @@ fn a_publish_killed_between_its_two_renames_is_restored_by_the_next_run() {
         "{}",
         r.stderr
     );
-    assert_eq!(entries(&fx.p("out")), ["2025"]);
+    assert_eq!(entries(&fx.p("out")), ["period=2025"]);
     assert!(
-        snapshot(&fx.p("out/2025")) == before,
+        snapshot(&fx.p("out/period=2025")) == before,
         "not the previous outputs"
     );
 }
@@ -357,37 +357,37 @@ fn a_publish_killed_between_its_two_renames_is_restored_by_the_next_run() {
 fn a_publish_killed_after_its_exchange_leaves_the_new_outputs_and_no_leftover() {
     let fx = Fixture::new();
     fx.run_pipeline(&[]).expect_ok();
-    let before = snapshot(&fx.p("out/2025"));
+    let before = snapshot(&fx.p("out/period=2025"));
     change_data(&fx);
     killed_run(&fx, "kill-after-exchange");
     let left = entries(&fx.p("out"));
     assert_eq!(left.len(), 2, "{left:?}");
     // The previous outputs wait at the staging name; the new ones are in place.
     assert!(snapshot(&fx.p(&format!("out/{}", left[0]))) == before);
-    assert_eq!(whole(&fx.p("out/2025")), 4);
+    assert_eq!(whole(&fx.p("out/period=2025")), 4);
 
     fx.run_pipeline(&[]).expect_ok();
-    assert_eq!(entries(&fx.p("out")), ["2025"]);
-    assert_eq!(whole(&fx.p("out/2025")), 4);
+    assert_eq!(entries(&fx.p("out")), ["period=2025"]);
+    assert_eq!(whole(&fx.p("out/period=2025")), 4);
 }
 
 #[test]
 fn run_refuses_to_replace_a_folder_that_is_not_a_previous_output() {
     let fx = Fixture::new();
-    fx.write("out/2025/notes.txt", "my notes");
+    fx.write("out/period=2025/notes.txt", "my notes");
     let r = fx.run_pipeline(&[]);
     r.expect_code(2);
     assert_eq!(
         r.stderr,
         format!(
             "error: {}: the folder exists and holds no manifest.json, so it is not a previous output of pvwatch: pvwatch replaces only its own outputs, so move it away or give another output folder\n",
-            fx.ps("out/2025")
+            fx.ps("out/period=2025")
         )
     );
-    assert_eq!(entries(&fx.p("out")), ["2025"]);
-    assert_eq!(entries(&fx.p("out/2025")), ["notes.txt"]);
+    assert_eq!(entries(&fx.p("out")), ["period=2025"]);
+    assert_eq!(entries(&fx.p("out/period=2025")), ["notes.txt"]);
     assert_eq!(
-        fs::read_to_string(fx.p("out/2025/notes.txt")).unwrap(),
+        fs::read_to_string(fx.p("out/period=2025/notes.txt")).unwrap(),
         "my notes"
     );
 }

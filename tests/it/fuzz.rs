@@ -210,7 +210,7 @@ impl Case {
     fn run_and_check(&self, extra: &[&str]) -> Run {
         let label = self.label();
         let out = self.p("out");
-        let before = snapshot(&out.join("2025"));
+        let before = snapshot(&out.join("period=2025"));
         let r = pvwatch(
             self.dir.path(),
             &[&["run", "p.toml", "--period", "2025"], extra].concat(),
@@ -229,13 +229,13 @@ impl Case {
             );
         }
         let mut left = entries(&out);
-        left.retain(|e| e != "2024" && e != "2025");
+        left.retain(|e| e != "period=2024" && e != "period=2025");
         assert!(
             left.is_empty(),
             "{label}: left in the output folder: {left:?}"
         );
         if r.code == 0 {
-            let m = read_json(&out.join("2025/manifest.json"));
+            let m = read_json(&out.join("period=2025/manifest.json"));
             assert_accounts_balance(&m);
             for (file, table) in TABLES {
                 let bytes = fs::read(self.p(file)).expect("read input");
@@ -255,7 +255,7 @@ impl Case {
             }
         } else {
             assert_eq!(
-                snapshot(&out.join("2025")),
+                snapshot(&out.join("period=2025")),
                 before,
                 "{label}: a failed run (exit {}) changed the previous outputs",
                 r.code
@@ -307,7 +307,7 @@ fn family_seeds(
 fn expect_reject(case: &Case, r: &Run, line: u64, reason: &str) {
     let label = case.label();
     r.expect_ok();
-    let rejects = read_rejects(&case.p("out/2025/rejects.csv"));
+    let rejects = read_rejects(&case.p("out/period=2025/rejects.csv"));
     let hit = rejects
         .iter()
         .any(|row| row.contains(&format!("{},{line},", case.file)) && row.contains(reason));
@@ -443,11 +443,11 @@ fn fuzz_line_endings() {
         },
         |c, r| {
             r.expect_ok();
-            let base_rejects = base().dir.path().join("out/2025/rejects.csv");
+            let base_rejects = base().dir.path().join("out/period=2025/rejects.csv");
             let want = rejects_of(&base_rejects, "reports.csv");
             assert!(!want.is_empty(), "the demo plants rejects in reports.csv");
             assert_eq!(
-                rejects_of(&c.p("out/2025/rejects.csv"), "reports.csv"),
+                rejects_of(&c.p("out/period=2025/rejects.csv"), "reports.csv"),
                 want,
                 "{}",
                 c.label()
@@ -511,8 +511,8 @@ fn fuzz_implausible_dates() {
                 "cell nulled"
             };
             expect_reject(c, r, c.line, action);
-            let base_manifest = read_json(&base().dir.path().join("out/2025/manifest.json"));
-            let m = read_json(&c.p("out/2025/manifest.json"));
+            let base_manifest = read_json(&base().dir.path().join("out/period=2025/manifest.json"));
+            let m = read_json(&c.p("out/period=2025/manifest.json"));
             assert_eq!(
                 m["data_cutoff"],
                 base_manifest["data_cutoff"],
@@ -619,7 +619,7 @@ fn fuzz_pipeline_values() {
 fn fuzz_damaged_previous_period() {
     family("damaged previous period", |c, rng| {
         let file = *rng.pick(&["alerts.jsonl", "screening.parquet", "manifest.json"]);
-        c.mutate_file(&format!("out/2024/{file}"), |b| {
+        c.mutate_file(&format!("out/period=2024/{file}"), |b| {
             let cut = rng.below(b.len());
             b[..cut].to_vec()
         })
@@ -702,8 +702,8 @@ fn fuzz_parquet_types() {
         },
         |c, r| {
             r.expect_ok();
-            let base_manifest = read_json(&base().dir.path().join("out/2025/manifest.json"));
-            let m = read_json(&c.p("out/2025/manifest.json"));
+            let base_manifest = read_json(&base().dir.path().join("out/period=2025/manifest.json"));
+            let m = read_json(&c.p("out/period=2025/manifest.json"));
             assert_eq!(m["rows"], base_manifest["rows"], "{}", c.label());
             assert_eq!(
                 m["data_cutoff"],

@@ -29,6 +29,8 @@
 //!   usable: the previous or the new outputs stay whole, nothing else is left.
 //! - `scale`: the generated national-scale data set at test size (row accounting, the
 //!   planted signals' exact cells) and the memory budget.
+//! - `hive`: three quarters of the Zhejiang pipeline read as one hive-partitioned dataset
+//!   (arrow-rs schemas, DuckDB and pyarrow), and a previous run in the old folder layout.
 //! - `scope`: the jurisdiction (`[scope] regions`, `signals.background`) on the Zhejiang
 //!   pipeline against an independent recount: alerts, cases, screening, signals, rates.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
@@ -43,6 +45,7 @@ mod cli;
 mod convert;
 mod crash;
 mod fuzz;
+mod hive;
 mod pipelines;
 mod previous;
 mod properties;

@@ -94,8 +94,12 @@ fn every_shipped_pipeline_validates_and_runs_on_sample_data() {
             "{file}:\n{}",
             r.stdout
         );
-        assert_eq!(entries(&fx.p("out")), [period.as_str()], "{file}");
-        let dir = fx.p("out").join(&period);
+        assert_eq!(
+            entries(&fx.p("out")),
+            [format!("period={period}")],
+            "{file}"
+        );
+        let dir = period_dir(&fx.p("out"), &period);
         for f in ["rates.parquet", "rejects.csv", "manifest.json"] {
             assert!(dir.join(f).is_file(), "{file}: no {f}");
         }
@@ -112,7 +116,7 @@ fn every_shipped_pipeline_validates_and_runs_on_sample_data() {
 fn demo_rejects_exactly_the_planted_bad_rows() {
     let fx = Fixture::empty();
     run_demo(&fx, &[]);
-    let text = std::fs::read_to_string(fx.p("out/2025/rejects.csv")).expect("rejects.csv");
+    let text = std::fs::read_to_string(fx.p("out/period=2025/rejects.csv")).expect("rejects.csv");
     let text = text.strip_prefix('\u{feff}').expect("a byte-order mark");
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     assert_eq!(
@@ -213,7 +217,7 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
 fn demo_manifest_accounts_for_every_row() {
     let fx = Fixture::empty();
     run_demo(&fx, &[]);
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_accounts_balance(&manifest);
     let tables: Vec<&str> = manifest["inputs"]
         .as_array()
@@ -273,7 +277,7 @@ fn demo_manifest_accounts_for_every_row() {
 fn demo_rates_schema_is_bi_friendly() {
     let fx = Fixture::empty();
     run_demo(&fx, &[]);
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let schema = &rates.schema;
     let ty = |c: &str| schema.field_with_name(c).expect(c).data_type().clone();
 
@@ -406,7 +410,7 @@ fn periods_under_one_out_dir_read_as_one_dataset() {
         .collect();
     assert_eq!(
         parts.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
-        ["2024", "2025"],
+        ["period=2024", "period=2025"],
         "only the period folders, no staging leftovers"
     );
     let (a, b) = (&parts[0].1, &parts[1].1);

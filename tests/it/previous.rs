@@ -40,7 +40,7 @@ fn demo_2024() -> Demo {
 #[test]
 fn a_damaged_previous_period_names_the_file_and_the_ways_on() {
     let d = demo_2024();
-    let good = d.fx.p("good/2024");
+    let good = d.fx.p("good/period=2024");
     // Each damage: the file, and what is done to it.
     type Damage = fn(&Path);
     let damages: [(&str, Damage); 5] = [
@@ -65,8 +65,8 @@ fn a_damaged_previous_period_names_the_file_and_the_ways_on() {
     ];
     for (i, (file, damage)) in damages.iter().enumerate() {
         let out = format!("out{i}");
-        copy_dir(&good, &d.fx.p(&format!("{out}/2024")));
-        let damaged = d.fx.p(&format!("{out}/2024/{file}"));
+        copy_dir(&good, &d.fx.p(&format!("{out}/period=2024")));
+        let damaged = d.fx.p(&format!("{out}/period=2024/{file}"));
         damage(&damaged);
         let r = d.run(&out, &["--period", "2025"]);
         r.expect_code(2);
@@ -93,9 +93,9 @@ fn a_damaged_previous_period_names_the_file_and_the_ways_on() {
 #[test]
 fn no_previous_runs_as_a_first_batch_and_says_so() {
     let d = demo_2024();
-    let good = d.fx.p("good/2024");
-    copy_dir(&good, &d.fx.p("damaged/2024"));
-    fs::write(d.fx.p("damaged/2024/screening.parquet"), "damaged").expect("write");
+    let good = d.fx.p("good/period=2024");
+    copy_dir(&good, &d.fx.p("damaged/period=2024"));
+    fs::write(d.fx.p("damaged/period=2024/screening.parquet"), "damaged").expect("write");
     let r = d.run("damaged", &["--period", "2025", "--no-previous"]);
     r.expect_ok();
     assert!(
@@ -104,7 +104,7 @@ fn no_previous_runs_as_a_first_batch_and_says_so() {
         "{}",
         r.stdout
     );
-    let m = read_json(&d.fx.p("damaged/2025/manifest.json"));
+    let m = read_json(&d.fx.p("damaged/period=2025/manifest.json"));
     assert_eq!(m["alerts"]["previous_skipped"], true);
     assert_eq!(m["alerts"]["previous_period"], serde_json::Value::Null);
     assert_eq!(
@@ -114,16 +114,16 @@ fn no_previous_runs_as_a_first_batch_and_says_so() {
 
     // The same alerts as a 2025 run with no earlier period at all, line for line.
     d.run("alone", &["--period", "2025"]).expect_ok();
-    let alone = read_json(&d.fx.p("alone/2025/manifest.json"));
+    let alone = read_json(&d.fx.p("alone/period=2025/manifest.json"));
     assert_eq!(alone["alerts"]["previous_skipped"], false);
     assert_eq!(
-        fs::read_to_string(d.fx.p("damaged/2025/alerts.jsonl")).expect("alerts"),
-        fs::read_to_string(d.fx.p("alone/2025/alerts.jsonl")).expect("alerts"),
+        fs::read_to_string(d.fx.p("damaged/period=2025/alerts.jsonl")).expect("alerts"),
+        fs::read_to_string(d.fx.p("alone/period=2025/alerts.jsonl")).expect("alerts"),
     );
     // And the good previous period is still used when it is whole.
-    copy_dir(&good, &d.fx.p("whole/2024"));
+    copy_dir(&good, &d.fx.p("whole/period=2024"));
     d.run("whole", &["--period", "2025"]).expect_ok();
-    let whole = read_json(&d.fx.p("whole/2025/manifest.json"));
+    let whole = read_json(&d.fx.p("whole/period=2025/manifest.json"));
     assert_eq!(whole["alerts"]["previous_period"], "2024");
     assert_eq!(whole["alerts"]["previous_skipped"], false);
 }

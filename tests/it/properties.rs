@@ -297,7 +297,7 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
     let r = fx.run_pipeline(&["-q"]);
     prop_assert_eq!(r.code, 0, "stderr: {}", r.stderr);
 
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     for t in manifest["inputs"].as_array().expect("inputs") {
         let a = account(&manifest, t["table"].as_str().expect("a name"));
         prop_assert_eq!(a.read, a.used + a.superseded + a.rejected, "{}", t);
@@ -319,7 +319,7 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
                 .or_default() += 1;
         }
     }
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let mut got: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut total = 0;
     for row in 0..rates.rows.len() {
@@ -343,7 +343,7 @@ fn check(cases: &[Case], order: &[usize], orphans: usize) -> Result<(), TestCase
 
     // No case lost: every case with a valid version received by the period's end is in
     // cases.parquet, once, with that version's report, whatever its bad optional cells.
-    let case_table = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let case_table = read_parquet(&fx.p("out/period=2025/cases.parquet"));
     let got: BTreeMap<String, String> = (0..case_table.rows.len())
         .map(|r| {
             (

@@ -54,7 +54,7 @@ fn hand_computed_quarter_rates() {
         "[rates]\nas_of = \"2025-12-31\"\n\n[rates.targets.drug]\nper_million = 1000\n",
     );
     fx.run_pipeline(&["--period", "2025-Q1"]).expect_ok();
-    let t = read_parquet(&fx.p("out/2025-Q1/rates.parquet"));
+    let t = read_parquet(&fx.p("out/period=2025-Q1/rates.parquet"));
     assert_eq!(t.rows.len(), 3, "one province × three classes");
 
     let int = |r: usize, c: &str| t.get(r, c).int();
@@ -171,7 +171,7 @@ fn unfinished_period_is_annualized_by_the_days_it_covers() {
     let fx = zhejiang_q1();
     fx.pipeline("", "[rates.targets.drug]\nper_million = 1000\n");
     fx.run_pipeline(&["--period", "2025-Q2"]).expect_ok();
-    let t = read_parquet(&fx.p("out/2025-Q2/rates.parquet"));
+    let t = read_parquet(&fx.p("out/period=2025-Q2/rates.parquet"));
     let r = t.row_where(&[("region", "330000"), ("class", "drug")]);
     assert_eq!(t.get(r, "reports").int(), 1);
     assert_eq!(t.get(r, "covered_days").int(), 1);
@@ -180,7 +180,7 @@ fn unfinished_period_is_annualized_by_the_days_it_covers() {
     assert_close(t.get(r, "per_million").float(), 0.5, REL);
     assert_close(t.get(r, "annualized_per_million").float(), 182.5, REL);
     assert_close(t.get(r, "attainment").float(), 0.1825, REL);
-    let manifest = read_json(&fx.p("out/2025-Q2/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025-Q2/manifest.json"));
     assert_eq!(manifest["data_cutoff"], "2025-04-01");
 }
 
@@ -211,7 +211,7 @@ fn report_coded_to_a_province_is_not_a_city_row() {
         "[rates]\nlevels = [\"province\", \"city\"]\nclasses = [\"drug\"]\n",
     );
     fx.run_pipeline(&[]).expect_ok();
-    let t = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let t = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let province = t.row_where(&[("level", "province"), ("region", "330000")]);
     assert_eq!(t.get(province, "reports").int(), 3);
     let hangzhou = t.row_where(&[("level", "city"), ("region", "330100")]);

@@ -12,9 +12,9 @@ use crate::util::*;
 fn run_ok(fx: &Fixture) -> (serde_json::Value, Vec<String>) {
     let r = fx.run_pipeline(&[]);
     r.expect_ok();
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_accounts_balance(&manifest);
-    let rejects = read_rejects(&fx.p("out/2025/rejects.csv"));
+    let rejects = read_rejects(&fx.p("out/period=2025/rejects.csv"));
     assert_eq!(rejects[0], REJECTS_CSV_HEADER);
     (manifest, rejects[1..].to_vec())
 }

@@ -57,7 +57,7 @@ fn superseded_case_versions_not_counted() {
     );
     fx.run_pipeline(&[]).expect_ok();
 
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let row = rates_row(&rates, "330000", "drug");
     assert_eq!(
         rates.get(row, "reports"),
@@ -70,7 +70,7 @@ fn superseded_case_versions_not_counted() {
         "the latest version's flags"
     );
 
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let acc = |read, used, superseded| Account {
         read,
         used,
@@ -104,12 +104,12 @@ fn latest_version_rejected_falls_back_to_the_previous_version() {
     fx.write("report_events.csv", "report_id,event\nR1,Rash\n");
     fx.pipeline("", "[ingest]\nmax_rejected_fraction = 0.5\n");
     fx.run_pipeline(&[]).expect_ok();
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     assert_eq!(
         rates.get(rates_row(&rates, "330000", "drug"), "reports"),
         &Value::Int(2)
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let acc = |used, rejected| Account {
         read: 3,
         used,
@@ -151,7 +151,7 @@ fn follow_up_does_not_move_a_case_into_a_later_period() {
         ("2025-01", 1, 0),
     ] {
         fx.run_pipeline(&["--period", period]).expect_ok();
-        let rates = read_parquet(&fx.p(&format!("out/{period}/rates.parquet")));
+        let rates = read_parquet(&fx.p(&format!("out/period={period}/rates.parquet")));
         let row = rates_row(&rates, "330000", "drug");
         assert_eq!(
             (rates.get(row, "reports"), rates.get(row, "serious")),
@@ -165,7 +165,7 @@ fn follow_up_does_not_move_a_case_into_a_later_period() {
 fn failed_run_keeps_previous_outputs() {
     let fx = Fixture::new();
     fx.run_pipeline(&[]).expect_ok();
-    let out = fx.p("out/2025");
+    let out = fx.p("out/period=2025");
     let before = snapshot(&out);
     for f in ["manifest.json", "rates.parquet", "rejects.csv"] {
         assert!(before.contains_key(f), "no {f}");
@@ -197,7 +197,7 @@ fn failed_run_keeps_previous_outputs() {
     assert_eq!(snapshot(&out), before, "the previous outputs changed");
     assert_eq!(
         entries(&fx.p("out")),
-        ["2025"],
+        ["period=2025"],
         "a staging folder was left behind"
     );
 }
@@ -206,7 +206,7 @@ fn failed_run_keeps_previous_outputs() {
 fn rerun_rejected_above_tolerance_keeps_previous_outputs() {
     let fx = Fixture::new();
     fx.run_pipeline(&[]).expect_ok();
-    let out = fx.p("out/2025");
+    let out = fx.p("out/period=2025");
     let before = snapshot(&out);
 
     let mut rows = good_reports(2);
@@ -215,26 +215,26 @@ fn rerun_rejected_above_tolerance_keeps_previous_outputs() {
     let r = fx.run_pipeline(&[]);
     r.expect_code(3);
     assert_eq!(snapshot(&out), before, "the previous outputs changed");
-    assert_eq!(entries(&fx.p("out")), ["2025"]);
+    assert_eq!(entries(&fx.p("out")), ["period=2025"]);
 }
 
 #[test]
 fn rerun_of_a_period_gives_the_same_tables() {
     let fx = Fixture::new();
     fx.run_pipeline(&[]).expect_ok();
-    let first = read_parquet(&fx.p("out/2025/rates.parquet"));
-    let rejects = read_rejects(&fx.p("out/2025/rejects.csv"));
-    let mut m1 = read_json(&fx.p("out/2025/manifest.json"));
+    let first = read_parquet(&fx.p("out/period=2025/rates.parquet"));
+    let rejects = read_rejects(&fx.p("out/period=2025/rejects.csv"));
+    let mut m1 = read_json(&fx.p("out/period=2025/manifest.json"));
 
     fx.run_pipeline(&[]).expect_ok();
-    let second = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let second = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     assert_eq!(first.schema, second.schema);
     assert_eq!(first.rows.len(), second.rows.len());
     for (i, (a, b)) in first.rows.iter().zip(&second.rows).enumerate() {
         assert_eq!(a, b, "row {i}");
     }
-    assert_eq!(read_rejects(&fx.p("out/2025/rejects.csv")), rejects);
-    let mut m2 = read_json(&fx.p("out/2025/manifest.json"));
+    assert_eq!(read_rejects(&fx.p("out/period=2025/rejects.csv")), rejects);
+    let mut m2 = read_json(&fx.p("out/period=2025/manifest.json"));
     for m in [&mut m1, &mut m2] {
         let o = m.as_object_mut().expect("an object");
         o.remove("started_at");
@@ -242,7 +242,7 @@ fn rerun_of_a_period_gives_the_same_tables() {
         o.remove("peak_memory_bytes");
     }
     assert_eq!(m1, m2, "the manifest differs beyond its times");
-    assert_eq!(entries(&fx.p("out")), ["2025"]);
+    assert_eq!(entries(&fx.p("out")), ["period=2025"]);
 }
 
 /// Paths in a pipeline file are relative to the file, whatever the working directory
@@ -253,7 +253,7 @@ fn pipeline_paths_are_relative_to_the_pipeline_file() {
     let elsewhere = Fixture::empty();
     let toml = fx.toml();
     pvwatch(elsewhere.path(), &["run", &toml]).expect_ok();
-    assert!(fx.p("out/2025/manifest.json").is_file());
+    assert!(fx.p("out/period=2025/manifest.json").is_file());
     assert!(
         entries(elsewhere.path()).is_empty(),
         "wrote into the working dir"
@@ -265,7 +265,7 @@ fn pipeline_paths_are_relative_to_the_pipeline_file() {
     let rel = format!("{name}/p.toml");
     let r = pvwatch(parent, &["run", &rel, "--period", "2025-Q1"]);
     r.expect_ok();
-    let manifest = read_json(&fx.p("out/2025-Q1/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025-Q1/manifest.json"));
     assert_eq!(manifest["inputs"][0]["path"], format!("{name}/reports.csv"));
     assert_eq!(manifest["pipeline"]["file"], rel);
 }
@@ -281,7 +281,7 @@ fn manifest_records_the_hashes_of_the_pipeline_and_inputs() {
     };
     let fx = Fixture::new();
     fx.run_pipeline(&[]).expect_ok();
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let toml = fs::read(fx.p("p.toml")).expect("read p.toml");
     assert_eq!(manifest["pipeline"]["sha256"], hex(&toml));
     assert_eq!(manifest["pipeline"]["name"], "p");
@@ -311,7 +311,7 @@ fn extra_columns_are_ignored_and_listed_in_the_manifest() {
         "report_id,event,meddra_code\nR0001,Rash,10037844\n",
     );
     fx.run_pipeline(&[]).expect_ok();
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let extra = |table: &str| {
         manifest["inputs"]
             .as_array()
@@ -325,7 +325,7 @@ fn extra_columns_are_ignored_and_listed_in_the_manifest() {
     assert_eq!(extra("report_events"), serde_json::json!(["meddra_code"]));
     assert_eq!(extra("products"), serde_json::json!([]));
     assert_eq!(account(&manifest, "reports").used, 2);
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     assert_eq!(
         rates.get(rates_row(&rates, "330000", "drug"), "reports"),
         &Value::Int(2)
@@ -365,7 +365,7 @@ fn region_without_population_has_null_rate_with_reason_never_nan() {
         "region,year,population,name\n330000,2024,2000000,浙江省\n310000,2026,25000000,上海市\n",
     );
     fx.run_pipeline(&[]).expect_ok();
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
 
     let fujian = rates_row(&rates, "350000", "drug");
     assert_eq!(rates.get(fujian, "reports"), &Value::Int(1));
@@ -554,8 +554,8 @@ fn parquet_reports_input_gives_the_same_rates_as_csv() {
     let pq_out = fx.ps("pq-out");
     fx.run_pipeline(&["--out", &pq_out]).expect_ok();
 
-    let a = read_parquet(&fx.p("csv-out/2025/rates.parquet"));
-    let b = read_parquet(&fx.p("pq-out/2025/rates.parquet"));
+    let a = read_parquet(&fx.p("csv-out/period=2025/rates.parquet"));
+    let b = read_parquet(&fx.p("pq-out/period=2025/rates.parquet"));
     assert_eq!(a.schema, b.schema);
     assert_eq!(a.rows.len(), b.rows.len());
     for (i, (x, y)) in a.rows.iter().zip(&b.rows).enumerate() {
@@ -568,8 +568,8 @@ fn parquet_reports_input_gives_the_same_rates_as_csv() {
     assert_eq!(b.get(zj, "sentinel_reports"), &Value::Int(1));
     assert_eq!(b.get(zj, "fatal"), &Value::Int(1));
 
-    let ma = read_json(&fx.p("csv-out/2025/manifest.json"));
-    let mb = read_json(&fx.p("pq-out/2025/manifest.json"));
+    let ma = read_json(&fx.p("csv-out/period=2025/manifest.json"));
+    let mb = read_json(&fx.p("pq-out/period=2025/manifest.json"));
     assert_eq!(mb["inputs"][0]["format"], "parquet");
     assert_eq!(account(&ma, "reports"), account(&mb, "reports"));
     assert_eq!(
@@ -584,7 +584,7 @@ fn parquet_reports_input_gives_the_same_rates_as_csv() {
     // A Parquet reject names its 1-based row.
     let d = fx.d();
     assert_eq!(
-        read_rejects(&fx.p("pq-out/2025/rejects.csv"))[1..],
+        read_rejects(&fx.p("pq-out/period=2025/rejects.csv"))[1..],
         [format!(
             "reports,{d}/reports.parquet,8,region,33010,a 6-digit GB/T 2260 region code,row rejected"
         )]
@@ -608,7 +608,7 @@ fn reject_line_counts_the_lines_of_a_quoted_field() {
     fx.run_pipeline(&[]).expect_ok();
     let d = fx.d();
     assert_eq!(
-        read_rejects(&fx.p("out/2025/rejects.csv"))[1..],
+        read_rejects(&fx.p("out/period=2025/rejects.csv"))[1..],
         [
             format!(
                 "reports,{d}/reports.csv,4,received_date,2025-01-32,a date YYYY-MM-DD,row rejected"
@@ -639,12 +639,12 @@ fn reject_line_counts_blank_lines() {
     fx.run_pipeline(&[]).expect_ok();
     let d = fx.d();
     assert_eq!(
-        read_rejects(&fx.p("out/2025/rejects.csv"))[1..],
+        read_rejects(&fx.p("out/period=2025/rejects.csv"))[1..],
         [format!(
             "reports,{d}/reports.csv,5,received_date,2025-01-32,a date YYYY-MM-DD,row rejected"
         )]
     );
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     assert_eq!(
         account(&manifest, "reports"),
         Account {
@@ -674,7 +674,7 @@ fn reject_line_in_a_crlf_file_is_the_editors_line() {
     fx.run_pipeline(&[]).expect_ok();
     let d = fx.d();
     assert_eq!(
-        read_rejects(&fx.p("out/2025/rejects.csv"))[1..],
+        read_rejects(&fx.p("out/period=2025/rejects.csv"))[1..],
         [
             format!(
                 "reports,{d}/reports.csv,2,received_date,2025-01-32,a date YYYY-MM-DD,row rejected"
@@ -698,12 +698,12 @@ fn empty_period_keeps_the_rates_schema() {
     fx.write("populations.csv", "region,year,population\n");
     let out2 = fx.ps("out2");
     fx.run_pipeline(&["--out", &out2]).expect_ok();
-    let full = read_parquet(&fx.p("out/2025/rates.parquet"));
-    let empty = read_parquet(&fx.p("out2/2025/rates.parquet"));
+    let full = read_parquet(&fx.p("out/period=2025/rates.parquet"));
+    let empty = read_parquet(&fx.p("out2/period=2025/rates.parquet"));
     assert!(!full.rows.is_empty());
     assert!(empty.rows.is_empty());
     assert_eq!(empty.schema.fields(), full.schema.fields());
-    let manifest = read_json(&fx.p("out2/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out2/period=2025/manifest.json"));
     assert_accounts_balance(&manifest);
     assert_eq!(account(&manifest, "reports").read, 0);
 }
@@ -721,9 +721,9 @@ fn excel_csv_with_bom_crlf_and_chinese_booleans_is_read() {
     );
     fx.children(&["R1"]);
     fx.run_pipeline(&[]).expect_ok();
-    let lines = read_rejects(&fx.p("out/2025/rejects.csv"));
+    let lines = read_rejects(&fx.p("out/period=2025/rejects.csv"));
     assert_eq!(lines, [REJECTS_CSV_HEADER], "no rejects");
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let row = rates_row(&rates, "330000", "drug");
     assert_eq!(rates.get(row, "reports"), &Value::Int(3));
     assert_eq!(rates.get(row, "sentinel_reports"), &Value::Int(2));

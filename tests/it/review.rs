@@ -104,7 +104,7 @@ fn review_page_renders_offline_with_every_section_in_chinese_and_english() {
         ),
     ] {
         let out = demo_two_periods(lang);
-        let page = out.path().join("2025/review.html");
+        let page = out.path().join("period=2025/review.html");
         let html = std::fs::read_to_string(&page).expect("review.html is written");
         assert!(
             !html.contains("http://") && !html.contains("https://"),
@@ -225,7 +225,7 @@ fn new_alerts_are_posted_to_the_webhook_and_recorded_in_the_manifest() {
         .expect("structured alerts");
     assert_eq!(alerts.len(), 1, "only P0 and above: {alerts:?}");
     assert_eq!(alerts[0]["kind"], "fatal_report");
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let d = &manifest["notify"][0];
     assert_eq!(
         (
@@ -254,9 +254,12 @@ fn a_failed_delivery_keeps_the_outputs_and_exits_0() {
         "review.html",
         "manifest.json",
     ] {
-        assert!(fx.p("out/2025").join(f).is_file(), "{f} is published");
+        assert!(
+            fx.p("out/period=2025").join(f).is_file(),
+            "{f} is published"
+        );
     }
-    let manifest = read_json(&fx.p("out/2025/manifest.json"));
+    let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
     let d = &manifest["notify"][0];
     assert_eq!(
         (d["ok"].as_bool(), d["attempts"].as_u64()),

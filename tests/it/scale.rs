@@ -27,7 +27,7 @@ fn generate(cases: u64) -> (tempfile::TempDir, synth::Written) {
 }
 
 fn manifest(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("out/2025/manifest.json")).unwrap();
+    let text = std::fs::read_to_string(dir.join("out/period=2025/manifest.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -62,7 +62,7 @@ fn generated_data_are_accounted_for_and_planted_cells_are_exact() {
     }
     assert!(m["peak_memory_bytes"].as_u64().unwrap() > 0);
 
-    let signals = read_parquet(&dir.path().join("out/2025/signals.parquet"));
+    let signals = read_parquet(&dir.path().join("out/period=2025/signals.parquet"));
     let mut rdr = csv::Reader::from_path(dir.path().join("planted.csv")).unwrap();
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     let mut checked = 0;

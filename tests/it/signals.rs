@@ -582,7 +582,7 @@ fn run_demo(period: Option<&str>) -> Demo {
         args.extend(["--period", p]);
     }
     fx.run(&args).expect_ok();
-    let dir = fx.p("out").join(period.unwrap_or("2025"));
+    let dir = period_dir(&fx.p("out"), period.unwrap_or("2025"));
     assert!(
         dir.join("signals.parquet").is_file(),
         "signals.parquet is written"
@@ -1137,7 +1137,7 @@ fn set_signals(fx: &Fixture, signals: &str) {
 #[track_caller]
 fn run_signals(fx: &Fixture, period: &str, extra: &[&str]) -> (Table, serde_json::Value) {
     fx.run_pipeline(extra).expect_ok();
-    let dir = fx.p("out").join(period);
+    let dir = period_dir(&fx.p("out"), period);
     (
         read_parquet(&dir.join("signals.parquet")),
         read_json(&dir.join("manifest.json")),

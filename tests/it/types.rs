@@ -52,7 +52,7 @@ fn parquet_reports(ids: &[&str], columns: Vec<(&str, ArrayRef)>, ingest: &str) -
 
 /// `cases.parquet`'s (report_id, latest_received) for 2025, sorted by report_id.
 fn received(fx: &Fixture) -> Vec<(String, String)> {
-    let t = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let t = read_parquet(&fx.p("out/period=2025/cases.parquet"));
     let mut v: Vec<(String, String)> = (0..t.rows.len())
         .map(|r| {
             let day = match t.get(r, "latest_received") {
@@ -70,7 +70,7 @@ fn received(fx: &Fixture) -> Vec<(String, String)> {
 
 /// The rejects of a run, without the header, with the fixture's folder as `{d}`.
 fn rejects(fx: &Fixture) -> Vec<String> {
-    read_rejects(&fx.p("out/2025/rejects.csv"))
+    read_rejects(&fx.p("out/period=2025/rejects.csv"))
         .into_iter()
         .skip(1)
         .map(|l| l.replace(&fx.d(), "{d}"))
@@ -205,7 +205,7 @@ fn integer_versions_of_every_width_rank_the_versions() {
             "",
         );
         fx.run_pipeline(&[]).expect_ok();
-        let t = read_parquet(&fx.p("out/2025/cases.parquet"));
+        let t = read_parquet(&fx.p("out/period=2025/cases.parquet"));
         assert_eq!(t.rows.len(), 1, "{what}");
         assert_eq!(t.get(0, "report_id").str(), "R3", "{what}");
         assert_eq!(t.get(0, "version").int(), 3, "{what}");
@@ -222,7 +222,7 @@ fn integer_versions_of_every_width_rank_the_versions() {
         "",
     );
     fx.run_pipeline(&[]).expect_ok();
-    let t = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let t = read_parquet(&fx.p("out/period=2025/cases.parquet"));
     assert_eq!(t.get(0, "report_id").str(), "R2");
     // R1 is rejected, and its product and event rows with it.
     let cascade = |table: &str| {
@@ -238,7 +238,7 @@ fn integer_versions_of_every_width_rank_the_versions() {
             cascade("report_events"),
         ]
     );
-    let m = read_json(&fx.p("out/2025/manifest.json"));
+    let m = read_json(&fx.p("out/period=2025/manifest.json"));
     let a = account(&m, "reports");
     assert_eq!((a.read, a.used, a.rejected), (2, 1, 1));
 }
@@ -270,7 +270,7 @@ fn float_versions_with_whole_values_are_read() {
         "",
     );
     fx.run_pipeline(&[]).expect_ok();
-    let t = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let t = read_parquet(&fx.p("out/period=2025/cases.parquet"));
     let mut got: Vec<(String, Value)> = (0..t.rows.len())
         .map(|r| {
             (
@@ -313,7 +313,7 @@ fn float_versions_with_whole_values_are_read() {
     csv_fx.children(&ids);
     csv_fx.pipeline("", "[ingest]\nmax_rejected_fraction = 1.0\n");
     csv_fx.run_pipeline(&[]).expect_ok();
-    let t = read_parquet(&csv_fx.p("out/2025/cases.parquet"));
+    let t = read_parquet(&csv_fx.p("out/period=2025/cases.parquet"));
     let mut ids_csv: Vec<&str> = (0..t.rows.len())
         .map(|r| t.get(r, "report_id").str())
         .collect();
@@ -373,12 +373,12 @@ fn decimal_columns_are_read_as_numbers() {
         ),
     );
     fx.run_pipeline(&[]).expect_ok();
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let r = rates.row_where(&[("region", "330000"), ("class", "drug")]);
     assert_eq!(rates.get(r, "population").int(), 2_000_000);
     assert_eq!(rates.get(r, "population_year").int(), 2024);
     assert_eq!(rates.get(r, "reports").int(), 2);
-    let cases = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let cases = read_parquet(&fx.p("out/period=2025/cases.parquet"));
     let mut ages: Vec<(String, f64)> = (0..cases.rows.len())
         .map(|r| {
             (
@@ -414,7 +414,7 @@ fn unreadable_column_types_are_refused_naming_file_and_column() {
         run.stderr.replace(&fx.d(), "{d}"),
         "error: {d}/reports.parquet: column `received_date` (binary): expected booleans, numbers, text, dates or timestamps (write it as one of those)\n"
     );
-    assert!(!fx.p("out/2025").exists(), "nothing written");
+    assert!(!fx.p("out/period=2025").exists(), "nothing written");
 
     let fx = parquet_reports(
         &["R1"],
@@ -431,7 +431,7 @@ fn unreadable_column_types_are_refused_naming_file_and_column() {
         "",
     );
     fx.run_pipeline(&[]).expect_ok();
-    let m = read_json(&fx.p("out/2025/manifest.json"));
+    let m = read_json(&fx.p("out/period=2025/manifest.json"));
     let reports = m["inputs"]
         .as_array()
         .unwrap()
@@ -465,10 +465,10 @@ fn sample_with(extra_reports: &str) -> Fixture {
 
 /// Zhejiang's drug attainment, the data cut-off and the rates table of a run.
 fn zhejiang(fx: &Fixture) -> (f64, String, Table) {
-    let rates = read_parquet(&fx.p("out/2025/rates.parquet"));
+    let rates = read_parquet(&fx.p("out/period=2025/rates.parquet"));
     let r = rates.row_where(&[("region", "330000"), ("class", "drug")]);
     let attainment = rates.get(r, "attainment").float();
-    let m = read_json(&fx.p("out/2025/manifest.json"));
+    let m = read_json(&fx.p("out/period=2025/manifest.json"));
     let cutoff = m["data_cutoff"]
         .as_str()
         .expect("a data cut-off")
@@ -511,9 +511,12 @@ fn implausible_received_date_is_rejected_and_leaves_the_cut_off() {
             )],
             "{typo}"
         );
-        let m = read_json(&fx.p("out/2025/manifest.json"));
+        let m = read_json(&fx.p("out/period=2025/manifest.json"));
         let a = account(&m, "reports");
-        let before = account(&read_json(&base.p("out/2025/manifest.json")), "reports");
+        let before = account(
+            &read_json(&base.p("out/period=2025/manifest.json")),
+            "reports",
+        );
         assert_eq!(
             (a.read, a.used, a.superseded, a.rejected),
             (
@@ -568,7 +571,7 @@ fn dates_after_today_reject_received_and_null_onset() {
             format!("report_events,{{d}}/report_events.csv,3,onset_date,1967-12-31,{expected},cell nulled"),
         ]
     );
-    let m = read_json(&fx.p("out/2025/manifest.json"));
+    let m = read_json(&fx.p("out/period=2025/manifest.json"));
     let reports = account(&m, "reports");
     // R0002 (2026-03-01, today) is valid data for 2026: superseded for the 2025 run.
     assert_eq!(
@@ -582,7 +585,7 @@ fn dates_after_today_reject_received_and_null_onset() {
     );
     let events = account(&m, "report_events");
     assert_eq!((events.read, events.rejected), (3, 0));
-    let cases = read_parquet(&fx.p("out/2025/cases.parquet"));
+    let cases = read_parquet(&fx.p("out/period=2025/cases.parquet"));
     assert_eq!(cases.rows.len(), 1);
     let mut events = cases.get(0, "events").list();
     events.sort();

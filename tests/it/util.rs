@@ -75,6 +75,11 @@ pub fn pvwatch(cwd: &Path, args: &[&str]) -> Run {
     pvwatch_env(cwd, args, &[])
 }
 
+/// A period's output folder: `<out>/period=<label>` (hive style).
+pub fn period_dir(out: &Path, period: &str) -> PathBuf {
+    out.join(format!("period={period}"))
+}
+
 // ---------------------------------------------------------------------------------------
 // Inputs.
 
