@@ -11,8 +11,9 @@ pub fn class_zh(class: &str) -> &'static str {
     }
 }
 
-/// The watch groups a product belongs to, in each language (e.g. "innovative, procured" /
-/// "创新药、集采中选").
+/// The watch groups a product belongs to, in each language, bracketed to follow its name
+/// (` [innovative, centrally procured]` / `（创新药、集采中选）`); empty for a product in no
+/// group, so that no message shows empty brackets.
 pub fn watch_labels(
     class: &str,
     innovative: bool,
@@ -37,7 +38,13 @@ pub fn watch_labels(
         en.push("centrally procured");
         zh.push("集采中选");
     }
-    (en.join(", "), zh.join("、"))
+    if en.is_empty() {
+        return (String::new(), String::new());
+    }
+    (
+        format!(" [{}]", en.join(", ")),
+        format!("（{}）", zh.join("、")),
+    )
 }
 
 /// `name (id)`, or the id alone.
@@ -66,17 +73,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels() {
+    fn watch_labels_are_bracketed_or_absent() {
+        assert_eq!(
+            watch_labels("drug", false, false, false),
+            (String::new(), String::new())
+        );
         assert_eq!(
             watch_labels("drug", true, false, true),
             (
-                "innovative, centrally procured".to_string(),
-                "创新药、集采中选".to_string()
+                " [innovative, centrally procured]".to_string(),
+                "（创新药、集采中选）".to_string()
             )
         );
         assert_eq!(
+            watch_labels("device", true, false, false).1,
+            "（创新医疗器械）"
+        );
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(
             watch_labels("device", true, true, false).1,
-            "创新医疗器械、附条件批准"
+            "（创新医疗器械、附条件批准）"
         );
         assert_eq!(
             product_label("D008", Some("替雷利珠单抗注射液")),

@@ -183,10 +183,10 @@ pub(super) fn case_alerts(
             _ => "is_serious = true".to_string(),
         };
         al.message_en = format!(
-            "{what_en} on {label} [{wen}]: case {cid}, region {place}, first received {received}; {due_en}."
+            "{what_en} on {label}{wen}: case {cid}, region {place}, first received {received}; {due_en}."
         );
         al.message_zh = format!(
-            "{label}（{wzh}）{what_zh}：病例 {cid}，地区 {place}，{received} 首次收到，{due_zh}。"
+            "{label}{wzh}{what_zh}：病例 {cid}，地区 {place}，{received} 首次收到，{due_zh}。"
         );
         out_alerts.push(al);
     }

@@ -158,12 +158,12 @@ pub(super) fn signal_alerts(
                 f64::NAN
             };
             al.message_en = format!(
-                "Signal strengthened: {label} [{wen}] × {ev} ({c}): EB05 rose from {} to {}; {stats_en}.",
+                "Signal strengthened: {label}{wen} × {ev} ({c}): EB05 rose from {} to {}; {stats_en}.",
                 num(eb05_prev, 2),
                 num(eb05_now, 2)
             );
             al.message_zh = format!(
-                "信号增强：{label}（{wzh}）× {ev}（{}）：EB05 由 {} 升至 {}；{stats_zh}。请及时开展风险会商。",
+                "信号增强：{label}{wzh}× {ev}（{}）：EB05 由 {} 升至 {}；{stats_zh}。请及时开展风险会商。",
                 class_zh(c),
                 num(eb05_prev, 2),
                 num(eb05_now, 2)
@@ -172,9 +172,9 @@ pub(super) fn signal_alerts(
             al.rule = format!("n_methods_flagged >= {}", inp.signals_cfg.min_methods);
             al.threshold = min_methods;
             al.value = g(&k);
-            al.message_en = format!("New signal: {label} [{wen}] × {ev} ({c}): {stats_en}.");
+            al.message_en = format!("New signal: {label}{wen} × {ev} ({c}): {stats_en}.");
             al.message_zh = format!(
-                "新的信号：{label}（{wzh}）× {ev}（{}）：{stats_zh}。请开展信号评价。",
+                "新的信号：{label}{wzh}× {ev}（{}）：{stats_zh}。请开展信号评价。",
                 class_zh(c)
             );
         }
