@@ -176,12 +176,43 @@ pub struct AlertsHeadline {
     /// and nothing is resolved, as in a first batch.
     pub previous_skipped: bool,
     pub total: u64,
-    /// Alerts not resolved, by priority P0..P3.
+    /// Alerts not resolved, by priority P0..P3; in the manifest a keyed object
+    /// (`{"P0": 5, "P1": 0, …}`), so that a reader never depends on the order.
+    #[serde(serialize_with = "by_priority")]
     pub open_by_priority: [u64; 4],
-    /// By status: new, escalated, ongoing, resolved.
+    /// By status: new, escalated, ongoing, resolved; keyed in the manifest as well.
+    #[serde(serialize_with = "by_status")]
     pub by_status: [u64; 4],
     /// By kind, e.g. `new_signal: 12`.
     pub by_kind: std::collections::BTreeMap<String, u64>,
+}
+
+/// Counts as an object keyed by `keys`, in order (`{"P0": 5, "P1": 0, …}`).
+fn keyed<S: serde::Serializer>(
+    keys: &[&str],
+    counts: &[u64],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(counts.len()))?;
+    for (k, v) in keys.iter().zip(counts) {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+fn by_priority<S: serde::Serializer>(
+    counts: &[u64; 4],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    keyed(&["P0", "P1", "P2", "P3"], counts, s)
+}
+
+fn by_status<S: serde::Serializer>(
+    counts: &[u64; 4],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    keyed(&["new", "escalated", "ongoing", "resolved"], counts, s)
 }
 
 impl AlertsHeadline {

@@ -1874,3 +1874,32 @@ fn demo_review_page_lists_overdue_first_then_by_due_date() {
     assert!(keys.iter().any(|k| !k.1) && keys.iter().any(|k| k.1));
     assert!(d.y2025.review[start..end].contains("overdue\">overdue</span>"));
 }
+
+/// The manifest's alert counts are objects keyed by priority and status (never bare
+/// arrays), equal to a recount of `alerts.jsonl`.
+#[test]
+fn manifest_alert_counts_are_keyed_and_recount_the_alerts() {
+    let d = demo();
+    let m = &d.y2025.manifest["alerts"];
+    let mut open: BTreeMap<String, u64> = ["P0", "P1", "P2", "P3"]
+        .iter()
+        .map(|p| (p.to_string(), 0))
+        .collect();
+    let mut status: BTreeMap<String, u64> = ["new", "escalated", "ongoing", "resolved"]
+        .iter()
+        .map(|p| (p.to_string(), 0))
+        .collect();
+    for a in &d.y2025.alerts {
+        if a["status"] != "resolved" {
+            *open.get_mut(s(a, "priority")).expect("a priority") += 1;
+        }
+        *status.get_mut(s(a, "status")).expect("a status") += 1;
+    }
+    assert_eq!(m["open_by_priority"], json!(open));
+    assert_eq!(m["by_status"], json!(status));
+    assert_eq!(m["total"], json!(d.y2025.alerts.len()));
+    assert!(
+        status["resolved"] > 0 && open["P0"] > 0,
+        "the demo has both: {status:?} {open:?}"
+    );
+}
