@@ -535,6 +535,27 @@ fn three_quarters_give_new_ongoing_escalated_resolved_and_a_rerun_is_idempotent(
         1e-12,
     );
     assert_eq!(sig3["threshold"], 1.5);
+    // The message says which criteria raised it: recomputed here from the two runs' numbers.
+    let tier = |x: f64| [2.0, 4.0, 8.0].iter().filter(|e| x >= **e).count();
+    let (e2, e3) = (eb05(&sig2), eb05(&sig3));
+    let (i2, i3) = (
+        sig2["numbers"]["ic025"].as_f64().unwrap(),
+        sig3["numbers"]["ic025"].as_f64().unwrap(),
+    );
+    let mut want = vec!["eb05_factor"];
+    if tier(e3) > tier(e2) {
+        want.push("eb05_tier");
+    }
+    if i3 - i2 >= 1.5f64.log2() {
+        want.push("ic025_factor");
+    }
+    assert_eq!(sig3["numbers"]["strengthened_by"], json!(want));
+    let msg = s(&sig3, "message_en");
+    assert!(
+        msg.starts_with("Signal strengthened (EB05 rose 1.5× or more"),
+        "{msg}"
+    );
+    assert!(s(&sig3, "message_zh").starts_with("信号增强（EB05 升高至 1.5 倍及以上"));
     let rate3 = by_id(&q3, &rate_id);
     assert_eq!(ksf(&rate3), ("rate_below_target", "resolved", "2025-Q1"));
     assert_json_matches(

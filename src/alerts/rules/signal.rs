@@ -77,14 +77,33 @@ pub(super) fn signal_alerts(
                 .unwrap_or(f64::NAN)
         };
         let (eb05_prev, ic025_prev) = (prev_num(out::EB05), prev_num(out::IC025));
-        let strengthened = match (cfg.strengthened_factor, prev) {
-            (Some(factor), Some(_)) => {
-                (eb05_prev > 0.0 && eb05_now >= factor * eb05_prev)
-                    || (eb05_prev.is_finite() && eb05_tier(eb05_now) > eb05_tier(eb05_prev))
-                    || (ic025_prev.is_finite() && ic025_now - ic025_prev >= factor.log2())
+        // Which criteria raised it, in words a reviewer reads (en, zh) and as a key.
+        let mut criteria: Vec<(&str, String, String)> = Vec::new();
+        if let (Some(factor), Some(_)) = (cfg.strengthened_factor, prev) {
+            if eb05_prev > 0.0 && eb05_now >= factor * eb05_prev {
+                criteria.push((
+                    "eb05_factor",
+                    format!("EB05 rose {factor}× or more"),
+                    format!("EB05 升高至 {factor} 倍及以上"),
+                ));
             }
-            _ => false,
-        };
+            if eb05_prev.is_finite() && eb05_tier(eb05_now) > eb05_tier(eb05_prev) {
+                let edge = [2, 4, 8][usize::from(eb05_tier(eb05_now).max(1)) - 1];
+                criteria.push((
+                    "eb05_tier",
+                    format!("EB05 crossed {edge}"),
+                    format!("EB05 越过 {edge}"),
+                ));
+            }
+            if ic025_prev.is_finite() && ic025_now - ic025_prev >= factor.log2() {
+                criteria.push((
+                    "ic025_factor",
+                    format!("2^IC025 rose {factor}× or more"),
+                    format!("2^IC025 升高至 {factor} 倍及以上"),
+                ));
+            }
+        }
+        let strengthened = !criteria.is_empty();
         if !strengthened && !cfg.new_signal {
             continue;
         }
@@ -157,13 +176,19 @@ pub(super) fn signal_alerts(
             } else {
                 f64::NAN
             };
+            let keys: Vec<&str> = criteria.iter().map(|c| c.0).collect();
+            al.numbers.insert("strengthened_by".into(), json!(keys));
+            let why_en: Vec<&str> = criteria.iter().map(|c| c.1.as_str()).collect();
+            let why_zh: Vec<&str> = criteria.iter().map(|c| c.2.as_str()).collect();
             al.message_en = format!(
-                "Signal strengthened: {label}{wen} × {ev} ({c}): EB05 rose from {} to {}; {stats_en}.",
+                "Signal strengthened ({}): {label}{wen} × {ev} ({c}): EB05 rose from {} to {}; {stats_en}.",
+                why_en.join("; "),
                 num(eb05_prev, 2),
                 num(eb05_now, 2)
             );
             al.message_zh = format!(
-                "信号增强：{label}{wzh}× {ev}（{}）：EB05 由 {} 升至 {}；{stats_zh}。请及时开展风险会商。",
+                "信号增强（{}）：{label}{wzh}× {ev}（{}）：EB05 由 {} 升至 {}；{stats_zh}。请及时开展风险会商。",
+                why_zh.join("；"),
                 class_zh(c),
                 num(eb05_prev, 2),
                 num(eb05_now, 2)
