@@ -5,6 +5,24 @@
 //! each row against; output columns are listed in the README with their types.
 
 /// Column names, shared by input and output tables.
+/// Field names of an alert that are not table columns elsewhere, as `alerts.jsonl`,
+/// `alerts.csv` and `alerts.parquet` name them.
+pub mod alert {
+    pub const ALERT_ID: &str = "alert_id";
+    pub const KIND: &str = "kind";
+    pub const PRIORITY: &str = "priority";
+    pub const STATUS: &str = "status";
+    pub const DUE_DATE: &str = "due_date";
+    pub const OVERDUE: &str = "overdue";
+    pub const FIRST_PERIOD: &str = "first_period";
+    pub const RULE: &str = "rule";
+    pub const THRESHOLD: &str = "threshold";
+    pub const VALUE: &str = "value";
+    pub const NUMBERS: &str = "numbers";
+    pub const MESSAGE_EN: &str = "message_en";
+    pub const MESSAGE_ZH: &str = "message_zh";
+}
+
 pub mod col {
     // reports
     pub const REPORT_ID: &str = "report_id";

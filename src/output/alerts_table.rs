@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::alerts::Alert;
 use crate::error::{PolarsContext, Result};
 use crate::period::epoch_days;
-use crate::schema::col;
+use crate::schema::{alert, col};
 use crate::signals::{counts, out};
 
 /// The file name.
@@ -144,28 +144,34 @@ pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
     }
 
     let mut columns: Vec<Column> = vec![
-        Column::new("alert_id".into(), text(&|a| a.alert_id.clone())),
-        Column::new("kind".into(), text(&|a| a.kind.as_str().to_string())),
+        Column::new(alert::ALERT_ID.into(), text(&|a| a.alert_id.clone())),
+        Column::new(alert::KIND.into(), text(&|a| a.kind.as_str().to_string())),
         Column::new(
-            "priority".into(),
+            alert::PRIORITY.into(),
             text(&|a| a.priority.as_str().to_string()),
         ),
-        Column::new("status".into(), text(&|a| a.status.as_str().to_string())),
         Column::new(
-            "due_date".into(),
+            alert::STATUS.into(),
+            text(&|a| a.status.as_str().to_string()),
+        ),
+        Column::new(
+            alert::DUE_DATE.into(),
             alerts
                 .iter()
                 .map(|a| a.due_date.map(crate::period::epoch_days))
                 .collect::<Vec<_>>(),
         )
         .cast(&DataType::Date)
-        .context(|| format!("{ALERTS_PARQUET}: column `due_date`"))?,
+        .context(|| format!("{ALERTS_PARQUET}: column `{}`", alert::DUE_DATE))?,
         Column::new(
-            "overdue".into(),
+            alert::OVERDUE.into(),
             alerts.iter().map(|a| a.overdue).collect::<Vec<_>>(),
         ),
         Column::new(col::PERIOD.into(), text(&|a| a.period.clone())),
-        Column::new("first_period".into(), text(&|a| a.first_period.clone())),
+        Column::new(
+            alert::FIRST_PERIOD.into(),
+            text(&|a| a.first_period.clone()),
+        ),
         Column::new(col::CLASS.into(), text(&|a| a.class.clone())),
         Column::new(col::PRODUCT_ID.into(), opt(&|a| a.product_id.clone())),
         Column::new(out::PRODUCT_NAME.into(), opt(&|a| a.product_name.clone())),
@@ -174,16 +180,16 @@ pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
         Column::new(col::REGION_NAME.into(), opt(&|a| a.region_name.clone())),
         Column::new(col::BATCH.into(), opt(&|a| a.batch.clone())),
         Column::new(col::CASE_ID.into(), opt(&|a| a.case_id.clone())),
-        Column::new("rule".into(), text(&|a| a.rule.clone())),
+        Column::new(alert::RULE.into(), text(&|a| a.rule.clone())),
         Column::new(
-            "threshold".into(),
+            alert::THRESHOLD.into(),
             alerts
                 .iter()
                 .map(|a| finite(a.threshold))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
-            "value".into(),
+            alert::VALUE.into(),
             alerts.iter().map(|a| finite(a.value)).collect::<Vec<_>>(),
         ),
     ];
@@ -227,11 +233,11 @@ pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
     }
     columns.push(Column::new(NUMBERS_JSON.into(), numbers_json));
     columns.push(Column::new(
-        "message_en".into(),
+        alert::MESSAGE_EN.into(),
         text(&|a| a.message_en.clone()),
     ));
     columns.push(Column::new(
-        "message_zh".into(),
+        alert::MESSAGE_ZH.into(),
         text(&|a| a.message_zh.clone()),
     ));
     DataFrame::new(n, columns).context(|| format!("{ALERTS_PARQUET}: building the table"))

@@ -27,7 +27,8 @@ use crate::accounting::Reject;
 use crate::alerts::Alert;
 use crate::error::{Error, PolarsContext, Result};
 use crate::period::Period;
-use crate::schema::REJECTS_HEADER;
+use crate::schema::{alert, col, REJECTS_HEADER};
+use crate::signals::out;
 
 mod alerts_table;
 mod arrow_schema;
@@ -47,28 +48,28 @@ pub const CONVERT_MANIFEST: &str = "convert-manifest.json";
 
 /// Columns of `alerts.csv`, in order (the fields of [`Alert`]).
 pub const ALERTS_CSV_HEADER: &[&str] = &[
-    "alert_id",
-    "kind",
-    "priority",
-    "status",
-    "due_date",
-    "overdue",
-    "period",
-    "first_period",
-    "class",
-    "product_id",
-    "product_name",
-    "event",
-    "region",
-    "region_name",
-    "batch",
-    "case_id",
-    "rule",
-    "threshold",
-    "value",
-    "numbers",
-    "message_en",
-    "message_zh",
+    alert::ALERT_ID,
+    alert::KIND,
+    alert::PRIORITY,
+    alert::STATUS,
+    alert::DUE_DATE,
+    alert::OVERDUE,
+    col::PERIOD,
+    alert::FIRST_PERIOD,
+    col::CLASS,
+    col::PRODUCT_ID,
+    out::PRODUCT_NAME,
+    col::EVENT,
+    col::REGION,
+    col::REGION_NAME,
+    col::BATCH,
+    col::CASE_ID,
+    alert::RULE,
+    alert::THRESHOLD,
+    alert::VALUE,
+    alert::NUMBERS,
+    alert::MESSAGE_EN,
+    alert::MESSAGE_ZH,
 ];
 
 /// Replace `dir/file` with `text` atomically (write beside it, then rename): used to add
