@@ -20,59 +20,7 @@ use crate::ingest::Dataset;
 use crate::schema::col;
 use crate::signals::counts::suspect_products;
 
-/// `signals.background`: which cases the signal statistics count.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Background {
-    /// Every case of the class given (the default): a small jurisdiction's statistics are
-    /// not starved of background.
-    #[default]
-    All,
-    /// Only the cases in scope.
-    Scope,
-}
-
-impl Background {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Background::All => "all",
-            Background::Scope => "scope",
-        }
-    }
-}
-
-/// The validated `[scope]` table and `signals.background`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Scope {
-    /// `None`: every region.
-    pub regions: Option<Vec<String>>,
-    #[serde(rename = "signals_background")]
-    pub background: Background,
-}
-
-impl Scope {
-    /// Whether a case coded to `region` (or a region of any level) is in scope.
-    pub fn includes(&self, region: &str) -> bool {
-        self.regions.as_deref().is_none_or(|l| covers(l, region))
-    }
-}
-
-/// Whether any code of `list` covers `code`: a province code covers its two-digit prefix,
-/// a city code its four-digit prefix, any other code only itself.
-pub fn covers(list: &[String], code: &str) -> bool {
-    list.iter().any(|r| {
-        if r.len() != 6 || code.len() != 6 {
-            return r == code;
-        }
-        if r.ends_with("0000") {
-            code[..2] == r[..2]
-        } else if r.ends_with("00") {
-            code[..4] == r[..4]
-        } else {
-            code == r
-        }
-    })
-}
+pub use crate::config::scope::{covers, Background, Scope};
 
 /// The dataset restricted to the cases in scope, or `None` when the scope is every region
 /// (then the whole dataset is the scoped one).

@@ -65,8 +65,8 @@ mod monitoring;
 pub use monitoring::*;
 mod rates;
 pub use rates::*;
-mod scope;
-pub use crate::scope::{Background, Scope};
+pub mod scope;
+pub use scope::{Background, Scope};
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]

@@ -82,7 +82,7 @@ impl Rates {
     pub fn includes(&self, code: &str) -> bool {
         self.regions
             .as_deref()
-            .is_none_or(|list| crate::scope::covers(list, code))
+            .is_none_or(|list| super::scope::covers(list, code))
     }
 }
 

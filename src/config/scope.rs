@@ -1,9 +1,8 @@
 //! Validated `[scope]` and `signals.background`: the run's jurisdiction, and which cases
-//! the signal statistics count. The predicate itself lives in [`crate::scope`].
+//! the signal statistics count. The types and the region predicate live here; [`crate::scope`] filters a run's data by them.
 
 use super::{Problems, Rates, ScopeConfig};
 use crate::schema;
-use crate::scope::{covers, Background, Scope};
 
 /// Check `[scope] regions` and `signals.background`, and default `rates.regions` to the
 /// scope (rates cover the scope's regions; explicit `rates.regions` must lie inside it).
@@ -74,4 +73,58 @@ pub(super) fn validate_scope(
         regions,
         background,
     }
+}
+
+/// `signals.background`: which cases the signal statistics count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Background {
+    /// Every case of the class given (the default): a small jurisdiction's statistics are
+    /// not starved of background.
+    #[default]
+    All,
+    /// Only the cases in scope.
+    Scope,
+}
+
+impl Background {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Background::All => "all",
+            Background::Scope => "scope",
+        }
+    }
+}
+
+/// The validated `[scope]` table and `signals.background`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Scope {
+    /// `None`: every region.
+    pub regions: Option<Vec<String>>,
+    #[serde(rename = "signals_background")]
+    pub background: Background,
+}
+
+impl Scope {
+    /// Whether a case coded to `region` (or a region of any level) is in scope.
+    pub fn includes(&self, region: &str) -> bool {
+        self.regions.as_deref().is_none_or(|l| covers(l, region))
+    }
+}
+
+/// Whether any code of `list` covers `code`: a province code covers its two-digit prefix,
+/// a city code its four-digit prefix, any other code only itself.
+pub fn covers(list: &[String], code: &str) -> bool {
+    list.iter().any(|r| {
+        if r.len() != 6 || code.len() != 6 {
+            return r == code;
+        }
+        if r.ends_with("0000") {
+            code[..2] == r[..2]
+        } else if r.ends_with("00") {
+            code[..4] == r[..4]
+        } else {
+            code == r
+        }
+    })
 }
