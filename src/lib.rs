@@ -34,6 +34,7 @@ pub mod rates;
 mod readable;
 mod records;
 pub mod regions;
+pub mod reject_text;
 pub mod review;
 pub mod schema;
 pub mod scope;
@@ -453,6 +454,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             inputs: &data.tables,
             rejects: data.rejects.len(),
             conversion: conversion.as_ref(),
+            page_limit: pipeline.alerts.page_limit,
         },
         lang,
     );

@@ -62,6 +62,9 @@ enum Command {
     Validate {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
+        /// Language of the report (default: the pipeline's `lang`, else en).
+        #[arg(long, value_enum)]
+        lang: Option<Lang>,
     },
     /// Convert a real-world source (FAERS, E2B(R3), flat export) into canonical tables.
     Convert {
@@ -250,11 +253,11 @@ fn main() -> ExitCode {
             }
             Ok(())
         }),
-        Command::Validate { pipeline } => Pipeline::load(pipeline).and_then(|p| {
+        Command::Validate { pipeline, lang } => Pipeline::load(pipeline).and_then(|p| {
             record_run(&span, &p, &p.period);
             let s = pvwatch::validate(&p, &progress)?;
             if !cli.quiet {
-                say(&summary::validate_report(&s, p.lang));
+                say(&summary::validate_report(&s, lang.unwrap_or(p.lang)));
             }
             Ok(())
         }),

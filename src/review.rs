@@ -26,6 +26,7 @@ macro_rules! w {
 }
 
 mod alerts;
+mod attainment;
 mod frame;
 mod html;
 mod quality;
@@ -66,6 +67,10 @@ pub struct ReviewData<'a> {
     pub rejects: usize,
     /// The conversion of a real-world source, if any (what it left unknown).
     pub conversion: Option<&'a crate::ingest::ConversionReport>,
+    /// At most this many open alerts of each priority, and alerts of each status in
+    /// "changes", are listed; the rest are counted, with where to find them
+    /// (`alerts.page_limit`).
+    pub page_limit: usize,
 }
 
 const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
@@ -122,7 +127,7 @@ pub fn render_review(data: &ReviewData<'_>, lang: Lang) -> String {
     s.push_str("</nav>\n<main>\n");
     s.push_str(&ctx.summary(&signals, &screening));
     s.push_str(&ctx.alerts());
-    s.push_str(&sections::attainment(&rates, tr));
+    s.push_str(&attainment::attainment(&rates, tr));
     s.push_str(&sections::signals(&signals, tr));
     s.push_str(&sections::screening(&screening, tr));
     s.push_str(&ctx.changes(&screening));

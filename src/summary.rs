@@ -211,11 +211,20 @@ pub fn validate_report(s: &ValidateSummary, lang: Lang) -> String {
         };
         out.push_str(&format!("{label}{}\n", shown.join(", ")));
     }
+    let label = match lang {
+        Lang::En => "reject: ",
+        Lang::Zh => "拒收：",
+    };
     for r in s.rejects.iter().take(SHOWN) {
-        out.push_str(&format!("reject: {r}\n"));
+        let line = crate::reject_text::reject_line(r, lang);
+        out.push_str(&format!("{label}{line}\n"));
     }
     if s.rejects.len() > SHOWN {
-        out.push_str(&format!("… and {} more rejects\n", s.rejects.len() - SHOWN));
+        let more = thousands((s.rejects.len() - SHOWN) as u64);
+        out.push_str(&match lang {
+            Lang::En => format!("… and {more} more rejects (all are in the run's rejects.csv)\n"),
+            Lang::Zh => format!("…… 另有 {more} 条拒收（运行后全部列于 rejects.csv）\n"),
+        });
     }
     out.push_str(&format!("pvwatch: `{}`: {ok}", s.pipeline));
     out

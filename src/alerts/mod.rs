@@ -34,6 +34,7 @@
 pub mod due;
 pub mod messages;
 pub mod model;
+pub mod rule_text;
 pub mod rules;
 
 use std::collections::BTreeMap;

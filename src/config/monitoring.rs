@@ -66,6 +66,9 @@ pub struct Alerts {
     pub sentinel_quality_below_target: bool,
     /// A case on a watched product whose seriousness or outcome is null.
     pub data_quality: bool,
+    /// At most this many open alerts of each priority (and of each status in "changes")
+    /// on the review page; the rest are counted there and are in `alerts.parquet`.
+    pub page_limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -269,6 +272,7 @@ pub(super) fn validate_alerts(raw: AlertsConfig, p: &mut Problems) -> Alerts {
     };
     let min_cases = whole(p, "alerts.cluster.min_cases", cluster.min_cases, 3, 2);
     let window_days = whole(p, "alerts.cluster.window_days", cluster.window_days, 7, 1);
+    let page_limit = whole(p, "alerts.page_limit", raw.page_limit, 200, 1) as usize;
     let region_min_cases = whole(
         p,
         "alerts.cluster.region_min_cases",
@@ -291,6 +295,7 @@ pub(super) fn validate_alerts(raw: AlertsConfig, p: &mut Problems) -> Alerts {
         rate_below_target: on(&raw.rate_below_target),
         sentinel_quality_below_target: on(&raw.sentinel_quality_below_target),
         data_quality: on(&raw.data_quality),
+        page_limit,
     }
 }
 

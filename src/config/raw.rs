@@ -211,6 +211,8 @@ pub struct AlertsConfig {
     pub rate_below_target: Option<ToggleConfig>,
     pub sentinel_quality_below_target: Option<ToggleConfig>,
     pub data_quality: Option<ToggleConfig>,
+    /// At most this many open alerts of each priority on the review page.
+    pub page_limit: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -224,3 +224,13 @@ fn an_input_that_is_a_folder_or_a_fifo_is_named_as_such() {
         p[1]
     );
 }
+
+#[test]
+fn the_review_page_limit_is_a_whole_number_of_at_least_one() {
+    let p = problems_beyond_inputs("[alerts]\npage_limit = 0\n");
+    assert_eq!(
+        p,
+        ["alerts.page_limit: expected a whole number >= 1, found `0`"]
+    );
+    assert!(problems_beyond_inputs("[alerts]\npage_limit = 50\n").is_empty());
+}

@@ -88,6 +88,22 @@ pub(super) fn due_date(a: &Alert, tr: Tr) -> String {
     s
 }
 
+/// `Alert::numbers` by name, except that a window reads from its start to its end: a
+/// cluster's `window_start`, `window_end`, `window_days` in that order.
+fn numbers_in_reading_order(a: &Alert) -> Vec<(&String, &serde_json::Value)> {
+    fn rank(k: &str) -> (&str, u8) {
+        match k {
+            "window_start" => ("window", 0),
+            "window_end" => ("window", 1),
+            "window_days" => ("window", 2),
+            other => (other, 0),
+        }
+    }
+    let mut v: Vec<_> = a.numbers.iter().collect();
+    v.sort_by(|x, y| rank(x.0).cmp(&rank(y.0)));
+    v
+}
+
 /// A label for a key of `Alert::numbers`: statistics keep their abbreviations.
 fn number_label(key: &str, tr: Tr) -> String {
     let known: Option<(&str, &str)> = match key {
@@ -240,10 +256,19 @@ impl Ctx<'_, '_> {
     /// The rule, threshold and value, and the numbers behind the alert.
     fn basis(&self, a: &Alert) -> String {
         let tr = self.tr;
+        // In Chinese the rule in words, with the expression (as in alerts.csv) on hover.
+        let rule = if tr.is_zh() {
+            format!(
+                "<span title=\"{}\">{}</span>",
+                escape(&a.rule),
+                escape(&crate::alerts::rule_text::rule_zh(&a.rule))
+            )
+        } else {
+            format!("<code>{}</code>", escape(&a.rule))
+        };
         let mut s = format!(
-            "<div class=\"basis\"><span class=\"rule\">{} <code>{}</code> · {} <b>{}</b> · {} <b>{}</b>",
+            "<div class=\"basis\"><span class=\"rule\">{} {rule} · {} <b>{}</b> · {} <b>{}</b>",
             tr.t("Rule", "规则"),
-            escape(&a.rule),
             tr.t("threshold", "阈值"),
             short(a.threshold),
             tr.t("value", "实际值"),
@@ -260,7 +285,7 @@ impl Ctx<'_, '_> {
         s.push_str("</span>");
         if !a.numbers.is_empty() {
             s.push_str("<ul class=\"numbers\">");
-            for (k, v) in &a.numbers {
+            for (k, v) in numbers_in_reading_order(a) {
                 w!(
                     s,
                     "<li><span>{}</span>{}</li>",
@@ -338,6 +363,8 @@ impl Ctx<'_, '_> {
                 due(p, tr),
                 int(of_p.len() as i64)
             );
+            let total = of_p.len();
+            let of_p = &of_p[..total.min(self.data.page_limit)];
             if of_p.len() <= CARD_LIMIT {
                 for a in of_p {
                     s.push_str(&self.alert_card(a));
@@ -356,6 +383,7 @@ impl Ctx<'_, '_> {
                 }
                 s.push_str("</tbody></table>\n");
             }
+            s.push_str(&self.more(p.as_str(), total, of_p.len()));
             s.push_str("</div>\n");
         }
         let resolved = ordered.len() - open.len();
@@ -375,6 +403,29 @@ impl Ctx<'_, '_> {
         }
         s.push_str("</section>\n");
         s
+    }
+
+    /// The note under a list cut at `alerts.page_limit`: how many are not shown and where
+    /// they are. Empty when nothing was cut.
+    fn more(&self, what: &str, total: usize, shown: usize) -> String {
+        if shown >= total {
+            return String::new();
+        }
+        let (rest, total, shown) = (
+            int((total - shown) as i64),
+            int(total as i64),
+            int(shown as i64),
+        );
+        let text = if self.tr.is_zh() {
+            format!(
+                "另有 {rest} 条{what}预警未在此列出（本页按复核顺序列出前 {shown} 条，上限由 alerts.page_limit 设定）。全部 {total} 条见本页所在文件夹中的 alerts.parquet 与 alerts.csv。"
+            )
+        } else {
+            format!(
+                "{rest} more {what} alerts are not listed here (this page lists the first {shown} in review order; alerts.page_limit sets the limit). All {total} are in alerts.parquet and alerts.csv in this page's folder."
+            )
+        };
+        format!("<p class=\"note more\">{}</p>\n", escape(&text))
     }
 
     /// One line of the changes lists; the message is in the alerts section (and the
@@ -473,11 +524,13 @@ impl Ctx<'_, '_> {
             if of.is_empty() {
                 s.push_str(&none(tr.t("None.", "无。")));
             } else {
+                let shown = &of[..of.len().min(self.data.page_limit)];
                 s.push_str("<ul class=\"changes\">");
-                for a in of {
+                for a in shown {
                     s.push_str(&self.change_item(a));
                 }
                 s.push_str("</ul>\n");
+                s.push_str(&self.more(status_label(status, tr), of.len(), shown.len()));
             }
         }
         s.push_str(&sections::product_changes(screening, tr));

@@ -157,6 +157,9 @@ pub struct SignalRow {
     pub ror: Option<f64>,
     pub ror_lower: Option<f64>,
     pub ror_upper: Option<f64>,
+    /// Why PRR (or its interval or χ²) is null: the zero cells, e.g. `c = 0`.
+    pub prr_null_reason: Option<String>,
+    pub ror_null_reason: Option<String>,
     pub ic025: Option<f64>,
     pub ic975: Option<f64>,
     pub ebgm: Option<f64>,
@@ -185,6 +188,10 @@ pub fn signal_rows(df: &DataFrame, period: &str) -> Vec<SignalRow> {
     let f = |name| floats(df, name);
     let (prr, prr_lower, prr_upper) = (f(out::PRR), f(out::PRR_LOWER), f(out::PRR_UPPER));
     let (ror, ror_lower, ror_upper) = (f(out::ROR), f(out::ROR_LOWER), f(out::ROR_UPPER));
+    let (prr_null_reason, ror_null_reason) = (
+        texts(df, out::PRR_NULL_REASON),
+        texts(df, out::ROR_NULL_REASON),
+    );
     let (ic025, ic975) = (f(out::IC025), f(out::IC975));
     let (ebgm, eb05, eb95) = (f(out::EBGM), f(out::EB05), f(out::EB95));
     let n_methods = ints(df, out::N_METHODS_FLAGGED);
@@ -204,6 +211,8 @@ pub fn signal_rows(df: &DataFrame, period: &str) -> Vec<SignalRow> {
             ror: ror[i],
             ror_lower: ror_lower[i],
             ror_upper: ror_upper[i],
+            prr_null_reason: prr_null_reason[i].clone(),
+            ror_null_reason: ror_null_reason[i].clone(),
             ic025: ic025[i],
             ic975: ic975[i],
             ebgm: ebgm[i],

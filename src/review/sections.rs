@@ -1,185 +1,16 @@
-//! The sections of the review page that come from the batch's tables: attainment against
-//! target (rates), the strongest signals (signals) and the risk screening list
-//! (screening), and the product part of "changes".
+//! The sections of the review page that come from the batch's tables: the strongest
+//! signals (signals) and the risk screening list (screening), and the product part of
+//! "changes". Attainment against target is in `attainment`.
 
 use std::cmp::Ordering;
 
-use super::frame::{RateRow, ScreenRow, SignalRow};
+use super::frame::{ScreenRow, SignalRow};
 use super::html::{change, escape, int, num, opt_int, opt_num, Tr, DASH};
-use super::svg::{self, Bar, Interval};
+use super::svg::{self, Interval};
 use super::{none, open_section};
-use crate::schema::CLASSES;
 
 /// How many signals the page shows.
 pub const TOP_SIGNALS: usize = 20;
-
-fn class_rank(class: &str) -> usize {
-    CLASSES
-        .iter()
-        .position(|c| *c == class)
-        .unwrap_or(CLASSES.len())
-}
-
-fn level_rank(level: Option<&str>) -> usize {
-    match level {
-        Some("province") => 0,
-        Some("city") => 1,
-        _ => 2,
-    }
-}
-
-/// Rows of the coarsest region level present (provinces before cities).
-fn coarsest(rates: &[RateRow]) -> Vec<&RateRow> {
-    let best = rates
-        .iter()
-        .map(|r| level_rank(r.level.as_deref()))
-        .min()
-        .unwrap_or(2);
-    let mut rows: Vec<&RateRow> = rates
-        .iter()
-        .filter(|r| level_rank(r.level.as_deref()) == best)
-        .collect();
-    rows.sort_by(|a, b| {
-        (class_rank(&a.class), &a.class, &a.region).cmp(&(
-            class_rank(&b.class),
-            &b.class,
-            &b.region,
-        ))
-    });
-    rows
-}
-
-/// Why a rate or its attainment is missing, in the page's language, from the row's
-/// `null_reason` (whose reasons are joined with `; `). Reasons about sentinel shares do not
-/// concern rates and are left out; an unknown reason is shown as it is.
-fn rate_note(r: &RateRow, tr: Tr) -> String {
-    let mut notes: Vec<String> = Vec::new();
-    for reason in r.null_reason.as_deref().unwrap_or("").split("; ") {
-        let note = if reason.is_empty() || reason.starts_with("no sentinel") {
-            continue;
-        } else if reason.starts_with("no population") {
-            tr.t("no population figure", "无人口数据")
-        } else if reason.starts_with("no target") {
-            tr.t("no target", "未设定目标")
-        } else if reason.starts_with("no reports") {
-            tr.t("no reports", "无报告")
-        } else if reason.starts_with("the period starts after") {
-            tr.t(
-                "the period starts after the data cut-off",
-                "统计期晚于数据截止日",
-            )
-        } else {
-            reason
-        };
-        if !notes.iter().any(|n| n == note) {
-            notes.push(note.to_string());
-        }
-    }
-    if notes.is_empty() {
-        let fallback = match (r.target, r.annualized) {
-            (None, _) => tr.t("no target", "未设定目标"),
-            (_, None) => tr.t("no rate", "无报告率"),
-            _ => DASH,
-        };
-        notes.push(fallback.to_string());
-    }
-    notes.join(tr.t("; ", "；"))
-}
-
-pub fn attainment(rates: &[RateRow], tr: Tr) -> String {
-    let mut s = open_section("attainment", tr);
-    let rows = coarsest(rates);
-    if rows.is_empty() {
-        s.push_str(&none(tr.t(
-            "No reporting rates in this batch.",
-            "本批次没有报告率数据。",
-        )));
-        s.push_str("</section>\n");
-        return s;
-    }
-    let (targeted, untargeted): (Vec<&RateRow>, Vec<&RateRow>) =
-        rows.into_iter().partition(|r| r.target.is_some());
-    let level = targeted
-        .first()
-        .or(untargeted.first())
-        .and_then(|r| r.level.as_deref())
-        .map(|l| tr.level(l))
-        .unwrap_or_default();
-    let on_track = targeted.iter().filter(|r| r.on_track == Some(true)).count();
-    let intro = if tr.is_zh() {
-        format!(
-            "{level}地区的年化每百万人口报告数与目标之比；柱条到达虚线即达标。{} 个有目标的地区×类别中 {} 个达标。",
-            int(targeted.len() as i64),
-            int(on_track as i64)
-        )
-    } else {
-        format!(
-            "Annualised reports per million population against the target, by {level} and class; a bar that reaches the dashed line meets its target. {} of {} targeted rows are on track.",
-            int(on_track as i64),
-            int(targeted.len() as i64)
-        )
-    };
-    w!(s, "<p class=\"note\">{}</p>\n", escape(&intro));
-    if targeted.is_empty() {
-        s.push_str(&none(tr.t(
-            "No region and class in this batch has a target.",
-            "本批次没有设定目标的地区和类别。",
-        )));
-    } else {
-        w!(
-            s,
-            "<div class=\"legend\"><i class=\"met\"></i>{}<i class=\"below\"></i>{}<i class=\"nodata\"></i>{}</div>\n",
-            tr.t("on track", "达标"),
-            tr.t("below target", "未达标"),
-            tr.t("no rate", "无报告率")
-        );
-        let bars: Vec<Bar> = targeted
-            .iter()
-            .map(|r| Bar {
-                label: format!("{} · {}", r.region_label(), tr.class(&r.class)),
-                attainment: r.attainment,
-                on_track: r.on_track,
-                detail: match (r.attainment, r.annualized, r.target) {
-                    (Some(_), Some(rate), Some(target)) => format!(
-                        "{} / {} {}",
-                        num(rate),
-                        num(target),
-                        tr.t("per million", "每百万人口")
-                    ),
-                    _ => rate_note(r, tr),
-                },
-                group: r.class.clone(),
-            })
-            .collect();
-        s.push_str(&svg::attainment_chart(&bars, tr));
-    }
-    if !untargeted.is_empty() {
-        w!(
-            s,
-            "<h3>{}</h3>\n<table class=\"compact\"><thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th></tr></thead><tbody>",
-            tr.t("Without a target", "未设定目标"),
-            tr.t("Region", "地区"),
-            tr.t("Class", "类别"),
-            tr.t("Reports", "报告数"),
-            tr.t("Annualised per million", "年化每百万人口报告数"),
-            tr.t("Note", "说明")
-        );
-        for r in untargeted {
-            w!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"muted\">{}</td></tr>",
-                escape(&r.region_label()),
-                tr.class_html(&r.class),
-                opt_int(r.reports),
-                opt_num(r.annualized),
-                escape(&rate_note(r, tr))
-            );
-        }
-        s.push_str("</tbody></table>\n");
-    }
-    s.push_str("</section>\n");
-    s
-}
 
 /// `2.41 (1.95–3.02)`; the interval is left out when it is null.
 fn with_ci(point: Option<f64>, lower: Option<f64>, upper: Option<f64>) -> String {
@@ -195,6 +26,39 @@ fn with_ci(point: Option<f64>, lower: Option<f64>, upper: Option<f64>) -> String
         }
         (Some(p), _, _) => num(p),
     }
+}
+
+/// A PRR or ROR with its interval, and when the ratio or its interval is undefined, why
+/// (`signals.parquet`'s `prr_null_reason` / `ror_null_reason`: the zero cells).
+pub(super) fn ratio_cell(
+    point: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
+    reason: Option<&str>,
+    tr: Tr,
+) -> String {
+    let mut s = with_ci(point, lower, upper);
+    let complete = point.is_some() && lower.is_some() && upper.is_some();
+    if let Some(reason) = reason.filter(|r| !complete && !r.is_empty()) {
+        let what = match point {
+            None => tr.t("undefined", "无法计算"),
+            Some(_) => tr.t("no interval", "无置信区间"),
+        };
+        let reason = if tr.is_zh() {
+            reason
+                .replace(" and ", " 且 ")
+                .replace("numeric overflow", "数值溢出")
+        } else {
+            reason.to_string()
+        };
+        let sep = tr.t(": ", "：");
+        w!(
+            s,
+            "<br><span class=\"muted why\">{what}{sep}{}</span>",
+            escape(&reason)
+        );
+    }
+    s
 }
 
 fn desc(a: Option<f64>, b: Option<f64>) -> Ordering {
@@ -277,8 +141,8 @@ pub fn signals(signals: &[SignalRow], tr: Tr) -> String {
             escape(&r.event),
             opt_int(r.a),
             opt_num(r.expected),
-            with_ci(r.prr, r.prr_lower, r.prr_upper),
-            with_ci(r.ror, r.ror_lower, r.ror_upper),
+            ratio_cell(r.prr, r.prr_lower, r.prr_upper, r.prr_null_reason.as_deref(), tr),
+            ratio_cell(r.ror, r.ror_lower, r.ror_upper, r.ror_null_reason.as_deref(), tr),
             ic,
             with_ci(r.ebgm, r.eb05, r.eb95),
             opt_int(r.n_methods)

@@ -133,6 +133,7 @@ svg.chart .point { fill: var(--brand-dark); }
   vertical-align: -1px; border-radius: 2px; }
 .legend i.met { background: var(--ok); } .legend i.below { background: var(--bad); }
 .legend i.nodata { background: #b8c0ca; }
+.att.met { color: var(--ok); font-weight: 600; } .att.below { color: var(--bad); font-weight: 600; }
 .up { color: var(--bad); } .down { color: var(--ok); } .flat, .none { color: var(--muted); }
 .trend { white-space: nowrap; }
 table.screening th { white-space: normal; vertical-align: bottom; word-break: keep-all; }

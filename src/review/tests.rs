@@ -98,6 +98,7 @@ fn signals(n: usize) -> DataFrame {
         out::PRR_LOWER => vec![Some(2.1); n],
         out::PRR_UPPER => vec![Some(8.4); n],
         out::ROR => vec![None::<f64>; n],
+        out::ROR_NULL_REASON => vec![Some("b = 0, c = 0 and d = 0"); n],
         out::IC025 => vec![0.4; n],
         out::IC975 => vec![2.2; n],
         out::EBGM => ebgm,
@@ -180,6 +181,10 @@ fn alerts() -> Vec<Alert> {
 }
 
 fn render(lang: Lang, alerts: &[Alert], n_signals: usize) -> String {
+    render_limited(lang, alerts, n_signals, 200)
+}
+
+fn render_limited(lang: Lang, alerts: &[Alert], n_signals: usize, page_limit: usize) -> String {
     let (r, s, sc, inp) = (rates(), signals(n_signals), screening(), inputs());
     let data = ReviewData {
         pipeline: "demo",
@@ -193,6 +198,7 @@ fn render(lang: Lang, alerts: &[Alert], n_signals: usize) -> String {
         inputs: &inp,
         rejects: 11,
         conversion: None,
+        page_limit,
     };
     render_review(&data, lang)
 }
@@ -357,7 +363,8 @@ fn attainment_has_one_bar_per_targeted_row() {
     assert_eq!(part.matches("<rect class=\"bar ").count(), 6);
     assert_eq!(part.matches("<rect class=\"bar nodata\"").count(), 1);
     assert_eq!(part.matches("class=\"target\"").count(), 1);
-    assert!(!part.contains("杭州市"), "cities are finer than provinces");
+    let chart = &part[part.find("<svg").unwrap()..part.find("</svg>").unwrap()];
+    assert!(!chart.contains("杭州市"), "cities are finer than provinces");
     assert!(part.contains("4.0%"), "values are labelled");
     // Without a target: Shandong and Shanxi drugs.
     let without = &part[part.find("Without a target").expect("listed")..];
@@ -441,6 +448,7 @@ fn empty_inputs_render() {
             inputs: &[],
             rejects: 0,
             conversion: None,
+            page_limit: 200,
         };
         let html = render_review(&data, lang);
         for id in IDS.iter().filter(|id| **id != "summary") {
@@ -478,6 +486,7 @@ fn frames_with_missing_columns_and_other_types_render() {
         inputs: &[],
         rejects: 0,
         conversion: None,
+        page_limit: 200,
     };
     let html = render_review(&data, Lang::En);
     let part = section(&html, "attainment");
@@ -535,4 +544,165 @@ fn a_long_priority_is_a_table_in_review_order() {
     assert!(part.contains("C1, C2") && part.contains("12.5%"));
     assert!(part.contains("</span>5</li>") && part.contains("</span>2.06</li>"));
     assert!(!part.contains("<script"));
+}
+
+#[test]
+fn cities_have_their_own_attainment_table() {
+    let html = render(Lang::En, &[], 0);
+    let part = section(&html, "attainment");
+    let cities = &part[part.find("id=\"attainment-city\"").expect("a city table")..];
+    // Two city rows of the fixture, both drugs with a target of 1,000 and 7% attainment.
+    assert!(cities.contains("By city: 2 regions; 0 of 2 targeted rows on track"));
+    assert_eq!(cities.matches("<tr><td>").count(), 2);
+    assert!(cities.contains("杭州市 (330100)") && cities.contains("宁波市 (330200)"));
+    assert!(cities.contains("<span class=\"att below\">7.0%</span>"));
+    assert!(cities.contains("71.30 / 1,000"));
+    // The province level is the chart, not a second table.
+    assert!(!cities.contains("浙江省 (330000)"));
+    let zh = render(Lang::Zh, &[], 0);
+    let part = section(&zh, "attainment");
+    assert!(part.contains("按地市级：2 个地区"));
+}
+
+#[test]
+fn without_city_rows_there_is_no_city_table() {
+    let rates = rates();
+    let provinces = rates
+        .clone()
+        .lazy()
+        .filter(col(col::LEVEL).eq(lit("province")))
+        .collect()
+        .unwrap();
+    let rows = frame::rate_rows(&provinces, "2025");
+    let html = attainment::attainment(&rows, Tr(Lang::En));
+    assert!(!html.contains("attainment-city"));
+    assert!(html.contains("<svg"));
+}
+
+/// 50,000 open P2 alerts and three P0: each priority lists at most `page_limit`, the
+/// first in review order (here: the overdue ones), and says how many more there are and
+/// where; the page's size does not grow with the number of alerts.
+#[test]
+fn page_limit_caps_every_list_and_counts_the_rest() {
+    let many = |n: usize| -> Vec<Alert> {
+        let mut v: Vec<Alert> = (0..n)
+            .map(|i| {
+                let mut a = alert(
+                    &format!("s{i:06}"),
+                    Priority::P2,
+                    Status::New,
+                    Kind::SeriousReport,
+                );
+                a.case_id = Some(format!("R{i:06}"));
+                a.due_date = chrono::NaiveDate::from_ymd_opt(2025, 12, 1);
+                // Exactly 200 overdue, spread among the rest (every 250th of 50,000).
+                a.overdue = i % (n / 200) == 0;
+                a.numbers.insert("cases".into(), serde_json::json!(1));
+                a
+            })
+            .collect();
+        for i in 0..3 {
+            v.push(alert(
+                &format!("f{i}"),
+                Priority::P0,
+                Status::New,
+                Kind::FatalReport,
+            ));
+        }
+        v
+    };
+    let big = many(50_000);
+    let html = render_limited(Lang::En, &big, 20, 200);
+    let part = section(&html, "alerts");
+    let p2 = &part[part.find("id=\"alerts-p2\"").unwrap()..];
+    assert_eq!(p2.matches("<tr class=\"alert-row").count(), 200);
+    assert!(
+        p2.contains("(50,000, 200 overdue)"),
+        "the heading counts every P2 alert"
+    );
+    assert!(p2.contains("49,800 more P2 alerts are not listed here"));
+    assert!(p2.contains("All 50,000 are in alerts.parquet and alerts.csv"));
+    // The 200 shown are the overdue ones, which come first in review order.
+    assert_eq!(p2.matches("class=\"badge p0 overdue\"").count(), 200);
+    let p0 = &part[part.find("id=\"alerts-p0\"").unwrap()..part.find("id=\"alerts-p2\"").unwrap()];
+    assert_eq!(p0.matches("<article class=\"alert p0").count(), 3);
+    assert!(!p0.contains("more P0"), "nothing cut, nothing said");
+    let changes = section(&html, "changes");
+    assert_eq!(changes.matches("<li title=").count(), 200);
+    assert!(changes.contains("49,803 more new alerts are not listed here"));
+
+    let zh = render_limited(Lang::Zh, &big, 20, 200);
+    assert!(zh.contains("另有 49,800 条P2预警未在此列出"));
+
+    // Bounded: ten times the alerts, (almost) the same page.
+    let small = render_limited(Lang::En, &many(5_000), 20, 200);
+    assert!(html.len() < 5 * 1024 * 1024, "page of {} bytes", html.len());
+    let growth = html.len().abs_diff(small.len());
+    assert!(growth < 1024, "{growth} bytes more for 45,000 more alerts");
+
+    // A lower limit lists fewer.
+    let ten = render_limited(Lang::En, &big, 20, 10);
+    let part = section(&ten, "alerts");
+    assert_eq!(part.matches("<article class=\"alert p2").count(), 10);
+    assert!(part.contains("49,990 more P2 alerts"));
+}
+
+#[test]
+fn a_null_ratio_says_why() {
+    let html = render(Lang::En, &[], 3);
+    let part = section(&html, "signals");
+    // ROR is null in every row of the fixture, with its reason; PRR is complete.
+    assert_eq!(
+        part.matches("<span class=\"muted why\">undefined: b = 0, c = 0 and d = 0</span>")
+            .count(),
+        part.matches("<tr><td class=\"n\">").count()
+    );
+    assert_eq!(
+        part.matches("<tr><td class=\"n\">").count(),
+        2,
+        "two signals of three"
+    );
+    assert!(!part.contains("no interval"), "PRR is complete");
+    let zh = render(Lang::Zh, &[], 3);
+    assert!(section(&zh, "signals").contains("无法计算：b = 0, c = 0 且 d = 0"));
+    // a = 0: PRR 0 with no interval.
+    let cell = sections::ratio_cell(Some(0.0), None, None, Some("a = 0"), Tr(Lang::En));
+    assert_eq!(
+        cell,
+        "0<br><span class=\"muted why\">no interval: a = 0</span>"
+    );
+    let cell = sections::ratio_cell(Some(0.0), None, None, Some("a = 0"), Tr(Lang::Zh));
+    assert!(cell.ends_with("无置信区间：a = 0</span>"));
+    // Complete: the reason (χ² alone undefined) is not shown in the ratio's cell.
+    let cell = sections::ratio_cell(
+        Some(2.0),
+        Some(1.0),
+        Some(4.0),
+        Some("b = 0 and d = 0"),
+        Tr(Lang::En),
+    );
+    assert!(!cell.contains("why"));
+}
+
+#[test]
+fn a_cluster_window_reads_from_start_to_end() {
+    let mut a = alert("c1", Priority::P0, Status::New, Kind::Cluster);
+    for (k, v) in [
+        ("window_days", serde_json::json!(7)),
+        ("window_end", serde_json::json!("2025-03-09")),
+        ("window_start", serde_json::json!("2025-03-03")),
+        ("cases", serde_json::json!(3)),
+    ] {
+        a.numbers.insert(k.into(), v);
+    }
+    let html = render(Lang::En, &[a], 0);
+    let part = section(&html, "alerts");
+    let at = |s: &str| part.find(s).unwrap_or_else(|| panic!("{s} missing"));
+    assert!(at("window from") < at("window to"));
+    assert!(at("2025-03-03") < at("2025-03-09"));
+    assert!(at("window to") < at("window (days)"));
+    assert!(
+        at("cases") < at("window from"),
+        "the rest keep their order by name"
+    );
 }

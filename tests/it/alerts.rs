@@ -1168,6 +1168,10 @@ fn demo_alerts_are_unique_ordered_and_have_both_messages() {
             );
             assert!(a["numbers"].is_object(), "{a}");
             assert!(a["threshold"].is_number() && a["value"].is_number(), "{a}");
+            // Every rule the rules write reads in Chinese on a Chinese page.
+            let rule = s(a, "rule");
+            let zh = pvwatch::alerts::rule_text::rule_zh(rule);
+            assert!(zh != rule && !zh.contains('_'), "{rule} -> {zh}");
             let id = s(a, "alert_id");
             let family = match s(a, "kind") {
                 "new_signal" | "strengthened_signal" => "signal-",
@@ -1892,8 +1896,26 @@ fn demo_review_page_lists_overdue_first_then_by_due_date() {
         keys.windows(2).all(|w| w[0] <= w[1]),
         "by priority, overdue first, then due date: {keys:?}"
     );
-    assert!(keys.iter().any(|k| !k.1) && keys.iter().any(|k| k.1));
     assert!(d.y2025.review[start..end].contains("overdue\">overdue</span>"));
+    // Each priority lists at most `alerts.page_limit` (200) of its open alerts, and a cut
+    // keeps the overdue ones, which come first.
+    for p in ["P0", "P1", "P2", "P3"] {
+        let open: Vec<&Json> = d
+            .y2025
+            .alerts
+            .iter()
+            .filter(|a| s(a, "priority") == p && s(a, "status") != "resolved")
+            .collect();
+        let overdue = open.iter().filter(|a| a["overdue"] == true).count();
+        let shown = keys.iter().filter(|k| k.0 == p).count();
+        let shown_overdue = keys.iter().filter(|k| k.0 == p && !k.1).count();
+        assert_eq!(shown, open.len().min(200), "{p}");
+        assert_eq!(shown_overdue, overdue.min(200), "{p}");
+        if open.len() > 200 {
+            let note = format!("{} more {p} alerts are not listed here", open.len() - 200);
+            assert!(d.y2025.review[start..end].contains(&note), "{note}");
+        }
+    }
 }
 
 /// The manifest's alert counts are objects keyed by priority and status (never bare

@@ -227,6 +227,29 @@ pvwatch: `p`: ok
 }
 
 #[test]
+fn validate_speaks_chinese_with_lang_zh() {
+    let fx = accounting_fixture();
+    let toml = fx.toml();
+    let r = fx.run(&["validate", "--lang", "zh", &toml]);
+    r.expect_ok();
+    let d = fx.d();
+    assert!(
+        r.stdout.starts_with("表 "),
+        "the header is in Chinese: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "拒收：{d}/reports.csv：第 6 行，列 `received_date`：应为日期（YYYY-MM-DD），实际为 `2025-02-30`\n"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.ends_with("pvwatch: `p`: 通过\n"), "{}", r.stdout);
+    assert!(!r.stdout.contains("expected"), "{}", r.stdout);
+}
+
+#[test]
 fn out_and_period_flags_override_the_pipeline() {
     let fx = Fixture::new();
     let elsewhere = fx.ps("elsewhere");
