@@ -107,6 +107,10 @@ fn ensure_data(dir: &Path, cases: u64) -> Result<(f64, u64)> {
     Ok((started.elapsed().as_secs_f64(), written.cpe_rows))
 }
 
+/// The review page's bound at every size: it lists at most `alerts.page_limit` alerts per
+/// priority, so its size does not follow the data's.
+const PAGE_LIMIT_BYTES: u64 = 5_000_000;
+
 /// Wall time and peak resident memory (bytes) of one child process.
 fn run_measured(cmd: &mut Command) -> Result<(f64, u64)> {
     let started = Instant::now();
@@ -134,6 +138,8 @@ struct Result1 {
     wall: f64,
     stages: Vec<(String, f64)>,
     peak: u64,
+    /// Bytes of `review.html`.
+    page: u64,
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
@@ -304,9 +310,20 @@ fn main() -> Result<()> {
         let rows_read = manifest["rows"]["read"].as_u64().unwrap_or(0);
         let signals = read_parquet(&run_dir.join("signals.parquet"))?;
         let planted = check_planted(&dir, &signals)?;
+        // The review page is a summary whatever the size (README, "The review page").
+        let page = std::fs::metadata(run_dir.join("review.html"))?.len();
+        if page > PAGE_LIMIT_BYTES {
+            bail!(
+                "review.html is {:.1} MB at {}: over the {} MB bound",
+                page as f64 / 1e6,
+                synth::label(cases),
+                PAGE_LIMIT_BYTES / 1_000_000
+            );
+        }
         eprintln!(
-            "   {wall:.1} s, peak {:.2} GiB; planted: {planted}",
-            gib(peak)
+            "   {wall:.1} s, peak {:.2} GiB; review.html {:.2} MB; planted: {planted}",
+            gib(peak),
+            page as f64 / 1e6
         );
         let tag = synth::label(cases);
         if let Some(refdir) = &args.save_reference {
@@ -363,6 +380,7 @@ fn main() -> Result<()> {
             wall,
             stages,
             peak,
+            page,
         });
     }
     let table = render(&results);
@@ -378,11 +396,11 @@ fn render(results: &[Result1]) -> String {
     let _ = writeln!(s, "Machine: {machine}\n");
     let _ = writeln!(
         s,
-        "| cases | case×product×event rows | rows read | ingest s | rates s | signals s | alerts s | write s | wall s | CPE rows/s | peak RSS GiB | time ratio / rows ratio |"
+        "| cases | case×product×event rows | rows read | ingest s | rates s | signals s | alerts s | write s | wall s | CPE rows/s | peak RSS GiB | review.html MB | time ratio / rows ratio |"
     );
     let _ = writeln!(
         s,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     for (i, r) in results.iter().enumerate() {
         let ratio = if i == 0 {
@@ -398,7 +416,7 @@ fn render(results: &[Result1]) -> String {
         let st: Vec<String> = r.stages.iter().map(|(_, v)| format!("{v:.1}")).collect();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {} |",
             synth::label(r.cases),
             thousands(r.cpe_rows),
             thousands(r.rows_read),
@@ -406,6 +424,7 @@ fn render(results: &[Result1]) -> String {
             r.wall,
             r.cpe_rows as f64 / r.wall,
             gib(r.peak),
+            r.page as f64 / 1e6,
             ratio
         );
     }
