@@ -182,7 +182,7 @@ impl Catalog {
     ) -> Result<Vec<CaseSeriesItem>> {
         let table = self.case_table(period)?;
         let df = &table.df;
-        let Some(rows) = table.by_product.get(product) else {
+        let Some(rows) = table.by_pair.get(&(product.clone(), event.clone())) else {
             return Ok(Vec::new());
         };
         let mut items = Vec::new();
@@ -190,7 +190,6 @@ impl Catalog {
             let r = r as usize;
             if utf8_cell(df, col::CLASS, r).as_deref() != Some(class.as_str())
                 || !scope.sees_case(utf8_cell(df, col::REGION, r).as_deref())
-                || !list_cell(df, col::EVENTS, r).contains(event)
             {
                 continue;
             }
@@ -253,7 +252,7 @@ impl Catalog {
     /// `cases.parquet` (sorted by case id, so row groups are skipped by their statistics).
     fn find_case(&self, period: &LoadedPeriod, case_id: &str) -> Result<Option<Row>> {
         if let Some(table) = self.kept_case_table(period) {
-            return Ok(table.by_case.get(case_id).map(|&r| row(&table.df, r)));
+            return Ok(table.find(case_id).map(|r| row(&table.df, r)));
         }
         let path = period.info.folder.join(CASES_PARQUET);
         if !path.exists() {

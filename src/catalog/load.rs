@@ -256,9 +256,31 @@ fn signal_index(
 /// A period's `cases.parquet`, with its lookups.
 pub struct CaseTable {
     pub df: DataFrame,
-    pub by_case: HashMap<String, usize>,
-    /// product_id → rows of the cases naming it as suspect or interacting.
-    pub by_product: HashMap<String, Vec<u32>>,
+    /// The `case_id` column, when it is sorted (as published): a case by binary search.
+    sorted_ids: bool,
+    /// (product_id, event) → rows of the cases naming the product as suspect or
+    /// interacting and having the event, for the products of the period's signals only.
+    pub by_pair: HashMap<(String, String), Vec<IdxSize>>,
+}
+
+impl CaseTable {
+    /// The row of a case, if the table holds it.
+    pub fn find(&self, case_id: &str) -> Option<usize> {
+        let ids = self.df.column(col::CASE_ID).ok()?.str().ok()?;
+        if self.sorted_ids {
+            let (mut lo, mut hi) = (0, ids.len());
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                match ids.get(mid) {
+                    Some(v) if v < case_id => lo = mid + 1,
+                    _ => hi = mid,
+                }
+            }
+            (ids.get(lo) == Some(case_id)).then_some(lo)
+        } else {
+            ids.iter().position(|v| v == Some(case_id))
+        }
+    }
 }
 
 pub fn load_cases(period: &LoadedPeriod) -> Result<CaseTable> {
@@ -275,43 +297,103 @@ pub fn load_cases(period: &LoadedPeriod) -> Result<CaseTable> {
     let Some(f) = handles[0].take() else {
         return Ok(CaseTable {
             df: DataFrame::empty(),
-            by_case: HashMap::new(),
-            by_product: HashMap::new(),
+            sorted_ids: true,
+            by_pair: HashMap::new(),
         });
     };
     let df = read_parquet(&path, f)?;
-    let ids = str_column(&df, col::CASE_ID).map_err(|e| damaged(&path, e))?;
-    let mut by_case = HashMap::with_capacity(df.height());
-    for (i, id) in ids.into_iter().enumerate() {
-        if let Some(id) = id {
-            by_case.insert(id, i);
-        }
-    }
-    let mut by_product: HashMap<String, Vec<u32>> = HashMap::new();
-    let products = df
-        .column(col::SUSPECT_PRODUCTS)
+    let ids = df
+        .column(col::CASE_ID)
+        .and_then(|c| c.str().cloned())
         .map_err(|_| {
             damaged(
                 &path,
-                format!("column `{}` is missing", col::SUSPECT_PRODUCTS),
+                format!("column `{}`: expected strings", col::CASE_ID),
             )
-        })?
-        .list()
-        .map_err(|e| damaged(&path, format!("column `{}`: {e}", col::SUSPECT_PRODUCTS)))?
-        .clone();
-    for i in 0..products.len() {
-        let Some(list) = products.get_as_series(i) else {
-            continue;
-        };
-        if let Ok(s) = list.str() {
-            for p in s.iter().flatten() {
-                by_product.entry(p.to_string()).or_default().push(i as u32);
+        })?;
+    let mut sorted_ids = true;
+    let mut last: Option<&str> = None;
+    for id in ids.iter() {
+        if id.is_none() || (last.is_some() && id < last) {
+            sorted_ids = false;
+            break;
+        }
+        last = id;
+    }
+    let watched: std::collections::HashSet<&str> = period
+        .signal_rows
+        .keys()
+        .map(|(_, p, _)| p.as_str())
+        .collect();
+    let by_pair = pair_index(&df, &watched).map_err(|e| damaged(&path, e))?;
+    Ok(CaseTable {
+        df,
+        sorted_ids,
+        by_pair,
+    })
+}
+
+/// (row, value) for every value of a list-of-strings column.
+fn exploded(df: &DataFrame, name: &str) -> std::result::Result<DataFrame, String> {
+    let what = |e: PolarsError| format!("column `{name}`: {e}");
+    df.select([name])
+        .map_err(what)?
+        .with_row_index("__row".into(), None)
+        .map_err(what)?
+        .explode(
+            [name],
+            ExplodeOptions {
+                empty_as_null: false,
+                keep_nulls: false,
+            },
+        )
+        .map_err(what)
+}
+
+fn pair_index(
+    df: &DataFrame,
+    watched: &std::collections::HashSet<&str>,
+) -> std::result::Result<HashMap<(String, String), Vec<IdxSize>>, String> {
+    let mut products: HashMap<IdxSize, Vec<String>> = HashMap::new();
+    let p = exploded(df, col::SUSPECT_PRODUCTS)?;
+    let rows = p
+        .column("__row")
+        .and_then(|c| c.idx().cloned())
+        .map_err(|e| e.to_string())?;
+    let names = p
+        .column(col::SUSPECT_PRODUCTS)
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| format!("column `{}`: {e}", col::SUSPECT_PRODUCTS))?;
+    for (row, product) in rows.iter().zip(names.iter()) {
+        if let (Some(row), Some(product)) = (row, product) {
+            if watched.contains(product) {
+                products.entry(row).or_default().push(product.to_string());
             }
         }
     }
-    Ok(CaseTable {
-        df,
-        by_case,
-        by_product,
-    })
+    let mut by_pair: HashMap<(String, String), Vec<IdxSize>> = HashMap::new();
+    let e = exploded(df, col::EVENTS)?;
+    let rows = e
+        .column("__row")
+        .and_then(|c| c.idx().cloned())
+        .map_err(|e| e.to_string())?;
+    let events = e
+        .column(col::EVENTS)
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| format!("column `{}`: {e}", col::EVENTS))?;
+    for (row, event) in rows.iter().zip(events.iter()) {
+        let (Some(row), Some(event)) = (row, event) else {
+            continue;
+        };
+        let Some(ps) = products.get(&row) else {
+            continue;
+        };
+        for product in ps {
+            by_pair
+                .entry((product.clone(), event.to_string()))
+                .or_default()
+                .push(row);
+        }
+    }
+    Ok(by_pair)
 }

@@ -287,3 +287,42 @@ impl Catalog {
         Ok(table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_sees_its_regions_and_rows_without_one() {
+        let city = RegionScope::region("330300").unwrap();
+        assert!(city.sees(Some("330302")), "a county of the city");
+        assert!(city.sees(Some("330300")));
+        assert!(!city.sees(Some("330100")), "another city");
+        assert!(!city.sees(Some("330000")), "the province's own row");
+        assert!(city.sees(None), "a row over the whole scope");
+        assert!(
+            !city.sees_case(None),
+            "a case with no region: only for every region"
+        );
+        let province = RegionScope::region("330000").unwrap();
+        assert!(province.sees(Some("330100")) && !province.sees(Some("310000")));
+        let all = RegionScope::all();
+        assert!(all.sees(Some("110000")) && all.sees_case(None));
+        let e = RegionScope::region("3303").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "region: expected a 6-digit GB/T 2260 region code, found `3303`"
+        );
+    }
+
+    #[test]
+    fn region_names_match_chinese_names_only() {
+        let codes = detail::codes_named("温州");
+        assert!(codes.contains(&"330300".to_string()), "{codes:?}");
+        assert!(codes.iter().all(|c| c.starts_with("3303")), "{codes:?}");
+        assert!(
+            detail::codes_named("Wenzhou").is_empty(),
+            "no pinyin in the list"
+        );
+    }
+}

@@ -133,6 +133,7 @@ struct Key {
     kind: Option<String>,
     class: Option<String>,
     region: Option<String>,
+    /// Lowercased, for substring search.
     region_name: Option<String>,
     product_id: Option<String>,
     /// Lowercased, for substring search.
@@ -220,7 +221,7 @@ impl AlertIndex {
                     kind: columns.3.next().flatten(),
                     class,
                     region: columns.5.next().flatten(),
-                    region_name: columns.6.next().flatten(),
+                    region_name: columns.6.next().flatten().map(|s| s.to_lowercase()),
                     product_id,
                     product_name: columns.8.next().flatten().map(|s| s.to_lowercase()),
                     event,
@@ -299,7 +300,8 @@ struct Filter {
     kind: Vec<String>,
     region: Option<RegionFilter>,
     class: Option<String>,
-    product: Option<String>,
+    /// The text as given (an id) and lowercased (a part of a name).
+    product: Option<(String, String)>,
     soc: Option<String>,
     overdue: Option<bool>,
 }
@@ -350,8 +352,11 @@ impl Filter {
             kind: q.kind.iter().map(|s| s.trim().to_string()).collect(),
             region,
             class: q.class.clone(),
-            product: nonempty(&q.product),
-            soc: nonempty(&q.soc).map(|s| s.to_lowercase()),
+            product: nonempty(&q.product).map(|p| {
+                let lower = p.to_lowercase();
+                (p, lower)
+            }),
+            soc: nonempty(&q.soc),
             overdue: q.overdue,
         })
     }
@@ -372,11 +377,9 @@ impl Filter {
                 .soc
                 .as_ref()
                 .is_none_or(|s| k.soc.as_ref().is_some_and(|v| v.to_lowercase() == *s))
-            && self.product.as_ref().is_none_or(|p| {
-                k.product_id.as_ref() == Some(p)
-                    || k.product_name
-                        .as_ref()
-                        .is_some_and(|n| n.contains(&p.to_lowercase()))
+            && self.product.as_ref().is_none_or(|(id, lower)| {
+                k.product_id.as_ref() == Some(id)
+                    || k.product_name.as_ref().is_some_and(|n| n.contains(lower))
             })
             && self.region.as_ref().is_none_or(|r| match (r, &k.region) {
                 (_, None) => false,
@@ -385,9 +388,7 @@ impl Filter {
                 }
                 (RegionFilter::Name(codes, text), Some(region)) => {
                     crate::config::scope::covers(codes, region)
-                        || k.region_name
-                            .as_ref()
-                            .is_some_and(|n| n.to_lowercase().contains(text))
+                        || k.region_name.as_ref().is_some_and(|n| n.contains(text))
                 }
             })
     }

@@ -415,3 +415,126 @@ proptest! {
         prop_assert_eq!(total, want);
     }
 }
+
+/// Resident memory of this process (Linux), in MiB.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Open a catalog of `out` and time its answers; prints the figures (a measurement for
+/// the README, not a timed test).
+fn measure(out: &Path) {
+    let t = std::time::Instant::now();
+    let before = rss_mib();
+    let c = Catalog::open(out, None).unwrap();
+    let opened = t.elapsed();
+    let all = RegionScope::all();
+    let t = std::time::Instant::now();
+    let first = c.alerts(&all, &AlertQuery::default()).unwrap();
+    let page = t.elapsed();
+    let t = std::time::Instant::now();
+    let filtered = c
+        .alerts(
+            &all,
+            &AlertQuery {
+                region: Some("温州".into()),
+                sort: (SortKey::DueDate, true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let sorted = t.elapsed();
+    let t = std::time::Instant::now();
+    let second = c
+        .alerts(
+            &all,
+            &AlertQuery {
+                cursor: first.next.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let next = t.elapsed();
+    let after_alerts = rss_mib();
+    let signal = c.periods().unwrap().last().and_then(|p| {
+        let t = read_parquet(&p.folder.join("signals.parquet"));
+        let i = (0..t.rows.len()).max_by_key(|&i| t.get(i, "a").int())?;
+        Some(["class", "product_id", "event"].map(|k| t.get(i, k).str().to_string()))
+    });
+    let mut series = (std::time::Duration::ZERO, std::time::Duration::ZERO, 0);
+    if let Some([class, product, event]) = signal {
+        let t = std::time::Instant::now();
+        let d = c.signal(&all, &class, &product, &event, None).unwrap();
+        series.0 = t.elapsed();
+        let t = std::time::Instant::now();
+        let d2 = c.signal(&all, &class, &product, &event, None).unwrap();
+        series.1 = t.elapsed();
+        assert_eq!(d.cases.len(), d2.cases.len());
+        series.2 = d.cases.len();
+    }
+    eprintln!(
+        "catalog of {}: open {opened:?}; {} alerts: first page {page:?}, region+sort page {sorted:?} ({} matched), next page {next:?} ({} alerts); signal with {} cases: first (reads cases.parquet) {:?}, again {:?}; RSS before {before:.0} MiB, with alerts {after_alerts:.0} MiB, with cases {:.0} MiB",
+        out.display(),
+        first.total,
+        filtered.total,
+        second.alerts.len(),
+        series.2,
+        series.0,
+        series.1,
+        rss_mib()
+    );
+}
+
+/// 10^5 alerts (the Zhejiang Q3 alerts copied with new ids) and the demo: how fast the
+/// queue answers and how much memory the catalog holds. `PVWATCH_CATALOG_DIR` also
+/// measures another output folder (say, the 1m benchmark run's).
+/// `cargo test --test it catalog_scale -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run it by hand"]
+fn catalog_scale() {
+    use polars::prelude::*;
+    let (_, out) = three_quarters();
+    let fx = Fixture::empty();
+    let big = fx.p("out/period=2025-Q3");
+    std::fs::create_dir_all(&big).unwrap();
+    let src = period_dir(out, "2025-Q3");
+    for f in [
+        "manifest.json",
+        "signals.parquet",
+        "cases.parquet",
+        "rates.parquet",
+    ] {
+        std::fs::copy(src.join(f), big.join(f)).unwrap();
+    }
+    let one = ParquetReader::new(std::fs::File::open(src.join("alerts.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    let copies = 100_000usize.div_ceil(one.height());
+    let mut df = one.clone();
+    for _ in 1..copies {
+        df.vstack_mut(&one).unwrap();
+    }
+    let ids: Vec<String> = (0..df.height()).map(|i| format!("A{i:07}")).collect();
+    df.with_column(Column::new("alert_id".into(), ids)).unwrap();
+    let mut f = std::fs::File::create(big.join("alerts.parquet")).unwrap();
+    ParquetWriter::new(&mut f).finish(&mut df).unwrap();
+    measure(&fx.p("out"));
+    let demo = Fixture::empty();
+    demo.run(&[
+        "run",
+        &repo().join("pipelines/demo.toml").display().to_string(),
+        "--out",
+        &demo.ps("out"),
+        "--quiet",
+    ])
+    .expect_ok();
+    measure(&demo.p("out"));
+    if let Ok(dir) = std::env::var("PVWATCH_CATALOG_DIR") {
+        measure(Path::new(&dir));
+    }
+}
