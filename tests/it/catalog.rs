@@ -538,3 +538,23 @@ fn catalog_scale() {
         measure(Path::new(&dir));
     }
 }
+
+#[test]
+fn a_damaged_period_is_an_error_naming_its_file() {
+    let fx = Fixture::empty();
+    let out = fx.p("out");
+    let dir = out.join("period=2025-Q3");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = period_dir(&three_quarters().1, "2025-Q3");
+    std::fs::copy(src.join("manifest.json"), dir.join("manifest.json")).unwrap();
+    std::fs::write(dir.join("alerts.parquet"), "not parquet").unwrap();
+    let e = Catalog::open(&out, None)
+        .err()
+        .expect("an error")
+        .to_string();
+    let file = dir.join("alerts.parquet");
+    assert!(
+        e.starts_with(&format!("{}: not a readable Parquet file", file.display())),
+        "{e}"
+    );
+}
