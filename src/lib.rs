@@ -19,6 +19,7 @@
 pub mod accounting;
 pub mod alerts;
 pub mod cases;
+pub mod catalog;
 pub mod config;
 pub mod convert;
 pub mod error;

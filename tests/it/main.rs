@@ -41,6 +41,7 @@ mod alerts;
 mod as_of;
 mod bad_input;
 mod cases;
+mod catalog;
 mod cli;
 mod convert;
 mod crash;
