@@ -55,8 +55,8 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.alerts.open_by_priority[2]),
             n(s.alerts.open_by_priority[3]),
             n(s.alerts.by_status[0]),
-            n(s.alerts.by_status[1]),
-            n(s.alerts.by_status[3]),
+            n(s.alerts.by_status[2]),
+            n(s.alerts.by_status[4]),
             if s.alerts.previous_skipped {
                 " (previous run not read, --no-previous: statuses as in a first batch)"
             } else {
@@ -98,8 +98,8 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.alerts.open_by_priority[2]),
             n(s.alerts.open_by_priority[3]),
             n(s.alerts.by_status[0]),
-            n(s.alerts.by_status[1]),
-            n(s.alerts.by_status[3]),
+            n(s.alerts.by_status[2]),
+            n(s.alerts.by_status[4]),
             if s.alerts.previous_skipped {
                 "（未读取上一期输出，--no-previous：按首批计算状态）"
             } else {

@@ -110,6 +110,9 @@ impl Priority {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     New,
+    /// A signal closed as refuted or labelled whose evidence grew past the reopen rule
+    /// since the decision (see `decisions`).
+    Reopened,
     Escalated,
     Ongoing,
     Resolved,
@@ -119,6 +122,7 @@ impl Status {
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::New => "new",
+            Status::Reopened => "reopened",
             Status::Escalated => "escalated",
             Status::Ongoing => "ongoing",
             Status::Resolved => "resolved",
@@ -128,6 +132,7 @@ impl Status {
     pub fn label_zh(&self) -> &'static str {
         match self {
             Status::New => "新增",
+            Status::Reopened => "重新开启",
             Status::Escalated => "升级",
             Status::Ongoing => "持续",
             Status::Resolved => "已解除",
@@ -175,6 +180,14 @@ pub struct Alert {
     /// `due_date` is before the run's data cut-off (never for a resolved alert).
     #[serde(default)]
     pub overdue: bool,
+    /// The signal topic (review app) the alert belongs to, if any: the latest topic of its
+    /// product × event, or the topic made from it (see `decisions`). Null in runs before
+    /// topics existed.
+    #[serde(default)]
+    pub topic_id: Option<i64>,
+    /// That topic's state (`new`, `validation`, …, `closed`), null without a topic.
+    #[serde(default)]
+    pub topic_state: Option<String>,
 }
 
 /// The reporting deadline in days (0 = the same day) of an alert, after the regulations

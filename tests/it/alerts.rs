@@ -793,7 +793,7 @@ fn case_numbers(fatal: bool, serious: bool, new: bool, received: &str) -> Json {
 
 /// The README's columns of `alerts.csv`, in order.
 const ALERTS_CSV_HEADER: &str =
-    "alert_id,kind,priority,status,due_date,overdue,period,first_period,class,\
+    "alert_id,kind,priority,status,due_date,overdue,topic_id,topic_state,period,first_period,class,\
 product_id,product_name,event,region,region_name,batch,case_id,rule,threshold,value,numbers,message_en,\
 message_zh";
 
@@ -1906,7 +1906,7 @@ fn manifest_alert_counts_are_keyed_and_recount_the_alerts() {
         .iter()
         .map(|p| (p.to_string(), 0))
         .collect();
-    let mut status: BTreeMap<String, u64> = ["new", "escalated", "ongoing", "resolved"]
+    let mut status: BTreeMap<String, u64> = ["new", "reopened", "escalated", "ongoing", "resolved"]
         .iter()
         .map(|p| (p.to_string(), 0))
         .collect();
