@@ -234,6 +234,11 @@ fn a_refuted_signal_is_suppressed_until_its_cases_double_then_reopened() {
     assert_eq!(suppressed["a"], 16.0);
     assert_eq!(suppressed["decided_at"], "2025-12-20");
     assert_eq!(s.alerts.suppressed_by_decision, 1);
+    let said = pvwatch::summary::run_paragraph(&s, pvwatch::Lang::En);
+    assert!(
+        said.contains(", 0 reopened, 1 not raised by a reviewer's decision (manifest.json: alerts.suppressed_alerts)."),
+        "{said}"
+    );
     // The tracking log: one row per topic, typed.
     let log = read_parquet(&s.output.join("signal_log.parquet"));
     assert_eq!(log.rows.len(), 2);
@@ -284,6 +289,11 @@ fn a_refuted_signal_is_suppressed_until_its_cases_double_then_reopened() {
     let manifest = read_json(&s.output.join("manifest.json"));
     assert_eq!(manifest["alerts"]["suppressed_by_decision"], 0);
     assert_eq!(manifest["alerts"]["by_status"]["reopened"], 1);
+    let said = pvwatch::summary::run_paragraph(&s, pvwatch::Lang::Zh);
+    assert!(
+        said.contains("，重新开启 1 条，因复核结论不再提示 0 条"),
+        "{said}"
+    );
     let table = read_parquet(&s.output.join("alerts.parquet"));
     let row = table.row_where(&[("alert_id", alert_id.as_str())]);
     assert_eq!(table.get(row, "status").str(), "reopened");
