@@ -770,6 +770,7 @@ fn golden(fields: Json) -> Json {
         "region_name": null, "batch": null, "case_id": null,
         "rule": null, "threshold": null, "value": null, "numbers": null,
         "message_en": null, "message_zh": null, "due_date": null, "overdue": null,
+        "topic_id": null, "topic_state": null,
     });
     for (k, v) in fields.as_object().expect("an object") {
         assert!(a.get(k).is_some(), "`{k}` is not an alert field");

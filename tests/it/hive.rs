@@ -259,6 +259,9 @@ fn three_zhejiang_quarters_read_as_one_hive_dataset() {
                 .iter()
                 .zip(&dirs)
                 .map(|(q, dir)| (q.to_string(), manifest_rows(dir)[*name]))
+                // A count by period has no group for an empty file (signal_log.parquet
+                // without topics): the readers still read it, with its schema.
+                .filter(|(_, rows)| *rows > 0)
                 .collect();
             (name.to_string(), by_period)
         })
