@@ -290,4 +290,29 @@ mod tests {
         let e = serde_json::from_str::<T>(r#"{"due_date":"2025-13-01"}"#).unwrap_err();
         assert!(e.to_string().contains("due_date `2025-13-01`"), "{e}");
     }
+
+    #[test]
+    fn an_alert_of_a_run_before_topics_reads_with_null_topic_fields() {
+        let old = r#"{"alert_id":"signal-1","kind":"new_signal","priority":"P2","status":"new",
+            "period":"2025-Q1","first_period":"2025-Q1","class":"drug","product_id":"D1",
+            "product_name":null,"event":"Rash","region":null,"batch":null,"case_id":null,
+            "rule":"r","threshold":2.0,"value":3.0,"numbers":{},"message_en":"m",
+            "message_zh":"m","due_date":"2025-04-15","overdue":false}"#;
+        let a: Alert = serde_json::from_str(old).unwrap();
+        assert_eq!((a.topic_id, a.topic_state), (None, None));
+        let again: Alert = serde_json::from_str(
+            &serde_json::to_string(&Alert {
+                topic_id: Some(7),
+                topic_state: Some("closed".into()),
+                status: Status::Reopened,
+                ..a
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (again.topic_id, again.topic_state.as_deref(), again.status),
+            (Some(7), Some("closed"), Status::Reopened)
+        );
+    }
 }
