@@ -22,6 +22,7 @@ pub mod cases;
 pub mod catalog;
 pub mod config;
 pub mod convert;
+pub mod decisions;
 pub mod error;
 mod files;
 pub mod ingest;
@@ -69,6 +70,12 @@ pub struct RunOptions {
     /// Do not read the previous run (`--no-previous`): statuses as in a first batch. The
     /// way on when an earlier period's outputs are damaged.
     pub no_previous: bool,
+    /// The topics of the signal tracking log (the review app's database), applied to the
+    /// alerts ([`decisions`]) and written to `signal_log.parquet`. Empty: a run as before
+    /// topics existed (no alert suppressed, every `topic_id` null, an empty log).
+    pub decisions: Vec<decisions::TopicRecord>,
+    /// When a signal closed as refuted or labelled is raised again.
+    pub reopen: decisions::ReopenRule,
 }
 
 impl Default for RunOptions {
@@ -79,6 +86,8 @@ impl Default for RunOptions {
             lang: None,
             progress: Progress::hidden(),
             no_previous: false,
+            decisions: Vec::new(),
+            reopen: decisions::ReopenRule::default(),
         }
     }
 }
@@ -182,11 +191,17 @@ pub struct AlertsHeadline {
     /// (`{"P0": 5, "P1": 0, …}`), so that a reader never depends on the order.
     #[serde(serialize_with = "by_priority")]
     pub open_by_priority: [u64; 4],
-    /// By status: new, escalated, ongoing, resolved; keyed in the manifest as well.
+    /// By status: new, reopened, escalated, ongoing, resolved (the order of
+    /// [`alerts::Status`]); keyed in the manifest as well.
     #[serde(serialize_with = "by_status")]
-    pub by_status: [u64; 4],
+    pub by_status: [u64; 5],
     /// By kind, e.g. `new_signal: 12`.
     pub by_kind: std::collections::BTreeMap<String, u64>,
+    /// Signal alerts not raised because their topic was closed as refuted or labelled and
+    /// the evidence has not grown past the reopen rule; each is listed in
+    /// `suppressed_alerts` with its topic, so that nothing disappears silently.
+    pub suppressed_by_decision: u64,
+    pub suppressed_alerts: Vec<decisions::SuppressedAlert>,
 }
 
 /// Counts as an object keyed by `keys`, in order (`{"P0": 5, "P1": 0, …}`).
@@ -211,10 +226,14 @@ fn by_priority<S: serde::Serializer>(
 }
 
 fn by_status<S: serde::Serializer>(
-    counts: &[u64; 4],
+    counts: &[u64; 5],
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
-    keyed(&["new", "escalated", "ongoing", "resolved"], counts, s)
+    keyed(
+        &["new", "reopened", "escalated", "ongoing", "resolved"],
+        counts,
+        s,
+    )
 }
 
 impl AlertsHeadline {
@@ -222,11 +241,14 @@ impl AlertsHeadline {
         alerts: &[alerts::Alert],
         previous_period: Option<String>,
         previous_skipped: bool,
+        suppressed: Vec<decisions::SuppressedAlert>,
     ) -> AlertsHeadline {
         let mut h = AlertsHeadline {
             previous_period,
             previous_skipped,
             total: alerts.len() as u64,
+            suppressed_by_decision: suppressed.len() as u64,
+            suppressed_alerts: suppressed,
             ..Default::default()
         };
         for a in alerts {
@@ -393,9 +415,13 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         },
         &pipeline.alerts,
     )?;
-    let mut alert_list = progress::timed("alerts: statuses against the previous run", || {
+    let compared = progress::timed("alerts: statuses against the previous run", || {
         alerts::compare_with_previous(fired, previous_alerts, &period.to_string())
     });
+    let decided = progress::timed("alerts: decisions of the tracking log", || {
+        decisions::apply_decisions(compared, &opts.decisions, previous_alerts, &opts.reopen)
+    });
+    let mut alert_list = decided.alerts;
     alerts::settle_due_dates(
         &mut alert_list,
         previous_alerts,
@@ -418,16 +444,19 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         &alert_list,
         previous.as_ref().map(|p| p.period.clone()),
         opts.no_previous,
+        decided.suppressed,
     );
     let detail = format!(
-        "P0 {}, P1 {}, P2 {}, P3 {} open; {} new, {} escalated, {} resolved",
+        "P0 {}, P1 {}, P2 {}, P3 {} open; {} new, {} reopened, {} escalated, {} resolved; {} suppressed by decisions",
         alerts_headline.open_by_priority[0],
         alerts_headline.open_by_priority[1],
         alerts_headline.open_by_priority[2],
         alerts_headline.open_by_priority[3],
         alerts_headline.by_status[0],
         alerts_headline.by_status[1],
-        alerts_headline.by_status[3],
+        alerts_headline.by_status[2],
+        alerts_headline.by_status[4],
+        alerts_headline.suppressed_by_decision,
     );
     timings.alerts_ms = ms(stage.finish(alert_list.len() as u64, "alerts", &detail));
 
@@ -442,6 +471,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         staging.write_parquet_batches("cases.parquet", chunks)
     })?;
     staging.write_alerts(&alert_list)?;
+    let signal_log = decisions::log::signal_log_table(
+        &opts.decisions,
+        &decisions::log::product_names(&data.products),
+        &period.to_string(),
+    )?;
+    staging.write_parquet(decisions::log::SIGNAL_LOG_PARQUET, &signal_log)?;
     let review_html = review::render_review(
         &review::ReviewData {
             pipeline: &pipeline.name,

@@ -245,6 +245,8 @@ fn main() -> ExitCode {
                 lang: *lang,
                 progress,
                 no_previous: *no_previous,
+                // The review database is not read yet: no topic, as before it existed.
+                ..RunOptions::default()
             };
             let s = pvwatch::run(&p, &opts)?;
             log_run_finished(&s, started);

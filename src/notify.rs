@@ -1,4 +1,4 @@
-//! Webhook delivery of new and escalated alerts to enterprise chat robots.
+//! Webhook delivery of new, reopened and escalated alerts to enterprise chat robots.
 //!
 //! Stage: after `alerts`, beside `output`. It reads [`Alert`]s, writes no file, and returns
 //! one [`Delivery`] per target for the manifest. WeCom (企业微信) and DingTalk (钉钉) group
@@ -15,8 +15,8 @@
 //!
 //! Invariants:
 //!
-//! - A target receives the alerts whose status is `new` or `escalated` and whose priority
-//!   is at or above its `min_priority` (P0 is the highest). With none, nothing is sent.
+//! - A target receives the alerts whose status is `new`, `reopened` or `escalated` and whose
+//!   priority is at or above its `min_priority` (P0 is the highest). With none, nothing is sent.
 //! - Targets are independent: they are sent concurrently, and one failing does not stop
 //!   another. [`deliver`] never panics and never fails: every failure is in a [`Delivery`],
 //!   so a dead chat robot never costs a run its outputs.
@@ -334,12 +334,15 @@ struct Extra<'a> {
     alerts: &'a [&'a Alert],
 }
 
-/// The alerts a target receives: new or escalated, at or above `min`; the most urgent
+/// The alerts a target receives: new, reopened or escalated, at or above `min`; the most urgent
 /// first, otherwise in the given order.
 pub fn select_alerts(alerts: &[Alert], min: Priority) -> Vec<&Alert> {
     let mut selected: Vec<&Alert> = alerts
         .iter()
-        .filter(|a| matches!(a.status, Status::New | Status::Escalated) && a.priority <= min)
+        .filter(|a| {
+            matches!(a.status, Status::New | Status::Reopened | Status::Escalated)
+                && a.priority <= min
+        })
         .collect();
     selected.sort_by_key(|a| a.priority);
     selected
@@ -371,7 +374,7 @@ pub fn summary(
         Lang::En => (
             format!("pvwatch alerts · pipeline {pipeline} · period {period}"),
             format!(
-                "{} new or escalated ({} and above): {}",
+                "{} new, reopened or escalated ({} and above): {}",
                 selected.len(),
                 min.as_str(),
                 counts.join(", ")
@@ -380,7 +383,7 @@ pub fn summary(
         Lang::Zh => (
             format!("pvwatch 预警 · 流程 {pipeline} · 期间 {period}"),
             format!(
-                "新增或升级 {} 条（{} 及以上）：{}",
+                "新增、重新开启或升级 {} 条（{} 及以上）：{}",
                 selected.len(),
                 min.as_str(),
                 counts.join("，")

@@ -74,8 +74,9 @@ pub struct ReviewData<'a> {
 }
 
 const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
-const STATUSES: [Status; 4] = [
+const STATUSES: [Status; 5] = [
     Status::New,
+    Status::Reopened,
     Status::Escalated,
     Status::Ongoing,
     Status::Resolved,
@@ -235,8 +236,11 @@ impl Ctx<'_, '_> {
                     .filter(|a| a.priority == p && a.status == st)
                     .count()
             };
-            let open = of_p(Status::New) + of_p(Status::Escalated) + of_p(Status::Ongoing);
-            let fresh = of_p(Status::New) + of_p(Status::Escalated);
+            let open = of_p(Status::New)
+                + of_p(Status::Reopened)
+                + of_p(Status::Escalated)
+                + of_p(Status::Ongoing);
+            let fresh = of_p(Status::New) + of_p(Status::Reopened) + of_p(Status::Escalated);
             w!(
                 s,
                 "<div class=\"card {}\"><div class=\"count\">{}</div><div class=\"what\">{} {} · {}</div><div class=\"what\">{}</div></div>",
@@ -246,9 +250,9 @@ impl Ctx<'_, '_> {
                 tr.t("open alerts", "未关闭预警"),
                 due(p, tr),
                 if tr.is_zh() {
-                    format!("其中新增或升级 {}", int(fresh as i64))
+                    format!("其中新增、重新开启或升级 {}", int(fresh as i64))
                 } else {
-                    format!("{} new or escalated", int(fresh as i64))
+                    format!("{} new, reopened or escalated", int(fresh as i64))
                 }
             );
         }

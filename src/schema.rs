@@ -21,6 +21,24 @@ pub mod alert {
     pub const NUMBERS: &str = "numbers";
     pub const MESSAGE_EN: &str = "message_en";
     pub const MESSAGE_ZH: &str = "message_zh";
+    /// The signal topic of the alert (nullable Int64) and its state (nullable text).
+    pub const TOPIC_ID: &str = "topic_id";
+    pub const TOPIC_STATE: &str = "topic_state";
+}
+
+/// Columns of `signal_log.parquet` that are not table columns elsewhere (the others are
+/// [`col`] and [`alert`] names: `period`, `class`, `product_id`, `product_name`, `event`,
+/// `region`, `region_name`, `alert_id`, `topic_id`).
+pub mod topic {
+    pub const STATE: &str = "state";
+    pub const OUTCOME: &str = "outcome";
+    pub const OPENED_DATE: &str = "opened_date";
+    pub const DECIDED_DATE: &str = "decided_date";
+    pub const DECIDED_BY: &str = "decided_by";
+    pub const ASSIGNEE: &str = "assignee";
+    pub const LAST_COMMENT: &str = "last_comment";
+    pub const EVIDENCE_A: &str = "evidence_a";
+    pub const EVIDENCE_EB05: &str = "evidence_eb05";
 }
 
 pub mod col {

@@ -10,6 +10,27 @@ fn secs(ms: u64) -> String {
 }
 
 /// One paragraph: what ran, the row accounting, the headline rates, where outputs are.
+/// Reopened alerts and those a decision kept quiet, when there are any (so that a run
+/// without topics reads as before).
+fn decisions_note(s: &RunSummary, lang: Lang) -> String {
+    let (reopened, suppressed) = (s.alerts.by_status[1], s.alerts.suppressed_by_decision);
+    if reopened + suppressed == 0 {
+        return String::new();
+    }
+    match lang {
+        Lang::En => format!(
+            ", {} reopened, {} not raised by a reviewer's decision (manifest.json: alerts.suppressed_alerts)",
+            thousands(reopened),
+            thousands(suppressed)
+        ),
+        Lang::Zh => format!(
+            "，重新开启 {} 条，因复核结论不再提示 {} 条（见 manifest.json 的 alerts.suppressed_alerts）",
+            thousands(reopened),
+            thousands(suppressed)
+        ),
+    }
+}
+
 pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
     let n = thousands;
     let rejects = s.output.join("rejects.csv");
@@ -55,13 +76,14 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.alerts.open_by_priority[2]),
             n(s.alerts.open_by_priority[3]),
             n(s.alerts.by_status[0]),
-            n(s.alerts.by_status[1]),
-            n(s.alerts.by_status[3]),
-            if s.alerts.previous_skipped {
-                " (previous run not read, --no-previous: statuses as in a first batch)"
-            } else {
-                ""
-            },
+            n(s.alerts.by_status[2]),
+            n(s.alerts.by_status[4]),
+            decisions_note(s, lang)
+                + if s.alerts.previous_skipped {
+                    " (previous run not read, --no-previous: statuses as in a first batch)"
+                } else {
+                    ""
+                },
             s.output.display(),
         ),
         Lang::Zh => format!(
@@ -98,13 +120,14 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             n(s.alerts.open_by_priority[2]),
             n(s.alerts.open_by_priority[3]),
             n(s.alerts.by_status[0]),
-            n(s.alerts.by_status[1]),
-            n(s.alerts.by_status[3]),
-            if s.alerts.previous_skipped {
-                "（未读取上一期输出，--no-previous：按首批计算状态）"
-            } else {
-                ""
-            },
+            n(s.alerts.by_status[2]),
+            n(s.alerts.by_status[4]),
+            decisions_note(s, lang)
+                + if s.alerts.previous_skipped {
+                    "（未读取上一期输出，--no-previous：按首批计算状态）"
+                } else {
+                    ""
+                },
             s.output.display(),
         ),
     };

@@ -102,6 +102,8 @@ mod tests {
             message_zh: "m".into(),
             due_date: due.map(day),
             overdue: false,
+            topic_id: None,
+            topic_state: None,
         }
     }
 

@@ -160,6 +160,8 @@ mod tests {
             message_zh: "消息".into(),
             due_date: None,
             overdue: false,
+            topic_id: None,
+            topic_state: None,
         }
     }
 

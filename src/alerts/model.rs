@@ -110,6 +110,9 @@ impl Priority {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     New,
+    /// A signal closed as refuted or labelled whose evidence grew past the reopen rule
+    /// since the decision (see `decisions`).
+    Reopened,
     Escalated,
     Ongoing,
     Resolved,
@@ -119,6 +122,7 @@ impl Status {
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::New => "new",
+            Status::Reopened => "reopened",
             Status::Escalated => "escalated",
             Status::Ongoing => "ongoing",
             Status::Resolved => "resolved",
@@ -128,6 +132,7 @@ impl Status {
     pub fn label_zh(&self) -> &'static str {
         match self {
             Status::New => "新增",
+            Status::Reopened => "重新开启",
             Status::Escalated => "升级",
             Status::Ongoing => "持续",
             Status::Resolved => "已解除",
@@ -175,6 +180,14 @@ pub struct Alert {
     /// `due_date` is before the run's data cut-off (never for a resolved alert).
     #[serde(default)]
     pub overdue: bool,
+    /// The signal topic (review app) the alert belongs to, if any: the latest topic of its
+    /// product × event, or the topic made from it (see `decisions`). Null in runs before
+    /// topics existed.
+    #[serde(default)]
+    pub topic_id: Option<i64>,
+    /// That topic's state (`new`, `validation`, …, `closed`), null without a topic.
+    #[serde(default)]
+    pub topic_state: Option<String>,
 }
 
 /// The reporting deadline in days (0 = the same day) of an alert, after the regulations
@@ -276,5 +289,30 @@ mod tests {
         );
         let e = serde_json::from_str::<T>(r#"{"due_date":"2025-13-01"}"#).unwrap_err();
         assert!(e.to_string().contains("due_date `2025-13-01`"), "{e}");
+    }
+
+    #[test]
+    fn an_alert_of_a_run_before_topics_reads_with_null_topic_fields() {
+        let old = r#"{"alert_id":"signal-1","kind":"new_signal","priority":"P2","status":"new",
+            "period":"2025-Q1","first_period":"2025-Q1","class":"drug","product_id":"D1",
+            "product_name":null,"event":"Rash","region":null,"batch":null,"case_id":null,
+            "rule":"r","threshold":2.0,"value":3.0,"numbers":{},"message_en":"m",
+            "message_zh":"m","due_date":"2025-04-15","overdue":false}"#;
+        let a: Alert = serde_json::from_str(old).unwrap();
+        assert_eq!((a.topic_id, a.topic_state), (None, None));
+        let again: Alert = serde_json::from_str(
+            &serde_json::to_string(&Alert {
+                topic_id: Some(7),
+                topic_state: Some("closed".into()),
+                status: Status::Reopened,
+                ..a
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (again.topic_id, again.topic_state.as_deref(), again.status),
+            (Some(7), Some("closed"), Status::Reopened)
+        );
     }
 }

@@ -202,6 +202,8 @@ fn alert(id: &str, priority: Priority, status: Status) -> Alert {
         message_zh: format!("预警 {id}：注射用头孢曲松钠 与 过敏性休克 出现新信号"),
         due_date: None,
         overdue: false,
+        topic_id: None,
+        topic_state: None,
     }
 }
 
@@ -310,7 +312,7 @@ fn summary_is_in_the_targets_language() {
     assert_eq!(
         en,
         "pvwatch alerts · pipeline zj-adr · period 2025-Q3\n\
-         2 new or escalated (P2 and above): P0 1, P1 0, P2 1\n\
+         2 new, reopened or escalated (P2 and above): P0 1, P1 0, P2 1\n\
          [P0 new] alert B: new signal for ceftriaxone and anaphylactic shock\n\
          [P2 escalated] alert A: new signal for ceftriaxone and anaphylactic shock"
     );
@@ -318,7 +320,7 @@ fn summary_is_in_the_targets_language() {
     assert_eq!(
         zh,
         "pvwatch 预警 · 流程 zj-adr · 期间 2025-Q3\n\
-         新增或升级 2 条（P2 及以上）：P0 1 条，P1 0 条，P2 1 条\n\
+         新增、重新开启或升级 2 条（P2 及以上）：P0 1 条，P1 0 条，P2 1 条\n\
          [P0 新增] 预警 B：注射用头孢曲松钠 与 过敏性休克 出现新信号\n\
          [P2 升级] 预警 A：注射用头孢曲松钠 与 过敏性休克 出现新信号"
     );
@@ -331,6 +333,8 @@ fn summary_lines_give_the_due_date_and_say_overdue() {
         Alert {
             due_date: Some(day("2025-09-01")),
             overdue: true,
+            topic_id: None,
+            topic_state: None,
             ..alert("B", Priority::P0, Status::New)
         },
         Alert {
@@ -577,4 +581,27 @@ async fn works_from_inside_a_runtime() {
     let server = Server::start(&[Reply::Status(200, OK_BODY)]);
     let d = deliver_one(target(&server.url("/hook"), 0), &mixed_alerts());
     assert!(d.ok, "{d:?}");
+}
+
+#[test]
+fn reopened_alerts_are_sent_with_their_topic() {
+    let mut reopened = alert("R", Priority::P2, Status::Reopened);
+    reopened.topic_id = Some(7);
+    reopened.topic_state = Some("closed".into());
+    let alerts = vec![
+        reopened,
+        alert("O", Priority::P2, Status::Ongoing),
+        alert("X", Priority::P2, Status::Resolved),
+    ];
+    let selected = select_alerts(&alerts, Priority::P2);
+    let ids: Vec<&str> = selected.iter().map(|a| a.alert_id.as_str()).collect();
+    assert_eq!(ids, ["R"]);
+    let zh = summary(&selected, Lang::Zh, Priority::P2, "zj-adr", "2025-Q3");
+    assert!(zh.contains("[P2 重新开启]"), "{zh}");
+    // The payload carries the full alert, the topic included.
+    let body = serde_json::to_value(selected[0]).expect("json");
+    assert_eq!(
+        (body["topic_id"].clone(), body["topic_state"].clone()),
+        (serde_json::json!(7), serde_json::json!("closed"))
+    );
 }

@@ -167,6 +167,11 @@ pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
             alert::OVERDUE.into(),
             alerts.iter().map(|a| a.overdue).collect::<Vec<_>>(),
         ),
+        Column::new(
+            alert::TOPIC_ID.into(),
+            alerts.iter().map(|a| a.topic_id).collect::<Vec<_>>(),
+        ),
+        Column::new(alert::TOPIC_STATE.into(), opt(&|a| a.topic_state.clone())),
         Column::new(col::PERIOD.into(), text(&|a| a.period.clone())),
         Column::new(
             alert::FIRST_PERIOD.into(),
@@ -265,6 +270,8 @@ mod tests {
             region_name: Some("杭州市".into()),
             due_date: chrono::NaiveDate::from_ymd_opt(2025, 9, 1),
             overdue: true,
+            topic_id: None,
+            topic_state: None,
             batch: None,
             case_id: None,
             rule: "a >= 3".into(),
@@ -293,12 +300,23 @@ mod tests {
         let types: Vec<(String, DataType)> = schema_of(&one)
             .into_iter()
             .filter(|(n, _)| {
-                ["cases", "a", "prr", "window_start", "numbers_json"].contains(&n.as_str())
+                [
+                    "topic_id",
+                    "topic_state",
+                    "cases",
+                    "a",
+                    "prr",
+                    "window_start",
+                    "numbers_json",
+                ]
+                .contains(&n.as_str())
             })
             .collect();
         assert_eq!(
             types,
             [
+                ("topic_id".to_string(), DataType::Int64),
+                ("topic_state".to_string(), DataType::String),
                 ("cases".to_string(), DataType::Int64),
                 ("a".to_string(), DataType::Int64),
                 ("prr".to_string(), DataType::Float64),

@@ -1,5 +1,5 @@
 //! The `alerts` and `changes` sections: alert cards grouped by priority, and the alerts
-//! that are new, escalated or resolved since the previous batch.
+//! that are new, reopened, escalated or resolved since the previous batch.
 
 use super::frame::ScreenRow;
 use super::html::{escape, int, num, pct, short, Tr, DASH};
@@ -440,10 +440,15 @@ impl Ctx<'_, '_> {
         )
     }
 
-    /// New, escalated and resolved alerts counted by kind.
+    /// New, reopened, escalated and resolved alerts counted by kind.
     fn change_counts(&self, ordered: &[&Alert]) -> String {
         let tr = self.tr;
-        let statuses = [Status::New, Status::Escalated, Status::Resolved];
+        let statuses = [
+            Status::New,
+            Status::Reopened,
+            Status::Escalated,
+            Status::Resolved,
+        ];
         let mut kinds: Vec<_> = ordered
             .iter()
             .filter(|a| statuses.contains(&a.status))
@@ -505,6 +510,7 @@ impl Ctx<'_, '_> {
         s.push_str(&self.change_counts(&ordered));
         let groups = [
             (Status::New, "New alerts", "新增预警"),
+            (Status::Reopened, "Reopened alerts", "重新开启的预警"),
             (Status::Escalated, "Escalated alerts", "升级预警"),
             (Status::Resolved, "Resolved alerts", "已解除预警"),
         ];

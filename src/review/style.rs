@@ -73,6 +73,7 @@ table.compact th, table.compact td { padding: 4px 6px; }
 .badge.p3 { background: var(--p3); color: #fff; }
 .badge.status { background: #fff; border: 1px solid currentColor; font-weight: 500; }
 .badge.status.new { color: #0b5cad; }
+.badge.status.reopened { color: #8a3ffc; }
 .badge.status.escalated { color: var(--p0); }
 .badge.status.ongoing { color: var(--muted); }
 .badge.status.resolved { color: var(--ok); }

@@ -41,6 +41,8 @@ fn alert(id: &str, priority: Priority, status: Status, kind: Kind) -> Alert {
         message_zh: format!("预警 {id} 的说明"),
         due_date: None,
         overdue: false,
+        topic_id: None,
+        topic_state: None,
     }
 }
 
@@ -705,4 +707,31 @@ fn a_cluster_window_reads_from_start_to_end() {
         at("cases") < at("window from"),
         "the rest keep their order by name"
     );
+}
+
+#[test]
+fn reopened_alerts_are_labelled_counted_open_and_listed_as_a_change() {
+    let mut reopened = alert("r1", Priority::P2, Status::Reopened, Kind::NewSignal);
+    reopened.topic_id = Some(7);
+    reopened.topic_state = Some("closed".into());
+    let list = vec![
+        reopened,
+        alert("o1", Priority::P2, Status::Ongoing, Kind::NewSignal),
+    ];
+    let en = render(Lang::En, &list, 8);
+    let zh = render(Lang::Zh, &list, 8);
+    // The status badge, in each language.
+    assert!(en.contains("<span class=\"badge status reopened\">reopened</span>"));
+    assert!(zh.contains("<span class=\"badge status reopened\">重新开启</span>"));
+    // Open alerts: the reopened one counts, with the ongoing one.
+    assert!(section(&en, "summary")
+        .contains("<div class=\"count\">2</div><div class=\"what\">P2 open alerts"));
+    assert!(section(&en, "summary").contains("1 new, reopened or escalated"));
+    // The changes list has its group.
+    let changes = section(&en, "changes");
+    assert!(
+        changes.contains("Reopened alerts <span class=\"muted\">(1)</span>"),
+        "{changes}"
+    );
+    assert!(section(&zh, "changes").contains("重新开启的预警"));
 }

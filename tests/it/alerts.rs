@@ -770,6 +770,7 @@ fn golden(fields: Json) -> Json {
         "region_name": null, "batch": null, "case_id": null,
         "rule": null, "threshold": null, "value": null, "numbers": null,
         "message_en": null, "message_zh": null, "due_date": null, "overdue": null,
+        "topic_id": null, "topic_state": null,
     });
     for (k, v) in fields.as_object().expect("an object") {
         assert!(a.get(k).is_some(), "`{k}` is not an alert field");
@@ -793,7 +794,7 @@ fn case_numbers(fatal: bool, serious: bool, new: bool, received: &str) -> Json {
 
 /// The README's columns of `alerts.csv`, in order.
 const ALERTS_CSV_HEADER: &str =
-    "alert_id,kind,priority,status,due_date,overdue,period,first_period,class,\
+    "alert_id,kind,priority,status,due_date,overdue,topic_id,topic_state,period,first_period,class,\
 product_id,product_name,event,region,region_name,batch,case_id,rule,threshold,value,numbers,message_en,\
 message_zh";
 
@@ -1928,7 +1929,7 @@ fn manifest_alert_counts_are_keyed_and_recount_the_alerts() {
         .iter()
         .map(|p| (p.to_string(), 0))
         .collect();
-    let mut status: BTreeMap<String, u64> = ["new", "escalated", "ongoing", "resolved"]
+    let mut status: BTreeMap<String, u64> = ["new", "reopened", "escalated", "ongoing", "resolved"]
         .iter()
         .map(|p| (p.to_string(), 0))
         .collect();

@@ -33,6 +33,8 @@
 //!   (arrow-rs schemas, DuckDB and pyarrow), and a previous run in the old folder layout.
 //! - `scope`: the jurisdiction (`[scope] regions`, `signals.background`) on the Zhejiang
 //!   pipeline against an independent recount: alerts, cases, screening, signals, rates.
+//! - `decisions`: topics of the tracking log given to `pvwatch::run`: a refuted signal
+//!   suppressed and counted, reopened once its cases double; `signal_log.parquet`.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
 //!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
 //!   `ingest.timezone`).
@@ -45,6 +47,7 @@ mod catalog;
 mod cli;
 mod convert;
 mod crash;
+mod decisions;
 mod fuzz;
 mod hive;
 mod pipelines;

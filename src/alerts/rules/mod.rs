@@ -84,6 +84,8 @@ fn base(kind: Kind, priority: Priority, period: &Period, class: &str, id: String
         message_zh: String::new(),
         due_date: None,
         overdue: false,
+        topic_id: None,
+        topic_state: None,
     }
 }
 
