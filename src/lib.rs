@@ -35,6 +35,7 @@ mod readable;
 mod records;
 pub mod regions;
 pub mod review;
+pub mod review_db;
 pub mod schema;
 pub mod scope;
 pub mod screening;
