@@ -155,8 +155,8 @@ fn region_text(region: Option<&str>, lang: Lang) -> String {
     }
 }
 
-/// Columns padded to their widest cell (counting characters, so CJK names line up
-/// reasonably in a terminal that shows them double-width is not attempted).
+/// Columns padded to their widest cell, counted in characters (a terminal that shows CJK
+/// double-width will show those columns a little ragged; the order stays readable).
 fn table(header: [&str; 4], rows: &[[String; 4]]) -> String {
     let mut width = header.map(|h| h.chars().count());
     for r in rows {
@@ -289,7 +289,7 @@ mod tests {
         );
         assert_eq!(
             t,
-            "name  role   region         created\nli    admin  杭州市 (330100)  2026-01-01 00:00:00"
+            "name  role   region        created\nli    admin  杭州市 (330100)  2026-01-01 00:00:00"
         );
     }
 

@@ -283,3 +283,6 @@ pub(crate) fn now_text() -> String {
 pub fn default_sqlite_path(pipeline: &Pipeline) -> PathBuf {
     pipeline.output_dir.join(SQLITE_FILE)
 }
+
+#[cfg(test)]
+mod tests;
