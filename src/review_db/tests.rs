@@ -401,6 +401,38 @@ async fn audit_rows_cannot_be_updated_or_deleted(db: ReviewDb) {
     assert!(del.to_string().contains("append-only"), "{del}");
     let after = db.topic(t.row.id, &li).await.unwrap();
     assert_eq!(after.history, t.history);
+    if db.backend() == Backend::Postgres {
+        revoked_role_cannot_rewrite_history(&db).await;
+    }
+}
+
+/// The README's REVOKE: an app role with SELECT and INSERT only on `topic_events` is
+/// refused by privileges, before any trigger runs.
+async fn revoked_role_cannot_rewrite_history(db: &ReviewDb) {
+    let role = format!(
+        "pvwatch_app_{}",
+        &auth::token_hash(&auth::random_secret().unwrap())[..10]
+    );
+    let mut tx = db.pool().begin().await.unwrap();
+    for sql in [
+        format!("CREATE ROLE {role}"),
+        format!("GRANT SELECT, INSERT ON topic_events TO {role}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON topic_events FROM {role}"),
+        format!("SET LOCAL ROLE {role}"),
+    ] {
+        sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM topic_events")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let e = sqlx::query("UPDATE topic_events SET user_name = 'mallory'")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("permission denied"), "{e}");
+    tx.rollback().await.unwrap();
 }
 on_each_backend!(audit_append_only, audit_rows_cannot_be_updated_or_deleted);
 
