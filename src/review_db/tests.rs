@@ -360,10 +360,9 @@ async fn the_second_save_on_a_version_gets_a_conflict(db: ReviewDb) {
     );
     let wins = [a.is_ok(), b.is_ok()];
     assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{a:?} {b:?}");
-    let loser = if a.is_ok() {
-        b.unwrap_err()
-    } else {
-        a.unwrap_err()
+    let loser = match (a, b) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("exactly one save wins: {other:?}"),
     };
     assert!(
         matches!(
