@@ -67,6 +67,10 @@ pub enum Error {
         limit_source: &'static str,
     },
 
+    /// The review database (users, topics): see `review_db::DbError` for its exit codes.
+    #[error(transparent)]
+    Review(Box<crate::review_db::DbError>),
+
     /// A failure injected for tests of the atomic publish (see `output::publish`).
     #[error("injected failure at `{0}` (PVWATCH_FAULT)")]
     Injected(String),
@@ -78,6 +82,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Input { .. } => EXIT_USAGE,
             Error::TooManyRejects(_) | Error::TooManyConvertRejects(_) => EXIT_REJECTS,
+            Error::Review(e) => e.exit_code(),
             Error::Io { .. } | Error::Polars { .. } | Error::Memory { .. } | Error::Injected(_) => {
                 EXIT_FAILURE
             }
@@ -96,6 +101,12 @@ impl Error {
             path: path.into(),
             message: message.into(),
         }
+    }
+}
+
+impl From<crate::review_db::DbError> for Error {
+    fn from(e: crate::review_db::DbError) -> Self {
+        Error::Review(Box::new(e))
     }
 }
 

@@ -38,6 +38,7 @@ mod records;
 pub mod regions;
 pub mod reject_text;
 pub mod review;
+pub mod review_db;
 pub mod schema;
 pub mod scope;
 pub mod screening;

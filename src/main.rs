@@ -101,6 +101,77 @@ enum Command {
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
     },
+    /// Manage the review app's users in the pipeline's review database.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (then set their password with `user passwd`).
+    Add {
+        /// The pipeline file (TOML); it names the database.
+        pipeline: PathBuf,
+        /// The login name.
+        name: String,
+        /// What the user may do.
+        #[arg(long, value_parser = ["admin", "reviewer", "viewer"])]
+        role: String,
+        /// GB/T 2260 code of the region the user sees (default: the pipeline's whole scope).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Set a user's password: asked on the terminal, or one line on stdin (never an argument).
+    Passwd { pipeline: PathBuf, name: String },
+    /// Print a new API token for a user (shown once; stored only as a hash).
+    Token { pipeline: PathBuf, name: String },
+    /// List users: name, role, region, created.
+    List { pipeline: PathBuf },
+    /// Remove a user with their sessions and tokens.
+    Remove { pipeline: PathBuf, name: String },
+}
+
+impl UserCommand {
+    fn split(&self) -> (&std::path::Path, pvwatch::review_db::cli::UserAction) {
+        use pvwatch::review_db::cli::UserAction as A;
+        match self {
+            UserCommand::Add {
+                pipeline,
+                name,
+                role,
+                region,
+            } => (
+                pipeline,
+                A::Add {
+                    name: name.clone(),
+                    role: role.clone(),
+                    region: region.clone(),
+                },
+            ),
+            UserCommand::Passwd { pipeline, name } => (pipeline, A::Passwd { name: name.clone() }),
+            UserCommand::Token { pipeline, name } => (pipeline, A::Token { name: name.clone() }),
+            UserCommand::List { pipeline } => (pipeline, A::List),
+            UserCommand::Remove { pipeline, name } => (pipeline, A::Remove { name: name.clone() }),
+        }
+    }
+}
+
+/// `pvwatch user …`: one small async job on a current-thread runtime.
+fn run_user_command(command: &UserCommand, quiet: bool) -> pvwatch::Result<()> {
+    let (file, action) = command.split();
+    let pipeline = Pipeline::load(file)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| pvwatch::Error::io("tokio runtime", e))?;
+    let text = runtime.block_on(pvwatch::review_db::cli::run_user(&pipeline, &action))?;
+    // A token is the command's output even under --quiet.
+    if !quiet || matches!(action, pvwatch::review_db::cli::UserAction::Token { .. }) {
+        say(&text);
+    }
+    Ok(())
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
@@ -156,6 +227,7 @@ fn command_span(command: &Command) -> tracing::Span {
             tracing::span!(Level::ERROR, "validate", pipeline = Empty, period = Empty)
         }
         Command::Convert { .. } => tracing::span!(Level::ERROR, "convert"),
+        Command::User { .. } => tracing::span!(Level::ERROR, "user"),
     }
 }
 
@@ -165,6 +237,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Run { .. } => "run",
         Command::Validate { .. } => "validate",
         Command::Convert { .. } => "convert",
+        Command::User { .. } => "user",
     }
 }
 
@@ -288,6 +361,7 @@ fn main() -> ExitCode {
                 Ok(())
             },
         ),
+        Command::User { action } => run_user_command(action, cli.quiet),
     };
 
     match result {

@@ -67,6 +67,8 @@ mod rates;
 pub use rates::*;
 pub mod scope;
 pub use scope::{Background, Scope};
+pub mod review;
+pub use review::{DatabaseUrl, Reopen, Review};
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -93,6 +95,8 @@ pub struct Pipeline {
     pub signals: Signals,
     pub alerts: Alerts,
     pub notify: Vec<Notify>,
+    /// `[review]`: the review database and the reopen rule.
+    pub review: Review,
 }
 
 /// Collects problems with their dotted keys.
@@ -286,6 +290,7 @@ impl Pipeline {
         let signals = validate_signals(raw.signals, &mut p);
         let alerts = validate_alerts(raw.alerts, &mut p);
         let notify = validate_notify(raw.notify, lang, &mut p);
+        let review = review::validate_review(raw.review, &mut p);
 
         if !p.0.is_empty() {
             return Err(Error::Config(ConfigErrors {
@@ -310,6 +315,7 @@ impl Pipeline {
             signals,
             alerts,
             notify,
+            review,
         })
     }
 

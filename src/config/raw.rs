@@ -29,6 +29,8 @@ pub struct PipelineConfig {
     /// Webhook targets (`[[notify]]`).
     #[serde(default)]
     pub notify: Vec<NotifyConfig>,
+    /// The review database and the reopen rule (`[review]`).
+    pub review: Option<super::review::ReviewConfig>,
 }
 
 #[derive(Debug, Deserialize)]

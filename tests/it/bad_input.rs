@@ -254,7 +254,7 @@ fn unknown_top_level_key_names_key_and_line() {
         r.stderr,
         format!(
             "error: {}/p.toml: perod: unknown field `perod`, expected one of `name`, `period`, \
-             `output_dir`, `lang`, `max_memory_gib`, `inputs`, `ingest`, `rates`, `scope`, `signals`, `alerts`, `notify` (line 3)\n",
+             `output_dir`, `lang`, `max_memory_gib`, `inputs`, `ingest`, `rates`, `scope`, `signals`, `alerts`, `notify`, `review` (line 3)\n",
             fx.d()
         )
     );
@@ -293,6 +293,36 @@ fn out_of_range_target_is_a_config_error() {
         )
     );
     assert!(!fx.p("out").exists());
+}
+
+#[test]
+fn review_keys_are_checked_and_unknown_ones_named() {
+    let fx = Fixture::new();
+    fx.pipeline(
+        "",
+        "[review]\ndatabase_url = \"mysql://pv:s3cret@db/pv\"\nreopen.cases_factor = 0.5\n",
+    );
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: {d}/p.toml: review.database_url: expected a `sqlite:`, `postgres://` or `postgresql://` URL or `env:NAME`, found `mysql://pv:[redacted]@db/pv`\n\
+             error: {d}/p.toml: review.reopen.cases_factor: expected a number > 1, found `0.5`\n",
+            d = fx.d()
+        )
+    );
+    fx.pipeline("", "[review.reopen]\ncases = 3\n");
+    let r = fx.run(&["validate", &fx.toml()]);
+    r.expect_code(2);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {}/p.toml: review.reopen.cases: unknown field `cases`, expected `cases_factor` or `eb05_rise`",
+            fx.d()
+        )),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -463,3 +463,118 @@ fn a_failed_run_ends_its_json_log_with_the_exit_code_and_the_error() {
         (&json!("run finished"), &json!(3))
     );
 }
+
+/// `pvwatch user passwd` with `stdin` as its one line of input.
+fn passwd_with_stdin(fx: &Fixture, name: &str, stdin: &str) -> (i32, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(crate::util::BIN)
+        .args(["user", "passwd", &fx.toml(), name])
+        .current_dir(fx.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pvwatch");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait for pvwatch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn user_commands_manage_the_review_database() {
+    let fx = Fixture::new();
+    fx.pipeline("", "");
+    let toml = fx.toml();
+    let r = fx.run(&["user", "list", &toml]);
+    r.expect_ok();
+    assert_eq!(r.stdout, "(no users; add one with `pvwatch user add`)\n");
+    assert!(fx.p("out/pvwatch.db").exists(), "created on first use");
+
+    let r = fx.run(&[
+        "user", "add", &toml, "li", "--role", "reviewer", "--region", "330100",
+    ]);
+    r.expect_ok();
+    assert_eq!(
+        r.stdout,
+        "added user `li` (role reviewer, 杭州市 (330100)); set a password with `pvwatch user passwd` before they can log in\n"
+    );
+    let r = fx.run(&["user", "add", &toml, "li", "--role", "viewer"]);
+    r.expect_code(2);
+    assert_eq!(r.stderr, "error: user `li` already exists\n");
+    fx.run(&["user", "add", &toml, "wang", "--role", "chief"])
+        .expect_code(2);
+    let r = fx.run(&[
+        "user", "add", &toml, "wang", "--role", "viewer", "--region", "3301",
+    ]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr,
+        "error: region: expected a 6-digit GB/T 2260 region code, found `3301`\n"
+    );
+
+    // The password is one line of stdin when stdin is not a terminal, never an argument.
+    let (code, stderr) = passwd_with_stdin(&fx, "li", "");
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            2,
+            "error: expected the password as one line on stdin, found none\n"
+        )
+    );
+    let (code, stderr) = passwd_with_stdin(&fx, "li", "short\n");
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            2,
+            "error: password: expected at least 10 characters, found 5\n"
+        )
+    );
+    let (code, stderr) = passwd_with_stdin(&fx, "li", "a long enough password\n");
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = passwd_with_stdin(&fx, "nobody", "a long enough password\n");
+    assert_eq!(
+        (code, stderr.as_str()),
+        (2, "error: unknown user `nobody`\n")
+    );
+
+    let r = fx.run(&["user", "token", &toml, "li"]);
+    r.expect_ok();
+    let token = r.stdout.trim_end();
+    assert!(
+        token.starts_with("pvw_") && !token.contains(char::is_whitespace),
+        "{token}"
+    );
+    assert!(!std::fs::read(fx.p("out/pvwatch.db"))
+        .unwrap()
+        .windows(token.len())
+        .any(|w| w == token.as_bytes()));
+
+    let r = fx.run(&["user", "list", &toml]);
+    r.expect_ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("name  role      region"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("li    reviewer  杭州市 (330100)  "),
+        "{}",
+        lines[1]
+    );
+    assert!(!r.stdout.contains("argon2"));
+
+    fx.run(&["user", "remove", &toml, "li"]).expect_ok();
+    let r = fx.run(&["user", "remove", &toml, "li"]);
+    r.expect_code(2);
+    assert_eq!(r.stderr, "error: unknown user `li`\n");
+}
