@@ -138,30 +138,9 @@ mod tests {
 
     fn alert(id: &str, kind: Kind, priority: Priority) -> Alert {
         Alert {
-            alert_id: id.to_string(),
-            kind,
-            priority,
-            status: Status::New,
             period: "2025-Q1".into(),
             first_period: "2025-Q1".into(),
-            class: "drug".into(),
-            product_id: None,
-            product_name: None,
-            event: None,
-            region: None,
-            region_name: None,
-            batch: None,
-            case_id: None,
-            rule: "r".into(),
-            threshold: 1.0,
-            value: 2.0,
-            numbers: Default::default(),
-            message_en: "m".into(),
-            message_zh: "消息".into(),
-            due_date: None,
-            overdue: false,
-            topic_id: None,
-            topic_state: None,
+            ..Alert::example(id, kind, priority, Status::New)
         }
     }
 

@@ -233,6 +233,40 @@ mod date_text {
     }
 }
 
+/// A complete alert for tests: the given subject, a drug in period 2025-Q3, no product,
+/// event or region, empty numbers; tests set what they look at with `..Alert::example(…)`.
+#[cfg(test)]
+impl Alert {
+    pub(crate) fn example(id: &str, kind: Kind, priority: Priority, status: Status) -> Alert {
+        Alert {
+            alert_id: id.to_string(),
+            kind,
+            priority,
+            status,
+            period: "2025-Q3".into(),
+            first_period: "2025-Q3".into(),
+            class: "drug".into(),
+            product_id: None,
+            product_name: None,
+            event: None,
+            region: None,
+            region_name: None,
+            batch: None,
+            case_id: None,
+            rule: "r".into(),
+            threshold: 1.0,
+            value: 2.0,
+            numbers: serde_json::Map::new(),
+            message_en: format!("message of {id}"),
+            message_zh: format!("预警 {id} 的说明"),
+            due_date: None,
+            overdue: false,
+            topic_id: None,
+            topic_state: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

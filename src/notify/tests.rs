@@ -180,30 +180,17 @@ fn alert(id: &str, priority: Priority, status: Status) -> Alert {
     numbers.insert("a".to_string(), serde_json::json!(5));
     numbers.insert("eb05".to_string(), serde_json::json!(2.4));
     Alert {
-        alert_id: id.to_string(),
-        kind: Kind::NewSignal,
-        priority,
-        status,
-        period: "2025-Q3".to_string(),
-        first_period: "2025-Q3".to_string(),
-        class: "drug".to_string(),
         product_id: Some("D001".to_string()),
         product_name: Some("注射用头孢曲松钠".to_string()),
         event: Some("过敏性休克".to_string()),
         region: Some("330000".to_string()),
-        region_name: None,
-        batch: None,
-        case_id: None,
         rule: "ebgm.eb05 >= 2".to_string(),
         threshold: 2.0,
         value: 2.4,
         numbers,
         message_en: format!("alert {id}: new signal for ceftriaxone and anaphylactic shock"),
         message_zh: format!("预警 {id}：注射用头孢曲松钠 与 过敏性休克 出现新信号"),
-        due_date: None,
-        overdue: false,
-        topic_id: None,
-        topic_state: None,
+        ..Alert::example(id, Kind::NewSignal, priority, status)
     }
 }
 
@@ -333,8 +320,6 @@ fn summary_lines_give_the_due_date_and_say_overdue() {
         Alert {
             due_date: Some(day("2025-09-01")),
             overdue: true,
-            topic_id: None,
-            topic_state: None,
             ..alert("B", Priority::P0, Status::New)
         },
         Alert {

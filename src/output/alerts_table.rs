@@ -256,30 +256,24 @@ mod tests {
 
     fn alert(kind: Kind, numbers: Value) -> Alert {
         Alert {
-            alert_id: format!("id-{}", kind.as_str()),
-            kind,
-            priority: Priority::P2,
-            status: Status::New,
-            period: "2025-Q3".into(),
             first_period: "2025-Q1".into(),
-            class: "drug".into(),
             product_id: Some("P1".into()),
-            product_name: None,
-            event: None,
             region: Some("330100".into()),
             region_name: Some("杭州市".into()),
             due_date: chrono::NaiveDate::from_ymd_opt(2025, 9, 1),
             overdue: true,
-            topic_id: None,
-            topic_state: None,
-            batch: None,
-            case_id: None,
             rule: "a >= 3".into(),
             threshold: 3.0,
             value: f64::NAN,
             numbers: numbers.as_object().expect("an object").clone(),
             message_en: "en".into(),
             message_zh: "中文".into(),
+            ..Alert::example(
+                &format!("id-{}", kind.as_str()),
+                kind,
+                Priority::P2,
+                Status::New,
+            )
         }
     }
 

@@ -19,30 +19,16 @@ const QUOTES: &str = r#""&'"#;
 
 fn alert(id: &str, priority: Priority, status: Status, kind: Kind) -> Alert {
     Alert {
-        alert_id: id.to_string(),
-        kind,
-        priority,
-        status,
         period: "2025".into(),
         first_period: "2025".into(),
-        class: "drug".into(),
         product_id: Some("D004".into()),
         product_name: Some("盐酸二甲双胍片".into()),
         event: Some("Lactic acidosis".into()),
         region: Some("330000".into()),
-        region_name: None,
-        batch: None,
-        case_id: None,
         rule: "ebgm.eb05 >= 2".into(),
         threshold: 2.0,
         value: 3.41,
-        numbers: serde_json::Map::new(),
-        message_en: format!("message of {id}"),
-        message_zh: format!("预警 {id} 的说明"),
-        due_date: None,
-        overdue: false,
-        topic_id: None,
-        topic_state: None,
+        ..Alert::example(id, kind, priority, status)
     }
 }
 
