@@ -13,27 +13,6 @@ use pvwatch::catalog::{AlertQuery, Catalog, CatalogError, RegionScope, SortKey};
 
 use crate::util::*;
 
-fn zhejiang() -> String {
-    repo()
-        .join("pipelines/zhejiang-quarterly.toml")
-        .display()
-        .to_string()
-}
-
-fn run_quarter(fx: &Fixture, out: &Path, quarter: &str) {
-    let out = out.display().to_string();
-    fx.run(&[
-        "run",
-        &zhejiang(),
-        "--period",
-        quarter,
-        "--out",
-        &out,
-        "--quiet",
-    ])
-    .expect_ok();
-}
-
 /// Three quarters of the Zhejiang pipeline, run once for the tests that only read.
 fn three_quarters() -> &'static (Fixture, PathBuf) {
     static RUNS: OnceLock<(Fixture, PathBuf)> = OnceLock::new();

@@ -38,27 +38,6 @@ const PARQUET_OUTPUTS: [&str; 6] = [
     "signals.parquet",
 ];
 
-fn zhejiang() -> String {
-    repo()
-        .join("pipelines/zhejiang-quarterly.toml")
-        .display()
-        .to_string()
-}
-
-fn run_quarter(fx: &Fixture, out: &Path, quarter: &str) {
-    let out = out.display().to_string();
-    fx.run(&[
-        "run",
-        &zhejiang(),
-        "--period",
-        quarter,
-        "--out",
-        &out,
-        "--quiet",
-    ])
-    .expect_ok();
-}
-
 fn arrow_schema(path: &Path) -> SchemaRef {
     let file = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ParquetRecordBatchReaderBuilder::try_new(file)

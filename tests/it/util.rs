@@ -21,6 +21,16 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Run one quarter of `pipelines/zhejiang-quarterly.toml` into `out`; it must succeed.
+pub fn run_quarter(fx: &Fixture, out: &Path, quarter: &str) {
+    let pipeline = repo().join("pipelines/zhejiang-quarterly.toml");
+    let (pipeline, out) = (pipeline.display().to_string(), out.display().to_string());
+    fx.run(&[
+        "run", &pipeline, "--period", quarter, "--out", &out, "--quiet",
+    ])
+    .expect_ok();
+}
+
 /// What one invocation of the binary did.
 #[derive(Debug)]
 pub struct Run {
