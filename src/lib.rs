@@ -77,6 +77,10 @@ pub struct RunOptions {
     pub decisions: Vec<decisions::TopicRecord>,
     /// When a signal closed as refuted or labelled is raised again.
     pub reopen: decisions::ReopenRule,
+    /// Where `decisions` came from (the review database, or `--no-decisions`), recorded
+    /// in the manifest as `review_database`; `None` (a library caller that passed topics
+    /// itself) leaves the key out.
+    pub decisions_source: Option<review_db::batch::TopicsSource>,
 }
 
 impl Default for RunOptions {
@@ -89,6 +93,7 @@ impl Default for RunOptions {
             no_previous: false,
             decisions: Vec::new(),
             reopen: decisions::ReopenRule::default(),
+            decisions_source: None,
         }
     }
 }
@@ -301,6 +306,9 @@ struct Manifest<'a> {
     conversion: Option<&'a ingest::ConversionReport>,
     signals: &'a SignalsHeadline,
     alerts: &'a AlertsHeadline,
+    /// The review database the topics were read from, and how many (no password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review_database: Option<&'a review_db::batch::TopicsSource>,
     /// Webhook deliveries; written after the outputs are published (empty until then).
     notify: &'a [notify::Delivery],
     timings_ms: &'a Timings,
@@ -522,6 +530,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         conversion: conversion.as_ref(),
         signals: &signals_headline,
         alerts: &alerts_headline,
+        review_database: opts.decisions_source.as_ref(),
         notify: &[],
         timings_ms: &timings,
         peak_memory_bytes: memory::peak_rss_bytes(),
