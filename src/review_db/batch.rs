@@ -205,7 +205,10 @@ fn day(field: &str, id: i64, at: &str, zone: FixedOffset) -> DbResult<NaiveDate>
 /// One database row as the batch's [`TopicRecord`].
 pub fn topic_record(r: &TopicRow, zone: FixedOffset) -> DbResult<TopicRecord> {
     let state = TopicState::parse(r.state.as_str()).ok_or_else(|| {
-        DbError::Invalid(format!("stored topic {}: unknown state `{}`", r.id, r.state))
+        DbError::Invalid(format!(
+            "stored topic {}: unknown state `{}`",
+            r.id, r.state
+        ))
     })?;
     let outcome = r
         .outcome
@@ -289,10 +292,16 @@ mod tests {
     #[test]
     fn every_state_and_outcome_has_its_batch_twin() {
         for s in State::ALL {
-            assert_eq!(TopicState::parse(s.as_str()).map(|t| t.as_str()), Some(s.as_str()));
+            assert_eq!(
+                TopicState::parse(s.as_str()).map(|t| t.as_str()),
+                Some(s.as_str())
+            );
         }
         for o in crate::review_db::Outcome::ALL {
-            assert_eq!(Outcome::parse(o.as_str()).map(|t| t.as_str()), Some(o.as_str()));
+            assert_eq!(
+                Outcome::parse(o.as_str()).map(|t| t.as_str()),
+                Some(o.as_str())
+            );
         }
     }
 

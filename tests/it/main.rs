@@ -35,6 +35,8 @@
 //!   pipeline against an independent recount: alerts, cases, screening, signals, rates.
 //! - `decisions`: topics of the tracking log given to `pvwatch::run`: a refuted signal
 //!   suppressed and counted, reopened once its cases double; `signal_log.parquet`.
+//! - `review_run`: the same loop through the binary on a real review database (SQLite, and
+//!   PostgreSQL when `PVWATCH_TEST_POSTGRES_URL` is set); an unreachable database.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
 //!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
 //!   `ingest.timezone`).
@@ -58,6 +60,7 @@ mod records;
 mod regions;
 mod regression;
 mod review;
+mod review_run;
 mod scale;
 mod scope;
 mod signals;
