@@ -473,11 +473,20 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;
-    // Built and written a chunk of cases at a time: the whole table is never in memory.
-    progress::timed("write: case table", || {
-        let chunks =
-            cases::case_table_chunks(in_scope, &pipeline.signals, &period, cases::CHUNK_CASES)?;
-        staging.write_parquet_batches("cases.parquet", chunks)
+    // Built and written a chunk of cases at a time, with every version of those cases:
+    // neither whole table is ever in memory.
+    progress::timed("write: case table and case versions", || {
+        let chunks = cases::case_and_version_chunks(
+            in_scope,
+            &pipeline.signals,
+            &period,
+            cases::CHUNK_CASES,
+        )?
+        .map(|c| c.map(|(cases, versions)| vec![cases, versions]));
+        staging.write_parquet_files(
+            &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
+            chunks,
+        )
     })?;
     staging.write_alerts(&alert_list)?;
     let signal_log = decisions::log::signal_log_table(

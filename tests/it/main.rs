@@ -20,6 +20,8 @@
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
+//! - `case_versions`: the demo's `case_versions.parquet` (schema, every version received
+//!   by the period end) against an independent recount of the sample reports.
 //! - `cases`: the demo's `cases.parquet` (schema, lists, completeness) against an
 //!   independent recount of the sample CSVs.
 //! - `records`: every physical row accounted for in CSV-like files (a quote left open,
@@ -44,6 +46,7 @@
 mod alerts;
 mod as_of;
 mod bad_input;
+mod case_versions;
 mod cases;
 mod catalog;
 mod cli;
