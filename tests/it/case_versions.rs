@@ -225,3 +225,66 @@ fn demo_case_versions_are_every_version_received_by_the_period_end() {
         .expect("the manifest lists case_versions.parquet");
     assert_eq!(listed["rows"], t.rows.len());
 }
+
+/// The review app's case detail (`pvwatch::catalog`) lists every version of a case from
+/// `case_versions.parquet`, and falls back to the latest version for a period published
+/// without that file.
+#[test]
+fn case_detail_lists_every_version_and_falls_back_to_the_latest() {
+    use pvwatch::catalog::{Catalog, RegionScope, FROM_CASE_VERSIONS, FROM_LATEST_ONLY};
+
+    let fx = Fixture::empty();
+    let demo = repo().join("pipelines/demo.toml").display().to_string();
+    let out = fx.ps("out");
+    fx.run(&["run", demo.as_str(), "--out", out.as_str()])
+        .expect_ok();
+    let want = recount_versions("2025-12-31");
+    // A case with the most versions received by the period's end.
+    let (case, versions) = want
+        .iter()
+        .max_by_key(|(id, v)| (v.len(), std::cmp::Reverse(id.to_string())))
+        .unwrap();
+    assert!(versions.len() >= 2, "{case}: {versions:?}");
+
+    let catalog = Catalog::open(fx.p("out"), None)
+        .expect("the catalog opens")
+        .with_check_interval(std::time::Duration::ZERO);
+    let detail = catalog.case(&RegionScope::all(), case).expect("the case");
+    assert!(detail.superseded_versions_published);
+    let p = detail.versions.last().unwrap();
+    assert_eq!(p.versions_source, FROM_CASE_VERSIONS);
+    let ids: Vec<&str> = p
+        .report_versions
+        .iter()
+        .map(|v| v["report_id"].as_str().unwrap())
+        .collect();
+    let want_ids: Vec<&str> = versions.iter().map(|v| v.report_id.as_str()).collect();
+    assert_eq!(ids, want_ids);
+    let flags: Vec<bool> = p
+        .report_versions
+        .iter()
+        .map(|v| v["superseded"].as_bool().unwrap())
+        .collect();
+    let mut want_flags = vec![true; versions.len()];
+    *want_flags.last_mut().unwrap() = false;
+    assert_eq!(flags, want_flags);
+    assert_eq!(p.case["report_id"], *want_ids.last().unwrap());
+
+    // A period published before case_versions.parquet existed: the latest version only.
+    std::fs::remove_file(fx.p("out/period=2025/case_versions.parquet")).unwrap();
+    let catalog = Catalog::open(fx.p("out"), None)
+        .expect("the catalog opens")
+        .with_check_interval(std::time::Duration::ZERO);
+    let detail = catalog.case(&RegionScope::all(), case).expect("the case");
+    assert!(!detail.superseded_versions_published);
+    let p = detail.versions.last().unwrap();
+    assert_eq!(p.versions_source, FROM_LATEST_ONLY);
+    assert_eq!(p.report_versions.len(), 1);
+    let only = &p.report_versions[0];
+    assert_eq!(only["report_id"], *want_ids.last().unwrap());
+    assert_eq!(only["superseded"], false);
+    assert_eq!(
+        only["received_date"], p.case["latest_received"],
+        "the latest version's receipt"
+    );
+}
