@@ -105,7 +105,7 @@ pub async fn read_decisions(pipeline: &Pipeline) -> DbResult<BatchDecisions> {
         (Some(path), _) => {
             let shown = path.display().to_string();
             if !path.exists() {
-                tracing::info!(database = %shown, "no review database yet: no topic applies");
+                tracing::debug!(database = %shown, "no review database yet: no topic applies");
                 return Ok(BatchDecisions {
                     topics: Vec::new(),
                     reopen,
