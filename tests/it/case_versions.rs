@@ -129,7 +129,7 @@ fn recount_versions(end: &str) -> BTreeMap<String, Vec<Version>> {
     cases
 }
 
-fn opt<'a>(v: &'a Value) -> Option<&'a str> {
+fn opt(v: &Value) -> Option<&str> {
     (!v.is_null()).then(|| v.str())
 }
 
