@@ -76,6 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = cases;
     let data = Dataset {
+        superseded_versions: DataFrame::empty(),
         cases: DataFrame::new_infer_height(vec![
             Column::new(col::CASE_ID.into(), case_id),
             Column::new(col::CLASS.into(), vec!["drug"; n]),

@@ -77,6 +77,10 @@ pub struct RunOptions {
     pub decisions: Vec<decisions::TopicRecord>,
     /// When a signal closed as refuted or labelled is raised again.
     pub reopen: decisions::ReopenRule,
+    /// Where `decisions` came from (the review database, or `--no-decisions`), recorded
+    /// in the manifest as `review_database`; `None` (a library caller that passed topics
+    /// itself) leaves the key out.
+    pub decisions_source: Option<review_db::batch::TopicsSource>,
 }
 
 impl Default for RunOptions {
@@ -89,6 +93,7 @@ impl Default for RunOptions {
             no_previous: false,
             decisions: Vec::new(),
             reopen: decisions::ReopenRule::default(),
+            decisions_source: None,
         }
     }
 }
@@ -301,6 +306,9 @@ struct Manifest<'a> {
     conversion: Option<&'a ingest::ConversionReport>,
     signals: &'a SignalsHeadline,
     alerts: &'a AlertsHeadline,
+    /// The review database the topics were read from, and how many (no password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review_database: Option<&'a review_db::batch::TopicsSource>,
     /// Webhook deliveries; written after the outputs are published (empty until then).
     notify: &'a [notify::Delivery],
     timings_ms: &'a Timings,
@@ -465,11 +473,20 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;
-    // Built and written a chunk of cases at a time: the whole table is never in memory.
-    progress::timed("write: case table", || {
-        let chunks =
-            cases::case_table_chunks(in_scope, &pipeline.signals, &period, cases::CHUNK_CASES)?;
-        staging.write_parquet_batches("cases.parquet", chunks)
+    // Built and written a chunk of cases at a time, with every version of those cases:
+    // neither whole table is ever in memory.
+    progress::timed("write: case table and case versions", || {
+        let chunks = cases::case_and_version_chunks(
+            in_scope,
+            &pipeline.signals,
+            &period,
+            cases::CHUNK_CASES,
+        )?
+        .map(|c| c.map(|(cases, versions)| vec![cases, versions]));
+        staging.write_parquet_files(
+            &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
+            chunks,
+        )
     })?;
     staging.write_alerts(&alert_list)?;
     let signal_log = decisions::log::signal_log_table(
@@ -522,6 +539,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         conversion: conversion.as_ref(),
         signals: &signals_headline,
         alerts: &alerts_headline,
+        review_database: opts.decisions_source.as_ref(),
         notify: &[],
         timings_ms: &timings,
         peak_memory_bytes: memory::peak_rss_bytes(),

@@ -57,6 +57,10 @@ enum Command {
         /// (the way on when an earlier period's outputs are damaged; the manifest says so).
         #[arg(long)]
         no_previous: bool,
+        /// Do not read the review database: no reviewer's decision applies, every signal
+        /// alerts as if untracked (the way on when the database is down; the manifest says so).
+        #[arg(long)]
+        no_decisions: bool,
     },
     /// Check a pipeline file and every input it names; write nothing.
     Validate {
@@ -310,16 +314,27 @@ fn main() -> ExitCode {
             out,
             lang,
             no_previous,
+            no_decisions,
         } => Pipeline::load(pipeline).and_then(|p| {
             record_run(&span, &p, &period.unwrap_or(p.period));
+            let decided = if *no_decisions {
+                pvwatch::review_db::batch::BatchDecisions {
+                    topics: Vec::new(),
+                    reopen: pvwatch::review_db::batch::reopen_rule(&p),
+                    source: pvwatch::review_db::batch::TopicsSource::skipped(),
+                }
+            } else {
+                pvwatch::review_db::batch::read_decisions_blocking(&p)?
+            };
             let opts = RunOptions {
                 period: *period,
                 out: out.clone(),
                 lang: *lang,
                 progress,
                 no_previous: *no_previous,
-                // The review database is not read yet: no topic, as before it existed.
-                ..RunOptions::default()
+                decisions: decided.topics,
+                reopen: decided.reopen,
+                decisions_source: Some(decided.source),
             };
             let s = pvwatch::run(&p, &opts)?;
             log_run_finished(&s, started);

@@ -160,6 +160,8 @@ pub mod col {
     pub const IN_PERIOD: &str = "in_period";
     pub const COMPLETENESS: &str = "completeness";
     pub const WELL_DOCUMENTED: &str = "well_documented";
+    /// case_versions.parquet: a version that a later one of its case replaced.
+    pub const SUPERSEDED: &str = "superseded";
     /// rates.parquet: the share of `reports` that are well documented.
     pub const WELL_DOCUMENTED_SHARE: &str = "well_documented_share";
 }

@@ -60,6 +60,11 @@ pub fn scope_dataset(data: &Dataset, scope: &Scope) -> Result<Option<Dataset>> {
         frame.filter(&mask).context(ctx)
     };
     Ok(Some(Dataset {
+        superseded_versions: if data.superseded_versions.column(col::CASE_KEY).is_ok() {
+            child(&data.superseded_versions)?
+        } else {
+            data.superseded_versions.clone()
+        },
         case_products: child(&data.case_products)?,
         case_events: child(&data.case_events)?,
         cases,

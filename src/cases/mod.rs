@@ -24,6 +24,7 @@
 pub mod completeness;
 #[cfg(test)]
 mod tests;
+pub mod versions;
 
 use polars::prelude::*;
 
@@ -197,6 +198,30 @@ pub fn case_table_chunks<'a>(
     period: &'a Period,
     chunk_cases: usize,
 ) -> Result<impl Iterator<Item = Result<DataFrame>> + 'a> {
+    Ok(chunks(data, signals, period, chunk_cases, false)?.map(|c| c.map(|(cases, _)| cases)))
+}
+
+/// The chunks of [`case_table_chunks`], each with the rows of `case_versions.parquet` for
+/// the same cases ([`versions::versions_chunk`]): every version received by the cut-off
+/// of those cases, so both files are written in one pass over the cases.
+pub fn case_and_version_chunks<'a>(
+    data: &'a Dataset,
+    signals: &'a Signals,
+    period: &'a Period,
+    chunk_cases: usize,
+) -> Result<impl Iterator<Item = Result<(DataFrame, DataFrame)>> + 'a> {
+    Ok(chunks(data, signals, period, chunk_cases, true)?.map(|c| {
+        c.map(|(cases, versions)| (cases, versions.expect("versions are built when asked for")))
+    }))
+}
+
+fn chunks<'a>(
+    data: &'a Dataset,
+    signals: &'a Signals,
+    period: &'a Period,
+    chunk_cases: usize,
+    with_versions: bool,
+) -> Result<impl Iterator<Item = Result<(DataFrame, Option<DataFrame>)>> + 'a> {
     let ctx = || "cases: building the case table".to_string();
     let chunk_cases = chunk_cases.max(1);
     let cases = if data.cases.column(col::COMPLETENESS).is_ok() {
@@ -242,7 +267,18 @@ pub fn case_table_chunks<'a>(
             &[col::CASE_KEY, col::PRODUCT_ID, col::BATCH],
         )?;
         let events = in_chunk(&data.case_events, &[col::CASE_KEY, col::EVENT])?;
-        chunk_table(chunk, &products, &events, signals, period)
+        let table = chunk_table(chunk, &products, &events, signals, period)?;
+        if !with_versions {
+            return Ok((table, None));
+        }
+        // A dataset built without ingest (tests, benchmarks) may have no older versions.
+        let older = if data.superseded_versions.column(col::CASE_KEY).is_ok() {
+            in_chunk(&data.superseded_versions, crate::ingest::SUPERSEDED_COLUMNS)?
+        } else {
+            DataFrame::empty()
+        };
+        let versions = versions::versions_chunk(&table, older, &period.to_string())?;
+        Ok((table, Some(versions)))
     });
     Ok(chunks)
 }

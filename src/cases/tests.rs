@@ -167,6 +167,7 @@ fn dataset(cases: &[Case], terms: Option<&[&str]>) -> Dataset {
     });
     Dataset {
         cases: cases_df,
+        superseded_versions: DataFrame::empty(),
         case_products,
         case_events,
         products: DataFrame::empty(),

@@ -10,10 +10,11 @@
 //! canonical tables hold, documented with `cases.parquet` in the README; `> 0.8` is well
 //! documented. The catalog does not score cases again, so the app and the BI tables agree.
 //!
-//! **Case versions.** The outputs publish one row per case: its latest version as of the
-//! period, with `versions_received`, `first_received` and `latest_received`. Superseded
-//! versions are not published, so a case's detail lists, for every period that holds the
-//! case, the version that period used: the versions a reviewer could have seen.
+//! **Case versions.** A case's detail lists, for every period that holds the case, the
+//! case table's row (the version that period used) and every report version received by
+//! the period's end with its key fields, from `case_versions.parquet`
+//! ([`super::versions`]); a period published before that file existed gives its latest
+//! version alone (`versions_source: "latest_only"`).
 
 use std::sync::OnceLock;
 
@@ -100,11 +101,15 @@ pub const CASE_SERIES_COLUMNS: &[&str] = &[
 /// Key of `other_suspect_products` in a case series item.
 pub const OTHER_SUSPECT_PRODUCTS: &str = "other_suspect_products";
 
-/// One case in one period: every `cases.parquet` column.
+/// One case in one period: every `cases.parquet` column, and every report version of the
+/// case received by the period's end (oldest first, `case_versions.parquet`'s columns).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseVersion {
     pub period: String,
     pub case: Row,
+    pub report_versions: Vec<Row>,
+    /// `case_versions`, or `latest_only` for a period without `case_versions.parquet`.
+    pub versions_source: &'static str,
 }
 
 /// A case's detail: the version each period used, oldest period first.
@@ -112,7 +117,7 @@ pub struct CaseVersion {
 pub struct CaseDetail {
     pub case_id: String,
     pub versions: Vec<CaseVersion>,
-    /// Always false today: the outputs publish no superseded versions (see the module).
+    /// Whether some period published the superseded versions (`case_versions.parquet`).
     pub superseded_versions_published: bool,
 }
 
@@ -233,18 +238,25 @@ impl Catalog {
             if !scope.sees_case(region) {
                 return Err(CatalogError::NotFound(format!("case `{case_id}`")));
             }
+            let (report_versions, versions_source) =
+                super::versions::case_versions(&p, case_id, &case)?;
             versions.push(CaseVersion {
                 period: p.info.label.clone(),
                 case,
+                report_versions,
+                versions_source,
             });
         }
         if versions.is_empty() {
             return Err(CatalogError::NotFound(format!("case `{case_id}`")));
         }
+        let published = versions
+            .iter()
+            .any(|v| v.versions_source == super::versions::FROM_CASE_VERSIONS);
         Ok(CaseDetail {
             case_id: case_id.to_string(),
             versions,
-            superseded_versions_published: false,
+            superseded_versions_published: published,
         })
     }
 

@@ -33,6 +33,7 @@ mod detail;
 mod load;
 mod queue;
 mod value;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ pub use detail::{
 pub use load::PeriodInfo;
 pub use queue::{AlertPage, AlertQuery, SortKey};
 pub use value::Row;
+pub use versions::{FROM_CASE_VERSIONS, FROM_LATEST_ONLY};
 
 use load::{Fingerprint, LoadedPeriod};
 

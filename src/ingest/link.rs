@@ -59,6 +59,7 @@ pub(super) fn link(
 
     let Cases {
         cases,
+        superseded,
         ids,
         latest,
         later,
@@ -130,6 +131,7 @@ pub(super) fn link(
 
     Ok(Dataset {
         cases,
+        superseded_versions: superseded,
         case_products: products_of.df,
         case_events: events_of.df,
         products: products.df,

@@ -22,7 +22,9 @@
 //! case_id (default report_id) and report_id, plus `__first_received`, the earliest
 //! received_date among its versions, `__versions`, how many versions were received, and
 //! `__case`, its row number), `case_products` and `case_events` (rows of latest versions,
-//! keyed by `__case`), `products`, `populations`, `event_terms`. Optional columns missing
+//! keyed by `__case`), `superseded_versions` (the report columns of each older version
+//! received by the cut-off, keyed by its case's `__case`; not their products or events),
+//! `products`, `populations`, `event_terms`. Optional columns missing
 //! from a file are present as nulls, and so are bad optional values (nulled, row kept).
 //!
 //! Memory (DESIGN.md, Performance and scale): the child tables are streamed in batches and
@@ -65,6 +67,7 @@ use crate::accounting::TableAccount;
 pub use crate::accounting::Reject;
 pub use source::{load_inputs, ConversionReport};
 pub use table::{match_header, RawFrame, Wanted};
+pub use versions::SUPERSEDED_COLUMNS;
 
 use link::{is_child, link};
 use table::{is_parquet, load_table, Batches, Loaded};
@@ -72,6 +75,10 @@ use table::{is_parquet, load_table, Batches, Loaded};
 /// Everything later stages need, checked and de-duplicated.
 pub struct Dataset {
     pub cases: DataFrame,
+    /// The older versions of the cases, received by the cut-off: one row per version
+    /// ([`SUPERSEDED_COLUMNS`], keyed by `__case` like `case_products`), for
+    /// `case_versions.parquet`. Empty (no column) where a caller builds a dataset itself.
+    pub superseded_versions: DataFrame,
     pub case_products: DataFrame,
     pub case_events: DataFrame,
     pub products: DataFrame,

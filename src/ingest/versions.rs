@@ -15,6 +15,9 @@ use crate::schema::{self, col};
 /// The latest versions, as the `cases` frame, with what linking the child tables needs.
 pub(super) struct Cases {
     pub(super) cases: DataFrame,
+    /// The older versions received by the cut-off ([`SUPERSEDED_COLUMNS`], keyed by their
+    /// case's `__case`), for `case_versions.parquet`.
+    pub(super) superseded: DataFrame,
     /// Every report's id, in row order.
     pub(super) ids: StringChunked,
     /// Which reports are the latest version of their case.
@@ -45,6 +48,9 @@ pub(super) fn select_cases(reports: &mut Loaded, cutoff: NaiveDate) -> Result<Ca
     })?;
     let n_latest = latest.first_received.len() as u64;
     let latest_mask = BooleanChunked::from_slice("latest".into(), &latest.mask);
+    let superseded = timed("ingest: keeping superseded versions", || {
+        superseded_versions(&rdf, &latest)
+    })?;
 
     // `cases`: the latest versions, column by column, each reports column let go as soon
     // as it is copied; report ids stay (as `ids`) to link the child tables.
@@ -115,11 +121,78 @@ pub(super) fn select_cases(reports: &mut Loaded, cutoff: NaiveDate) -> Result<Ca
     reports.after_cutoff = latest.after_cutoff;
     Ok(Cases {
         cases,
+        superseded,
         ids,
         latest: latest.mask,
         later: latest.later,
         data_cutoff,
     })
+}
+
+/// The report columns kept for each superseded version (the child tables' rows of a
+/// superseded version are not kept: products, events and batches are the latest
+/// version's only). Text as read (`sex`, `reporter_type` not coded: few rows).
+pub const SUPERSEDED_COLUMNS: &[&str] = &[
+    col::CASE_ID,
+    col::REPORT_ID,
+    col::VERSION,
+    col::RECEIVED_DATE,
+    col::CLASS,
+    col::REGION,
+    col::SEX,
+    col::AGE_YEARS,
+    col::REPORTER_TYPE,
+    col::SENTINEL,
+    col::IS_NEW,
+    col::IS_SERIOUS,
+    col::FATAL,
+];
+
+/// The versions that a later one of their case superseded, received on or before the
+/// cut-off, with their case's key (`__case`: the row number of its latest version among
+/// the latest versions, as in `cases`). Columns missing from `rdf` are null.
+fn superseded_versions(rdf: &DataFrame, latest: &Latest) -> Result<DataFrame> {
+    let ctx = || "ingest: keeping superseded versions".to_string();
+    let older: Vec<bool> = latest
+        .mask
+        .iter()
+        .zip(&latest.later)
+        .map(|(l, later)| !l && !later)
+        .collect();
+    // Each latest row's case key, then each superseded row's through its case's slot.
+    let mut key_of_row = vec![IdxSize::MAX; latest.mask.len()];
+    let mut next: IdxSize = 0;
+    for (row, l) in latest.mask.iter().enumerate() {
+        if *l {
+            key_of_row[row] = next;
+            next += 1;
+        }
+    }
+    let keys: Vec<IdxSize> = latest
+        .slot
+        .iter()
+        .zip(&older)
+        .filter(|(_, m)| **m)
+        .map(|(slot, _)| key_of_row[latest.best_rows[*slot as usize] as usize])
+        .collect();
+    let present = |name: &str| rdf.column(name).is_ok();
+    let exprs: Vec<Expr> = SUPERSEDED_COLUMNS
+        .iter()
+        .map(|&name| match name {
+            col::CASE_ID => coalesce(&[col(col::CASE_ID), col(col::REPORT_ID)]).alias(col::CASE_ID),
+            n if present(n) => col(n),
+            n => lit(NULL).alias(n),
+        })
+        .collect();
+    let mask = BooleanChunked::from_slice(PlSmallStr::EMPTY, &older);
+    let mut frame = rdf
+        .filter(&mask)
+        .and_then(|f| f.lazy().select(exprs).collect())
+        .context(ctx)?;
+    frame
+        .with_column(Column::new(col::CASE_KEY.into(), keys))
+        .context(ctx)?;
+    Ok(frame)
 }
 
 /// An enum column of checked values (each stored as listed in `values`) as the values'
@@ -144,6 +217,10 @@ struct Latest {
     first_received: Vec<i32>,
     /// For each latest row (in row order): how many versions of its case were received.
     versions: Vec<u32>,
+    /// Each report's case slot (`u32::MAX` when received after the cut-off), and each
+    /// slot's latest row: how a superseded version finds its case.
+    slot: Vec<u32>,
+    best_rows: Vec<u32>,
 }
 
 /// Latest version of each case as of `cutoff` (days since epoch): highest version (default
@@ -191,6 +268,7 @@ fn latest_versions(rdf: &DataFrame, cutoff: i32) -> Result<Latest> {
     // Per case: (its best row so far, its earliest receipt, its versions).
     let mut best: Vec<(u32, i32, u32)> = Vec::new();
     let mut later = vec![false; ids.len()];
+    let mut slot = vec![u32::MAX; ids.len()];
     for (row, (id, case)) in ids.iter().zip(case_ids.iter()).enumerate() {
         let date = received_arr.get(row).unwrap_or(i32::MIN);
         if date > cutoff {
@@ -199,6 +277,7 @@ fn latest_versions(rdf: &DataFrame, cutoff: i32) -> Result<Latest> {
         }
         match slot_of.entry(case.or(id).unwrap_or("")) {
             std::collections::hash_map::Entry::Occupied(e) => {
+                slot[row] = *e.get();
                 let b = &mut best[*e.get() as usize];
                 if rank(row) > rank(b.0 as usize) {
                     b.0 = row as u32;
@@ -207,6 +286,7 @@ fn latest_versions(rdf: &DataFrame, cutoff: i32) -> Result<Latest> {
                 b.2 += 1;
             }
             std::collections::hash_map::Entry::Vacant(e) => {
+                slot[row] = best.len() as u32;
                 e.insert(best.len() as u32);
                 best.push((row as u32, date, 1));
             }
@@ -231,5 +311,7 @@ fn latest_versions(rdf: &DataFrame, cutoff: i32) -> Result<Latest> {
         after_cutoff,
         first_received,
         versions,
+        slot,
+        best_rows: best.iter().map(|b| b.0).collect(),
     })
 }

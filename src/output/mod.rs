@@ -187,21 +187,54 @@ impl Staging {
         file: &str,
         batches: impl IntoIterator<Item = Result<DataFrame>>,
     ) -> Result<()> {
-        let target = self.target.join(file);
-        let mut parts = Vec::new();
-        let mut rows = 0u64;
+        self.write_parquet_files(&[file], batches.into_iter().map(|b| b.map(|b| vec![b])))
+    }
+
+    /// Write several tables that come in batches together, as [`Staging::write_parquet_batches`]
+    /// does one: each item holds one batch of each file, in the order of `files` (the case
+    /// table and the case versions are built from the same chunk of cases).
+    pub fn write_parquet_files(
+        &mut self,
+        files: &[&str],
+        batches: impl IntoIterator<Item = Result<Vec<DataFrame>>>,
+    ) -> Result<()> {
+        let mut parts: Vec<Vec<PathBuf>> = vec![Vec::new(); files.len()];
+        let mut rows = vec![0u64; files.len()];
         let written = (|| -> Result<()> {
             for batch in batches {
                 let batch = batch?;
-                check_parquet_types(&target, &batch)?;
-                let part = self.tmp.join(format!(".{file}.part-{:05}", parts.len()));
-                parts.push(part.clone());
-                rows += batch.height() as u64;
-                sink_parquet(batch.lazy(), &part, &target, Engine::Auto)?;
+                assert_eq!(batch.len(), files.len(), "one batch per file");
+                for (i, (file, frame)) in files.iter().zip(batch).enumerate() {
+                    let target = self.target.join(file);
+                    check_parquet_types(&target, &frame)?;
+                    let part = self.tmp.join(format!(".{file}.part-{:05}", parts[i].len()));
+                    parts[i].push(part.clone());
+                    rows[i] += frame.height() as u64;
+                    sink_parquet(frame.lazy(), &part, &target, Engine::Auto)?;
+                }
             }
             Ok(())
         })();
-        let merged = written.and_then(|()| match parts.as_slice() {
+        let mut merged = written;
+        for (file, parts) in files.iter().zip(&parts) {
+            if merged.is_ok() {
+                merged = self.merge_parts(file, parts);
+            }
+        }
+        for part in parts.iter().flatten() {
+            let _ = fs::remove_file(part);
+        }
+        merged?;
+        for (file, rows) in files.iter().zip(rows) {
+            self.record(file, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Stream the part files of `file`, in order, into the one file.
+    fn merge_parts(&self, file: &str, parts: &[PathBuf]) -> Result<()> {
+        let target = self.target.join(file);
+        match parts {
             [] => Err(Error::Polars {
                 context: format!("{}: writing Parquet", target.display()),
                 source: PolarsError::NoData("no batch to write".into()),
@@ -223,12 +256,7 @@ impl Staging {
                 // The streaming engine holds a few row groups at a time, never the table.
                 sink_parquet(parts_lf, &self.tmp.join(file), &target, Engine::Streaming)
             }
-        });
-        for part in &parts {
-            let _ = fs::remove_file(part);
         }
-        merged?;
-        self.record(file, rows)
     }
 
     /// Write `rejects.csv`: UTF-8 with a byte-order mark (so Excel shows Chinese), a header

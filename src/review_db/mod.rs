@@ -31,6 +31,7 @@ use crate::config::DatabaseUrl;
 use crate::Pipeline;
 
 pub mod auth;
+pub mod batch;
 pub mod cli;
 mod migrate;
 pub mod state;

@@ -86,7 +86,7 @@ fn topic(id: i64, event: &str, state: TopicState, outcome: Option<Outcome>) -> T
 
 /// Copy the sample tables into `to`, adding a copy of every case (all its versions, its
 /// products and events) that has D008 and Myocarditis: the pair's cases `a` double.
-fn doubled_sample(fx: &Fixture, to: &str) {
+pub fn doubled_sample(fx: &Fixture, to: &str) {
     let read = |f: &str| fs::read_to_string(fx.p(f)).expect("sample table");
     let (reports, products, events) = (
         read("reports.csv"),

@@ -29,8 +29,9 @@ const REQUIRE_READERS: &str = "PVWATCH_TEST_PYTHON_READERS";
 const QUARTERS: [&str; 3] = ["2025-Q1", "2025-Q2", "2025-Q3"];
 
 /// The Parquet outputs every period has.
-const PARQUET_OUTPUTS: [&str; 6] = [
+const PARQUET_OUTPUTS: [&str; 7] = [
     "alerts.parquet",
+    "case_versions.parquet",
     "cases.parquet",
     "rates.parquet",
     "screening.parquet",

@@ -20,6 +20,8 @@
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
+//! - `case_versions`: the demo's `case_versions.parquet` (schema, every version received
+//!   by the period end) against an independent recount of the sample reports.
 //! - `cases`: the demo's `cases.parquet` (schema, lists, completeness) against an
 //!   independent recount of the sample CSVs.
 //! - `records`: every physical row accounted for in CSV-like files (a quote left open,
@@ -35,6 +37,8 @@
 //!   pipeline against an independent recount: alerts, cases, screening, signals, rates.
 //! - `decisions`: topics of the tracking log given to `pvwatch::run`: a refuted signal
 //!   suppressed and counted, reopened once its cases double; `signal_log.parquet`.
+//! - `review_run`: the same loop through the binary on a real review database (SQLite, and
+//!   PostgreSQL when `PVWATCH_TEST_POSTGRES_URL` is set); an unreachable database.
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
 //!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
 //!   `ingest.timezone`).
@@ -42,6 +46,7 @@
 mod alerts;
 mod as_of;
 mod bad_input;
+mod case_versions;
 mod cases;
 mod catalog;
 mod cli;
@@ -58,6 +63,7 @@ mod records;
 mod regions;
 mod regression;
 mod review;
+mod review_run;
 mod scale;
 mod scope;
 mod signals;
