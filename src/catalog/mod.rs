@@ -44,7 +44,7 @@ pub use detail::{
     OTHER_SUSPECT_PRODUCTS,
 };
 pub use load::PeriodInfo;
-pub use queue::{AlertPage, AlertQuery, SortKey};
+pub use queue::{AlertPage, AlertQuery, SortKey, Subjects};
 pub use value::Row;
 
 use load::{Fingerprint, LoadedPeriod};
