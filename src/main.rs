@@ -186,7 +186,11 @@ fn run_user_command(command: &UserCommand, quiet: bool) -> pvwatch::Result<()> {
 }
 
 /// `pvwatch serve`: prints the address, serves until SIGINT or SIGTERM, then stops cleanly.
-fn run_serve(file: &std::path::Path, addr: std::net::SocketAddr, secure: bool) -> pvwatch::Result<()> {
+fn run_serve(
+    file: &std::path::Path,
+    addr: std::net::SocketAddr,
+    secure: bool,
+) -> pvwatch::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let pipeline = Pipeline::load(file)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

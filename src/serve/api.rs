@@ -211,10 +211,10 @@ async fn list_topics(
             Some("true") => Some(true),
             Some("false") => Some(false),
             Some(o) => {
-                return Err(
-                    AppError::invalid(format!("open: expected `true` or `false`, found `{o}`"))
-                        .into(),
-                )
+                return Err(AppError::invalid(format!(
+                    "open: expected `true` or `false`, found `{o}`"
+                ))
+                .into())
             }
         },
         assignee: nonempty(&p.assignee),

@@ -137,7 +137,11 @@ fn origin_matches(parts: &Parts) -> bool {
     let Some(origin) = parts.headers.get(header::ORIGIN) else {
         return true;
     };
-    let Some(host) = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+    let Some(host) = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
         return false;
     };
     let origin = origin.to_str().unwrap_or("");
@@ -280,11 +284,7 @@ pub async fn login(
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        session_cookie(
-            &session.token,
-            SESSION_HOURS * 3600,
-            state.secure_cookies(),
-        ),
+        session_cookie(&session.token, SESSION_HOURS * 3600, state.secure_cookies()),
     );
     res
 }

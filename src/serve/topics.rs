@@ -163,7 +163,9 @@ pub async fn create(state: &AppState, req: CreateTopic, user: &User) -> Result<T
             new.event = event.clone();
             let (c, p, e) = (class.clone(), product.clone(), event.clone());
             // A signal no period has is not a topic: the same 404 as an unknown alert.
-            state.catalog(move |cat| cat.signal_stats(&c, &p, &e)).await?;
+            state
+                .catalog(move |cat| cat.signal_stats(&c, &p, &e))
+                .await?;
         }
         _ => {
             return Err(AppError::invalid(
@@ -217,12 +219,17 @@ pub async fn transition(
     req: TransitionRequest,
     user: &User,
 ) -> Result<Topic, AppError> {
-    let to: State = req.to.trim().parse().map_err(|e| {
-        AppError::invalid(format!("to: {e}"))
-    })?;
+    let to: State = req
+        .to
+        .trim()
+        .parse()
+        .map_err(|e| AppError::invalid(format!("to: {e}")))?;
     let outcome: Option<Outcome> = match req.outcome.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(o) => Some(o.parse().map_err(|e| AppError::invalid(format!("outcome: {e}")))?),
+        Some(o) => Some(
+            o.parse()
+                .map_err(|e| AppError::invalid(format!("outcome: {e}")))?,
+        ),
     };
     // Region and existence first: an out-of-region id is a 404 before anything else.
     let current = state.db().topic(id, user).await?;

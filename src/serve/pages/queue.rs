@@ -54,7 +54,10 @@ pub async fn queue(
             );
         }
         if let Some(c) = case {
-            a.insert("link_case".into(), Value::from(format!("/cases/{}", seg(&c))));
+            a.insert(
+                "link_case".into(),
+                Value::from(format!("/cases/{}", seg(&c))),
+            );
         }
     }
     let periods: Vec<String> = state

@@ -69,7 +69,7 @@ fn chart(
     if hi - lo < 1e-9 {
         hi = lo + 1.0;
     }
-    let (left, right, top, bottom) = (30.0, f64::from(W) - 10.0, 10.0, f64::from(H) - 20.0);
+    let (left, right, top, bottom) = (34.0, f64::from(W) - 30.0, 10.0, f64::from(H) - 20.0);
     let n = s.periods.len().max(1);
     let x_of = |i: usize| {
         if n == 1 {
@@ -167,7 +167,13 @@ pub async fn signal(
     let charts = vec![
         chart(&s, crate::signals::counts::A, "a", "#1f3a5f", None),
         chart(&s, crate::signals::out::EB05, "EB05", "#ef6c00", Some(2.0)),
-        chart(&s, crate::signals::out::IC025, "IC025", "#2e7d32", Some(0.0)),
+        chart(
+            &s,
+            crate::signals::out::IC025,
+            "IC025",
+            "#2e7d32",
+            Some(0.0),
+        ),
     ];
     let ctx = Ctx {
         layout: Layout::new(Some(&staff), lang, &uri),
@@ -397,7 +403,13 @@ pub async fn due(
     let due = f.due_date.filter(|s| !s.trim().is_empty());
     state
         .db()
-        .change_due_date(id, version(&f.version)?, due.as_deref(), &f.reason, &staff.user)
+        .change_due_date(
+            id,
+            version(&f.version)?,
+            due.as_deref(),
+            &f.reason,
+            &staff.user,
+        )
         .await?;
     Ok(Redirect::to(&local_path(
         f.back.as_deref(),
