@@ -235,4 +235,3 @@ pub fn scope_of(user: &User) -> crate::catalog::RegionScope {
             .unwrap_or_else(|_| crate::catalog::RegionScope::region("000000").expect("six digits")),
     }
 }
-

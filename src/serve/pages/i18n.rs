@@ -93,6 +93,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("role", "Role", "角色"),
     ("all_regions", "all regions", "全部地区"),
     ("well_documented", "well documented", "记录完整"),
+    ("series_note", "The statistics count every case of the background (the whole data given); the series lists the cases of the published case table that you may see.", "统计量按全部背景数据计数；病例系列只列出已发布病例表中您有权查看的病例。"),
     ("no_cases", "No cases in your region.", "您的辖区内没有病例。"),
     ("field", "Field", "字段"),
 ];
