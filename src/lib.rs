@@ -39,10 +39,10 @@ pub mod regions;
 pub mod reject_text;
 pub mod review;
 pub mod review_db;
-pub mod serve;
 pub mod schema;
 pub mod scope;
 pub mod screening;
+pub mod serve;
 pub mod signals;
 pub mod summary;
 

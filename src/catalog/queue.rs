@@ -128,7 +128,9 @@ impl Subjects {
             return true;
         }
         match (&k.class, &k.product_id, &k.event) {
-            (Some(c), Some(p), Some(e)) => self.signals.contains(&(c.clone(), p.clone(), e.clone())),
+            (Some(c), Some(p), Some(e)) => {
+                self.signals.contains(&(c.clone(), p.clone(), e.clone()))
+            }
             _ => false,
         }
     }
