@@ -38,7 +38,24 @@ pub async fn queue(
     uri: Uri,
     Query(params): Query<AlertParams>,
 ) -> PageResult<Html<String>> {
-    let (mut page, _) = alert_page(&state, &staff, &params).await?;
+    let periods: Vec<String> = state
+        .catalog(|c| c.periods())
+        .await?
+        .into_iter()
+        .rev()
+        .map(|p| p.label)
+        .collect();
+    // Before the first `pvwatch run` there is nothing to queue: an empty page, not a 404.
+    let mut page = if periods.is_empty() {
+        crate::catalog::AlertPage {
+            alerts: Vec::new(),
+            total: 0,
+            next: None,
+            period: "—".to_string(),
+        }
+    } else {
+        alert_page(&state, &staff, &params).await?.0
+    };
     for a in &mut page.alerts {
         let s = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
         let (class, product, event, case) = (
@@ -60,13 +77,6 @@ pub async fn queue(
             );
         }
     }
-    let periods: Vec<String> = state
-        .catalog(|c| c.periods())
-        .await?
-        .into_iter()
-        .rev()
-        .map(|p| p.label)
-        .collect();
     #[derive(Serialize)]
     struct Ctx<'a> {
         #[serde(flatten)]

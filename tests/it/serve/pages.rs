@@ -145,3 +145,30 @@ on_each_backend!(
     pages_switch_language_page_the_queue_and_record_decisions,
     pages_render_in_both_languages
 );
+
+/// Before the first run the queue is an empty page, and the API says there is no period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_folder_without_periods_serves_an_empty_queue() {
+    use pvwatch::catalog::Catalog;
+    use pvwatch::review_db::{ReviewDb, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let db = ReviewDb::open_sqlite(&dir.path().join("pvwatch.db"))
+        .await
+        .unwrap();
+    db.add_user("v", Role::Viewer, None).await.unwrap();
+    let token = db.new_api_token("v").await.unwrap();
+    let catalog = Catalog::open(dir.path(), Some("zhejiang-quarterly")).unwrap();
+    let state =
+        pvwatch::serve::AppState::new(db, catalog, pvwatch::Lang::En, "zhejiang-quarterly", false);
+    let app = App::from_state(state, &token);
+    let r = app.get("/?lang=en", Auth::Bearer(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("<strong>0</strong> matching alerts"),
+        "{}",
+        r.body
+    );
+    let r = app.get("/api/alerts", Auth::Bearer(&token)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["message"], "not found: no published period");
+}
