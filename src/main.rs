@@ -197,7 +197,8 @@ fn run_serve(
         .enable_all()
         .build()
         .map_err(|e| pvwatch::Error::io("tokio runtime", e))?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // std's channel, waited on by a blocking task: no tokio feature beyond those enabled.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
         .map_err(|e| pvwatch::Error::io("signal handlers", e))?;
     std::thread::spawn(move || {
@@ -209,14 +210,17 @@ fn run_serve(
         addr,
         secure_cookies: secure,
     };
-    runtime.block_on(pvwatch::serve::serve(
+    let result = runtime.block_on(pvwatch::serve::serve(
         &pipeline,
         &opts,
         |bound| say(&format!("pvwatch serve: listening on http://{bound}")),
         async {
-            let _ = rx.await;
+            let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
         },
-    ))
+    ));
+    // The task waiting for a signal may still be blocked: do not wait for it.
+    runtime.shutdown_background();
+    result
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
