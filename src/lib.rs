@@ -42,6 +42,7 @@ pub mod review_db;
 pub mod schema;
 pub mod scope;
 pub mod screening;
+pub mod serve;
 pub mod signals;
 pub mod summary;
 

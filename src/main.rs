@@ -105,6 +105,17 @@ enum Command {
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
     },
+    /// Serve the review app over the pipeline's published periods and review database.
+    Serve {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Address to listen on (port 0: any free port; the address is printed).
+        #[arg(long, default_value = pvwatch::serve::DEFAULT_ADDR)]
+        addr: std::net::SocketAddr,
+        /// Mark the session cookie `Secure` (TLS terminated by a reverse proxy).
+        #[arg(long)]
+        secure_cookies: bool,
+    },
     /// Manage the review app's users in the pipeline's review database.
     User {
         #[command(subcommand)]
@@ -178,6 +189,44 @@ fn run_user_command(command: &UserCommand, quiet: bool) -> pvwatch::Result<()> {
     Ok(())
 }
 
+/// `pvwatch serve`: prints the address, serves until SIGINT or SIGTERM, then stops cleanly.
+fn run_serve(
+    file: &std::path::Path,
+    addr: std::net::SocketAddr,
+    secure: bool,
+) -> pvwatch::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let pipeline = Pipeline::load(file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| pvwatch::Error::io("tokio runtime", e))?;
+    // std's channel, waited on by a blocking task: no tokio feature beyond those enabled.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| pvwatch::Error::io("signal handlers", e))?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = tx.send(());
+        }
+    });
+    let opts = pvwatch::serve::ServeOptions {
+        addr,
+        secure_cookies: secure,
+    };
+    let result = runtime.block_on(pvwatch::serve::serve(
+        &pipeline,
+        &opts,
+        |bound| say(&format!("pvwatch serve: listening on http://{bound}")),
+        async {
+            let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
+        },
+    ));
+    // The task waiting for a signal may still be blocked: do not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
 fn parse_fraction(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
@@ -232,6 +281,7 @@ fn command_span(command: &Command) -> tracing::Span {
         }
         Command::Convert { .. } => tracing::span!(Level::ERROR, "convert"),
         Command::User { .. } => tracing::span!(Level::ERROR, "user"),
+        Command::Serve { .. } => tracing::span!(Level::ERROR, "serve"),
     }
 }
 
@@ -242,6 +292,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Validate { .. } => "validate",
         Command::Convert { .. } => "convert",
         Command::User { .. } => "user",
+        Command::Serve { .. } => "serve",
     }
 }
 
@@ -297,7 +348,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let bars = !cli.quiet && std::io::stderr().is_terminal();
     init_logging(&cli, bars);
-    stop_cleanly_on_signals();
+    // `serve` stops on its own signals: it finishes the requests under way and closes
+    // the database rather than exiting at once.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        stop_cleanly_on_signals();
+    }
     let progress = if bars {
         Progress::new(true)
     } else {
@@ -377,6 +432,11 @@ fn main() -> ExitCode {
             },
         ),
         Command::User { action } => run_user_command(action, cli.quiet),
+        Command::Serve {
+            pipeline,
+            addr,
+            secure_cookies,
+        } => run_serve(pipeline, *addr, *secure_cookies),
     };
 
     match result {

@@ -179,6 +179,24 @@ impl Catalog {
         })
     }
 
+    /// A signal's statistics rows (every `signals.parquet` column), one per period that has
+    /// it, oldest first; no case series is read. Not found when no period has it.
+    pub fn signal_stats(&self, class: &str, product_id: &str, event: &str) -> Result<Vec<Row>> {
+        self.refresh()?;
+        let key = (class.to_string(), product_id.to_string(), event.to_string());
+        let rows: Vec<Row> = self
+            .snapshot()
+            .iter()
+            .filter_map(|p| Some(row(p.signals.as_ref()?, *p.signal_rows.get(&key)?)))
+            .collect();
+        if rows.is_empty() {
+            return Err(CatalogError::NotFound(format!(
+                "signal `{class}` × `{product_id}` × `{event}`"
+            )));
+        }
+        Ok(rows)
+    }
+
     fn case_series(
         &self,
         period: &LoadedPeriod,

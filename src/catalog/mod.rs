@@ -45,7 +45,7 @@ pub use detail::{
     OTHER_SUSPECT_PRODUCTS,
 };
 pub use load::PeriodInfo;
-pub use queue::{AlertPage, AlertQuery, SortKey};
+pub use queue::{AlertPage, AlertQuery, SortKey, Subjects};
 pub use value::Row;
 pub use versions::{FROM_CASE_VERSIONS, FROM_LATEST_ONLY};
 

@@ -104,12 +104,36 @@ pub struct AlertQuery {
     /// of the alert's class, product and event (the alerts carry no SOC of their own).
     pub soc: Option<String>,
     pub overdue: Option<bool>,
+    /// Only the alerts of these subjects (the review app's topics of one assignee): an
+    /// alert matches by its id or by its (class, product_id, event). `None`: no narrowing.
+    pub subjects: Option<Subjects>,
     /// `(key, descending)`.
     pub sort: (SortKey, bool),
     /// Page size: 1 ..= [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when `None`.
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// Alert ids and (class, product_id, event) signals that an [`AlertQuery`] narrows to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subjects {
+    pub alert_ids: std::collections::BTreeSet<String>,
+    pub signals: std::collections::BTreeSet<(String, String, String)>,
+}
+
+impl Subjects {
+    fn matches(&self, k: &Key) -> bool {
+        if self.alert_ids.contains(&k.alert_id) {
+            return true;
+        }
+        match (&k.class, &k.product_id, &k.event) {
+            (Some(c), Some(p), Some(e)) => {
+                self.signals.contains(&(c.clone(), p.clone(), e.clone()))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One page of the queue.
@@ -304,6 +328,7 @@ struct Filter {
     product: Option<(String, String)>,
     soc: Option<String>,
     overdue: Option<bool>,
+    subjects: Option<Subjects>,
 }
 
 enum RegionFilter {
@@ -358,6 +383,7 @@ impl Filter {
             }),
             soc: nonempty(&q.soc),
             overdue: q.overdue,
+            subjects: q.subjects.clone(),
         })
     }
 
@@ -373,6 +399,7 @@ impl Filter {
                 .as_ref()
                 .is_none_or(|c| k.class.as_ref() == Some(c))
             && self.overdue.is_none_or(|o| k.overdue == o)
+            && self.subjects.as_ref().is_none_or(|s| s.matches(k))
             && self
                 .soc
                 .as_ref()
@@ -396,7 +423,7 @@ impl Filter {
     /// A digest of the query's filters and order, which a cursor must match.
     fn digest(q: &AlertQuery) -> String {
         let text = format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             q.priority,
             q.status,
             q.kind,
@@ -405,6 +432,7 @@ impl Filter {
             q.product,
             q.soc,
             q.overdue,
+            q.subjects,
             q.sort.0.name(),
             q.sort.1
         );

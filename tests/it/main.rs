@@ -42,6 +42,8 @@
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
 //!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
 //!   `ingest.timezone`).
+//! - `serve`: the review app over HTTP in process (access control, CSRF, escaping,
+//!   conflicts) on SQLite and PostgreSQL, and the real `pvwatch serve` killed and restarted.
 
 mod alerts;
 mod as_of;
@@ -66,6 +68,7 @@ mod review;
 mod review_run;
 mod scale;
 mod scope;
+mod serve;
 mod signals;
 mod types;
 mod util;
