@@ -278,6 +278,7 @@ macro_rules! on_each_backend {
 }
 
 mod access;
+mod browser;
 mod pages;
 mod restart;
 mod topics;
