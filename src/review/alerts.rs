@@ -418,11 +418,11 @@ impl Ctx<'_, '_> {
         );
         let text = if self.tr.is_zh() {
             format!(
-                "另有 {rest} 条{what}预警未在此列出（本页按复核顺序列出前 {shown} 条，上限由 alerts.page_limit 设定）。全部 {total} 条见本页所在文件夹中的 alerts.parquet 与 alerts.csv。"
+                "另有 {rest} 条{what}预警未在此列出（本页按复核顺序列出前 {shown} 条，上限由 alerts.page_limit 设定）。全部 {total} 条见本页所在文件夹中的 alerts.parquet 与 alerts.csv，或在审评应用中查看（pvwatch serve）。"
             )
         } else {
             format!(
-                "{rest} more {what} alerts are not listed here (this page lists the first {shown} in review order; alerts.page_limit sets the limit). All {total} are in alerts.parquet and alerts.csv in this page's folder."
+                "{rest} more {what} alerts are not listed here (this page lists the first {shown} in review order; alerts.page_limit sets the limit). All {total} are in alerts.parquet and alerts.csv in this page's folder, and in the review app (pvwatch serve)."
             )
         };
         format!("<p class=\"note more\">{}</p>\n", escape(&text))

@@ -610,6 +610,7 @@ fn page_limit_caps_every_list_and_counts_the_rest() {
     );
     assert!(p2.contains("49,800 more P2 alerts are not listed here"));
     assert!(p2.contains("All 50,000 are in alerts.parquet and alerts.csv"));
+    assert!(p2.contains("and in the review app (pvwatch serve)"));
     // The 200 shown are the overdue ones, which come first in review order.
     assert_eq!(p2.matches("class=\"badge p0 overdue\"").count(), 200);
     let p0 = &part[part.find("id=\"alerts-p0\"").unwrap()..part.find("id=\"alerts-p2\"").unwrap()];

@@ -14,6 +14,24 @@ use crate::serve::error::PageResult;
 use crate::serve::AppState;
 
 /// The case fields shown, in order (every one a `cases.parquet` column).
+/// The columns of the report-versions table (`case_versions.parquet`; no personal data).
+const VERSION_FIELDS: &[&str] = &[
+    "version",
+    "report_id",
+    "received_date",
+    "superseded",
+    "region_name",
+    "sex",
+    "age_years",
+    "reporter_type",
+    "is_new",
+    "is_serious",
+    "fatal",
+    "suspect_products",
+    "events",
+    "batches",
+];
+
 const CASE_FIELDS: &[&str] = &[
     "report_id",
     "version",
@@ -53,6 +71,7 @@ pub async fn case(
         layout: Layout<'a>,
         c: &'a crate::catalog::CaseDetail,
         fields: &'static [&'static str],
+        version_fields: &'static [&'static str],
     }
     Ok(render(
         "case.html",
@@ -60,6 +79,7 @@ pub async fn case(
             layout: Layout::new(Some(&staff), lang, &uri),
             c: &detail,
             fields: CASE_FIELDS,
+            version_fields: VERSION_FIELDS,
         },
     )?)
 }

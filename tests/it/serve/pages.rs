@@ -172,3 +172,37 @@ async fn an_output_folder_without_periods_serves_an_empty_queue() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.json()["message"], "not found: no published period");
 }
+
+/// A case with several report versions: its page lists every version received by the
+/// cut-off, the superseded ones marked, counted independently from case_versions.parquet.
+async fn a_case_page_lists_every_report_version(app: App) {
+    let versions = q3("case_versions.parquet");
+    let mut superseded: std::collections::BTreeMap<String, usize> = Default::default();
+    for row in 0..versions.rows.len() {
+        if versions.get(row, "superseded") == &crate::util::Value::Bool(true) {
+            *superseded
+                .entry(versions.get(row, "case_id").str().to_string())
+                .or_default() += 1;
+        }
+    }
+    let (case_id, n) = superseded
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .expect("the sample data have follow-up reports");
+    let (cookie, _) = app.login("rev").await;
+    let r = app
+        .get(
+            &format!("/cases/{case_id}?period=2025-Q3&lang=en"),
+            Auth::Cookie(&cookie, None),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let q3 = &r.body[r.body.find("Period 2025-Q3</h3>").expect("the Q3 versions")..];
+    let table = &q3[..q3.find("</table>").expect("a table")];
+    assert_eq!(table.matches("<td>Superseded</td>").count(), *n, "{table}");
+    assert!(r.body.contains("Report versions"));
+}
+on_each_backend!(
+    a_case_page_lists_every_report_version_on_each_backend,
+    a_case_page_lists_every_report_version
+);
