@@ -49,111 +49,9 @@ use crate::alerts::messages::{num, product_label};
 use crate::alerts::{Alert, Kind, Status};
 use crate::signals::{counts, out};
 
-/// A topic's state (EU GVP Module IX): `new → validation → validated | not_validated`;
-/// `validated → assessment → closed`; `not_validated → closed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TopicState {
-    New,
-    Validation,
-    Validated,
-    NotValidated,
-    Assessment,
-    Closed,
-}
-
-impl TopicState {
-    pub const ALL: [TopicState; 6] = [
-        TopicState::New,
-        TopicState::Validation,
-        TopicState::Validated,
-        TopicState::NotValidated,
-        TopicState::Assessment,
-        TopicState::Closed,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TopicState::New => "new",
-            TopicState::Validation => "validation",
-            TopicState::Validated => "validated",
-            TopicState::NotValidated => "not_validated",
-            TopicState::Assessment => "assessment",
-            TopicState::Closed => "closed",
-        }
-    }
-
-    pub fn label_zh(&self) -> &'static str {
-        match self {
-            TopicState::New => "新建",
-            TopicState::Validation => "验证中",
-            TopicState::Validated => "已验证",
-            TopicState::NotValidated => "未验证为信号",
-            TopicState::Assessment => "评价中",
-            TopicState::Closed => "已结案",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TopicState> {
-        TopicState::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// How a topic was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Not a signal (the association is refuted).
-    Refuted,
-    /// The risk is in the product's label already.
-    Labelled,
-    /// A known risk (literature, other products), not necessarily in this label.
-    Known,
-    /// Keep monitoring.
-    Monitor,
-    /// Action recommended: a label change, a referral to NMPA.
-    ActionRecommended,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Refuted,
-        Outcome::Labelled,
-        Outcome::Known,
-        Outcome::Monitor,
-        Outcome::ActionRecommended,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Refuted => "refuted",
-            Outcome::Labelled => "labelled",
-            Outcome::Known => "known",
-            Outcome::Monitor => "monitor",
-            Outcome::ActionRecommended => "action_recommended",
-        }
-    }
-
-    pub fn label_zh(&self) -> &'static str {
-        match self {
-            Outcome::Refuted => "排除（非信号）",
-            Outcome::Labelled => "说明书已载明",
-            Outcome::Known => "已知风险",
-            Outcome::Monitor => "继续监测",
-            Outcome::ActionRecommended => "建议采取措施",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-
-    /// Whether a topic closed with this outcome suppresses its signal's alerts until the
-    /// evidence grows past the reopen rule (see the module header for `known`).
-    pub fn suppresses(&self) -> bool {
-        matches!(self, Outcome::Refuted | Outcome::Labelled)
-    }
-}
+/// A topic's state and a closed topic's outcome: the review database's own vocabulary
+/// ([`crate::topic_state`]).
+pub use crate::topic_state::{Outcome, State as TopicState};
 
 /// One topic of the tracking log, as the review database holds it when the run starts:
 /// its subject, its state and its latest decision with the evidence at that moment.
@@ -355,7 +253,7 @@ pub fn apply_decisions(
             continue;
         }
         match (t.state, t.outcome) {
-            (TopicState::Closed, Some(outcome)) if outcome.suppresses() => {
+            (TopicState::Closed, Some(outcome)) if outcome.silences_signal() => {
                 let (now_a, now_eb05) = (number(&a, counts::A), number(&a, out::EB05));
                 let met = rule.growth(t.evidence_a, t.evidence_eb05, now_a, now_eb05);
                 if met.is_empty() {

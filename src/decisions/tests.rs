@@ -191,7 +191,7 @@ fn other_outcomes_do_not_suppress() {
         );
         assert!(a.message_en.starts_with("New signal:"));
     }
-    assert!(Outcome::Refuted.suppresses() && Outcome::Labelled.suppresses());
+    assert!(Outcome::Refuted.silences_signal() && Outcome::Labelled.silences_signal());
 }
 
 #[test]

@@ -34,7 +34,9 @@ pub mod auth;
 pub mod batch;
 pub mod cli;
 mod migrate;
-pub mod state;
+/// The topic state machine, which lives in [`crate::topic_state`] (pure) so that the
+/// batch can use it without the database.
+pub use crate::topic_state as state;
 pub mod topics;
 pub mod users;
 

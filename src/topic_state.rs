@@ -1,4 +1,6 @@
-//! The signal topic state machine (EU GVP Module IX): pure, no database.
+//! The signal topic state machine (EU GVP Module IX) and its vocabulary: pure, no
+//! database. The review database (`review_db`, which re-exports this as `review_db::state`)
+//! enforces it; the batch (`decisions`) reads topics in these terms.
 //!
 //! ```text
 //! new -> validation -> validated -> assessment -> closed
@@ -10,8 +12,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// Where a topic stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum State {
     New,
     Validation,
@@ -22,12 +27,18 @@ pub enum State {
 }
 
 /// How a closed topic ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Not a signal (the association is refuted).
     Refuted,
+    /// The risk is in the product's label already.
     Labelled,
+    /// A known risk (literature, other products), not necessarily in this label.
     Known,
+    /// Keep monitoring.
     Monitor,
+    /// Action recommended: a label change, a referral to NMPA.
     ActionRecommended,
 }
 
@@ -65,6 +76,23 @@ impl State {
             State::Assessment => "assessment",
             State::Closed => "closed",
         }
+    }
+
+    /// The Chinese label, in the regulators' words.
+    pub fn label_zh(&self) -> &'static str {
+        match self {
+            State::New => "新建",
+            State::Validation => "验证中",
+            State::Validated => "已验证",
+            State::NotValidated => "未验证为信号",
+            State::Assessment => "评价中",
+            State::Closed => "已结案",
+        }
+    }
+
+    /// The state named `s` (`not_validated`), if any.
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
     /// The states this one may move to.
@@ -130,8 +158,25 @@ impl Outcome {
         }
     }
 
-    /// Whether the next batch stays silent about the signal unless the reopen rule fires
-    /// (issue 20: `refuted` and `labelled`).
+    /// The Chinese label, in the regulators' words.
+    pub fn label_zh(&self) -> &'static str {
+        match self {
+            Outcome::Refuted => "排除（非信号）",
+            Outcome::Labelled => "说明书已载明",
+            Outcome::Known => "已知风险",
+            Outcome::Monitor => "继续监测",
+            Outcome::ActionRecommended => "建议采取措施",
+        }
+    }
+
+    /// The outcome named `s` (`action_recommended`), if any.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// Whether a topic closed with this outcome keeps the next batches silent about its
+    /// signal until the evidence grows past the reopen rule: `refuted` and `labelled`
+    /// (see `decisions` for why `known` does not).
     pub fn silences_signal(&self) -> bool {
         matches!(self, Outcome::Refuted | Outcome::Labelled)
     }
