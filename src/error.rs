@@ -69,7 +69,7 @@ pub enum Error {
 
     /// The review database (users, topics): see `review_db::DbError` for its exit codes.
     #[error(transparent)]
-    Review(Box<crate::review_db::DbError>),
+    Review(ReviewError),
 
     /// A failure injected for tests of the atomic publish (see `output::publish`).
     #[error("injected failure at `{0}` (PVWATCH_FAULT)")]
@@ -82,7 +82,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Input { .. } => EXIT_USAGE,
             Error::TooManyRejects(_) | Error::TooManyConvertRejects(_) => EXIT_REJECTS,
-            Error::Review(e) => e.exit_code(),
+            Error::Review(e) => e.exit_code,
             Error::Io { .. } | Error::Polars { .. } | Error::Memory { .. } | Error::Injected(_) => {
                 EXIT_FAILURE
             }
@@ -104,9 +104,24 @@ impl Error {
     }
 }
 
-impl From<crate::review_db::DbError> for Error {
-    fn from(e: crate::review_db::DbError) -> Self {
-        Error::Review(Box::new(e))
+/// A review database error with the exit code it stands for. Held as a trait object so
+/// that this module does not depend on `review_db` (which depends on `config`, which
+/// depends on this): `review_db` converts its `DbError` into it.
+#[derive(Debug)]
+pub struct ReviewError {
+    pub exit_code: i32,
+    pub error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for ReviewError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ReviewError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
     }
 }
 

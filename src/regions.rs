@@ -53,6 +53,19 @@ pub fn division(code: &str) -> Option<Division> {
     table().get(code).copied()
 }
 
+/// The codes whose Chinese name holds `text` (ignoring case), sorted: `温州` → 330300 …
+/// The list has no pinyin or English names, so only Chinese names match.
+pub fn codes_named(text: &str) -> Vec<String> {
+    let text = text.to_lowercase();
+    let mut codes: Vec<String> = table()
+        .iter()
+        .filter(|(_, d)| d.name.to_lowercase().contains(&text))
+        .map(|(c, _)| c.to_string())
+        .collect();
+    codes.sort();
+    codes
+}
+
 /// The Chinese name of a code, if the list holds it: `330100` → `杭州市`.
 pub fn name(code: &str) -> Option<&'static str> {
     division(code).map(|d| d.name)

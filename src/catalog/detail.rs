@@ -16,38 +16,12 @@
 //! ([`super::versions`]); a period published before that file existed gives its latest
 //! version alone (`versions_source: "latest_only"`).
 
-use std::sync::OnceLock;
-
 use polars::prelude::*;
 
 use super::load::{LoadedPeriod, CASES_PARQUET};
 use super::value::{list_cell, row, utf8_cell, Row};
 use super::{Catalog, CatalogError, RegionScope, Result};
 use crate::schema::col;
-
-/// GB/T 2260 codes whose Chinese name holds `text` (ignoring case): `温州` → 330300 …
-/// The shipped list has no pinyin or English names, so only Chinese names match.
-pub fn codes_named(text: &str) -> Vec<String> {
-    static NAMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        let df = crate::regions::names_frame();
-        let codes = super::value::str_column(&df, col::REGION).unwrap_or_default();
-        let names = super::value::str_column(&df, col::REGION_NAME).unwrap_or_default();
-        codes
-            .into_iter()
-            .zip(names)
-            .filter_map(|(c, n)| Some((c?, n?.to_lowercase())))
-            .collect()
-    });
-    let text = text.to_lowercase();
-    let mut codes: Vec<String> = names
-        .iter()
-        .filter(|(_, n)| n.contains(&text))
-        .map(|(c, _)| c.clone())
-        .collect();
-    codes.sort();
-    codes
-}
 
 /// One period's statistics row of a signal (every `signals.parquet` column).
 #[derive(Debug, Clone, serde::Serialize)]

@@ -319,11 +319,11 @@ mod tests {
 
     #[test]
     fn region_names_match_chinese_names_only() {
-        let codes = detail::codes_named("温州");
+        let codes = crate::regions::codes_named("温州");
         assert!(codes.contains(&"330300".to_string()), "{codes:?}");
         assert!(codes.iter().all(|c| c.starts_with("3303")), "{codes:?}");
         assert!(
-            detail::codes_named("Wenzhou").is_empty(),
+            crate::regions::codes_named("Wenzhou").is_empty(),
             "no pinyin in the list"
         );
     }

@@ -368,7 +368,7 @@ impl Filter {
             if r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit()) {
                 RegionFilter::Code(r)
             } else {
-                RegionFilter::Name(super::detail::codes_named(&r), r.to_lowercase())
+                RegionFilter::Name(crate::regions::codes_named(&r), r.to_lowercase())
             }
         });
         Ok(Filter {

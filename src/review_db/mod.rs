@@ -108,6 +108,15 @@ impl DbError {
     }
 }
 
+impl From<DbError> for crate::error::Error {
+    fn from(e: DbError) -> Self {
+        crate::error::Error::Review(crate::error::ReviewError {
+            exit_code: e.exit_code(),
+            error: Box::new(e),
+        })
+    }
+}
+
 pub type DbResult<T> = std::result::Result<T, DbError>;
 
 /// Which database is behind the pool.
