@@ -9,18 +9,15 @@
 //! the review database as SHA-256 hashes ([`crate::review_db::auth`]); a password change
 //! ends a user's sessions there.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 
-use super::error::{ApiError, AppError, PageError};
+use super::error::{ApiError, AppError};
 use super::{scope_of, AppState};
 use crate::catalog::RegionScope;
 use crate::review_db::auth::API_TOKEN_PREFIX;
 use crate::review_db::User;
-use crate::Lang;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "pvwatch_session";
@@ -154,7 +151,10 @@ fn origin_matches(parts: &Parts) -> bool {
 
 /// The user behind a request: `Ok(None)` when anonymous; a bearer token that is not
 /// valid is 401 (a script should hear that its token is wrong).
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Staff>, AppError> {
+pub(super) async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<Staff>, AppError> {
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         let text = auth.to_str().unwrap_or("");
@@ -193,26 +193,12 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Staff>, 
 /// A signed-in user of an API route (401 otherwise).
 pub struct ApiStaff(pub Staff);
 
-/// A signed-in user of a page (a redirect to `/login` otherwise), and the page's language.
-pub struct PageStaff(pub Staff, pub Lang);
-
 impl FromRequestParts<AppState> for ApiStaff {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match authenticate(parts, state).await? {
             Some(s) => Ok(ApiStaff(s)),
             None => Err(ApiError(AppError::Unauthorized)),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for PageStaff {
-    type Rejection = PageError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let lang = super::pages::request_lang(&parts.headers, &parts.uri, state.lang());
-        match authenticate(parts, state).await? {
-            Some(s) => Ok(PageStaff(s, lang)),
-            None => Err(PageError(AppError::Unauthorized)),
         }
     }
 }
@@ -226,89 +212,4 @@ pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderVal
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).expect("a session token is base64url")
-}
-
-#[derive(serde::Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-}
-
-/// `POST /login`: check the password (throttled per name), start a session, set the
-/// cookie and go to the queue. A failure shows the form again with 401.
-pub async fn login(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let lang = super::pages::request_lang(&headers, &uri, state.lang());
-    let name = form.name.trim().to_string();
-    let key = format!("login:{name}");
-    let db = state.db();
-    let fail = |status, message: &str| super::pages::login_page(lang, status, Some(message), &name);
-    match db.login_throttled(&key).await {
-        Ok(true) => {
-            let e = AppError::Throttled;
-            return fail(e.status(), &format!("{e} / {}", e.zh()));
-        }
-        Ok(false) => {}
-        Err(e) => return PageError(e.into()).into_response(),
-    }
-    let user = match db.verify_password(&name, &form.password).await {
-        Ok(u) => u,
-        Err(e) => return PageError(e.into()).into_response(),
-    };
-    let Some(user) = user else {
-        if let Err(e) = db.record_login_failure(&key).await {
-            return PageError(e.into()).into_response();
-        }
-        return fail(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "wrong name or password / 用户名或密码错误",
-        );
-    };
-    let session = match async {
-        db.clear_login_failures(&key).await?;
-        db.create_session(&user, chrono::Duration::hours(SESSION_HOURS))
-            .await
-    }
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return PageError(e.into()).into_response(),
-    };
-    tracing::info!(user = %user.name, "login");
-    let mut res = Redirect::to("/").into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        session_cookie(&session.token, SESSION_HOURS * 3600, state.secure_cookies()),
-    );
-    res
-}
-
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: Option<String>,
-}
-
-/// `POST /logout` (with the CSRF token): end the session, clear the cookie.
-pub async fn logout(
-    State(state): State<AppState>,
-    PageStaff(staff, _): PageStaff,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, PageError> {
-    staff.check_csrf(form.csrf.as_deref())?;
-    if let Via::Session { token, .. } = &staff.via {
-        state.db().delete_session(token).await?;
-    }
-    let mut res = Redirect::to("/login").into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        session_cookie("", 0, state.secure_cookies()),
-    );
-    Ok(res)
 }

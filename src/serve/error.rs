@@ -13,7 +13,7 @@
 //! | `Internal` | 500 | database or published files: logged whole, answered with a fixed phrase |
 
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::catalog::CatalogError;
 use crate::review_db::DbError;
@@ -88,7 +88,7 @@ impl AppError {
         }
     }
 
-    fn log(&self) {
+    pub(super) fn log(&self) {
         if let AppError::Internal(m) = self {
             tracing::error!(error = %m, "request failed");
         }
@@ -176,17 +176,6 @@ impl IntoResponse for ApiError {
             );
         }
         r
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        self.0.log();
-        if matches!(self.0, AppError::Unauthorized) {
-            return Redirect::to("/login").into_response();
-        }
-        let html = super::pages::render_error(&self.0);
-        (self.0.status(), axum::response::Html(html)).into_response()
     }
 }
 

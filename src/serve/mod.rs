@@ -11,7 +11,7 @@
 //! from `templates/`).
 //!
 //! Access is checked on the server for every route: a handler that needs a user takes the
-//! [`auth::ApiStaff`] or [`auth::PageStaff`] extractor, so it cannot run anonymously; data
+//! [`auth::ApiStaff`] or [`pages::PageStaff`] extractor, so it cannot run anonymously; data
 //! is read through the user's region ([`crate::catalog::RegionScope`], [`User::sees`]), so
 //! an out-of-region id is a 404 exactly like a missing one; writes need the reviewer role
 //! and, with a cookie session, the session's CSRF token.

@@ -8,14 +8,17 @@
 //! screening).
 
 mod i18n;
+mod login;
 mod queue;
 mod signal;
 mod tables;
 
 use std::sync::OnceLock;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use minijinja::Environment;
@@ -31,8 +34,8 @@ pub const LANG_COOKIE: &str = "pvwatch_lang";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/login", get(login_form).post(auth::login))
-        .route("/logout", post(auth::logout))
+        .route("/login", get(login_form).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/", get(queue::queue))
         .route("/signals/{class}/{product_id}/{event}", get(signal::signal))
         .route("/topics", get(signal::topic_list).post(signal::create))
@@ -262,6 +265,32 @@ pub fn seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// A signed-in user of a page (a redirect to `/login` otherwise), and the page's language.
+pub struct PageStaff(pub Staff, pub Lang);
+
+impl FromRequestParts<AppState> for PageStaff {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let lang = request_lang(&parts.headers, &parts.uri, state.lang());
+        match auth::authenticate(parts, state).await? {
+            Some(s) => Ok(PageStaff(s, lang)),
+            None => Err(PageError(AppError::Unauthorized)),
+        }
+    }
+}
+
+/// A page's error: the login page for an anonymous request, else the error page.
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        if matches!(self.0, AppError::Unauthorized) {
+            return Redirect::to("/login").into_response();
+        }
+        let html = render_error(&self.0);
+        (self.0.status(), axum::response::Html(html)).into_response()
+    }
 }
 
 #[cfg(test)]

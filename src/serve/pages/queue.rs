@@ -7,11 +7,11 @@ use axum::response::Html;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::PageStaff;
 use super::{render, seg, Layout};
 use crate::catalog::SortKey;
 use crate::schema::col;
 use crate::serve::api::{alert_page, AlertParams};
-use crate::serve::auth::PageStaff;
 use crate::serve::error::PageResult;
 use crate::serve::AppState;
 

@@ -10,10 +10,10 @@ use axum::Form;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::PageStaff;
 use super::{local_path, render, seg, Layout};
 use crate::catalog::SignalDetail;
 use crate::review_db::{Outcome, State as TopicState, Topic, TopicFilter};
-use crate::serve::auth::PageStaff;
 use crate::serve::error::{AppError, PageResult};
 use crate::serve::topics::{self, CreateTopic, TransitionRequest};
 use crate::serve::AppState;

@@ -6,10 +6,10 @@ use axum::http::Uri;
 use axum::response::Html;
 use serde::Serialize;
 
+use super::PageStaff;
 use super::{render, Layout};
 use crate::catalog::Row;
 use crate::serve::api::PeriodParam;
-use crate::serve::auth::PageStaff;
 use crate::serve::error::PageResult;
 use crate::serve::AppState;
 
