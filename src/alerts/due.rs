@@ -80,30 +80,11 @@ mod tests {
 
     fn alert(id: &str, kind: Kind, priority: Priority, due: Option<&str>) -> Alert {
         Alert {
-            alert_id: id.to_string(),
-            kind,
-            priority,
-            status: Status::New,
-            period: "2025-Q3".into(),
-            first_period: "2025-Q3".into(),
-            class: "drug".into(),
-            product_id: None,
-            product_name: None,
-            event: None,
-            region: None,
-            region_name: None,
-            batch: None,
-            case_id: None,
-            rule: "r".into(),
-            threshold: 1.0,
             value: 1.0,
-            numbers: Default::default(),
             message_en: "m".into(),
             message_zh: "m".into(),
             due_date: due.map(day),
-            overdue: false,
-            topic_id: None,
-            topic_state: None,
+            ..Alert::example(id, kind, priority, Status::New)
         }
     }
 

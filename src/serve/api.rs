@@ -354,27 +354,11 @@ pub struct PeriodParam {
 async fn signal(
     State(state): State<AppState>,
     ApiStaff(staff): ApiStaff,
-    Path((class, product_id, event)): Path<(String, String, String)>,
+    Path(subject): Path<(String, String, String)>,
     Query(p): Query<PeriodParam>,
 ) -> ApiResult<Json<Value>> {
-    let scope = staff.scope();
-    let period = nonempty(&p.period);
-    let (c, pr, e) = (class.clone(), product_id.clone(), event.clone());
-    let detail = state
-        .catalog(move |cat| cat.signal(&scope, &c, &pr, &e, period.as_deref()))
-        .await?;
-    let (rows, _) = state
-        .db()
-        .list_topics(
-            &TopicFilter {
-                class: Some(class),
-                product_id: Some(product_id),
-                event: Some(event),
-                ..TopicFilter::default()
-            },
-            &staff.user,
-        )
-        .await?;
+    let (detail, rows) =
+        topics::signal_with_topics(&state, &staff.user, subject, nonempty(&p.period)).await?;
     Ok(Json(json!({ "signal": detail, "topics": rows })))
 }
 

@@ -87,6 +87,30 @@ pub struct CreateTopic {
     pub comment: Option<String>,
 }
 
+/// A signal's detail as `user` may see it (statistics of every period, the case series of
+/// `period` or the latest) and the topics on it: what the signal page and
+/// `GET /api/signals/…` both show.
+pub async fn signal_with_topics(
+    state: &AppState,
+    user: &User,
+    (class, product_id, event): (String, String, String),
+    period: Option<String>,
+) -> Result<(crate::catalog::SignalDetail, Vec<TopicRow>), AppError> {
+    let scope = scope_of(user);
+    let (c, pr, e) = (class.clone(), product_id.clone(), event.clone());
+    let detail = state
+        .catalog(move |cat| cat.signal(&scope, &c, &pr, &e, period.as_deref()))
+        .await?;
+    let filter = TopicFilter {
+        class: Some(class),
+        product_id: Some(product_id),
+        event: Some(event),
+        ..TopicFilter::default()
+    };
+    let (rows, _) = state.db().list_topics(&filter, user).await?;
+    Ok((detail, rows))
+}
+
 /// Cases `a` and EB05 of a signal in the latest period that has it (the evidence a
 /// decision is made on); `(None, None)` when no period has the signal.
 pub async fn evidence(

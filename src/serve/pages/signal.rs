@@ -120,27 +120,12 @@ pub async fn signal(
     State(state): State<AppState>,
     PageStaff(staff, lang): PageStaff,
     uri: Uri,
-    Path((class, product_id, event)): Path<(String, String, String)>,
+    Path(subject): Path<(String, String, String)>,
     Query(p): Query<crate::serve::api::PeriodParam>,
 ) -> PageResult<Html<String>> {
-    let scope = staff.scope();
     let period = p.period.filter(|s| !s.trim().is_empty());
-    let (c, pr, e) = (class.clone(), product_id.clone(), event.clone());
-    let s = state
-        .catalog(move |cat| cat.signal(&scope, &c, &pr, &e, period.as_deref()))
-        .await?;
-    let (rows, _) = state
-        .db()
-        .list_topics(
-            &TopicFilter {
-                class: Some(class),
-                product_id: Some(product_id),
-                event: Some(event),
-                ..TopicFilter::default()
-            },
-            &staff.user,
-        )
-        .await?;
+    let (s, rows) =
+        crate::serve::topics::signal_with_topics(&state, &staff.user, subject, period).await?;
     // The open topic if there is one, else the newest.
     let pick = rows
         .iter()
