@@ -9,52 +9,53 @@ use serde::Serialize;
 use super::PageStaff;
 use super::{render, Layout};
 use crate::catalog::Row;
+use crate::schema::col;
 use crate::serve::api::PeriodParam;
 use crate::serve::error::PageResult;
 use crate::serve::AppState;
 
-/// The case fields shown, in order (every one a `cases.parquet` column).
 /// The columns of the report-versions table (`case_versions.parquet`; no personal data).
 const VERSION_FIELDS: &[&str] = &[
-    "version",
-    "report_id",
-    "received_date",
-    "superseded",
-    "region_name",
-    "sex",
-    "age_years",
-    "reporter_type",
-    "is_new",
-    "is_serious",
-    "fatal",
-    "suspect_products",
-    "events",
-    "batches",
+    col::VERSION,
+    col::REPORT_ID,
+    col::RECEIVED_DATE,
+    col::SUPERSEDED,
+    col::REGION_NAME,
+    col::SEX,
+    col::AGE_YEARS,
+    col::REPORTER_TYPE,
+    col::IS_NEW,
+    col::IS_SERIOUS,
+    col::FATAL,
+    col::SUSPECT_PRODUCTS,
+    col::EVENTS,
+    col::BATCHES,
 ];
 
+/// The case fields shown, in order (every one a `cases.parquet` column).
 const CASE_FIELDS: &[&str] = &[
-    "report_id",
-    "version",
-    "versions_received",
-    "first_received",
-    "latest_received",
-    "class",
-    "region",
-    "region_name",
-    "sex",
-    "age_years",
-    "age_band",
-    "reporter_type",
-    "sentinel",
-    "is_new",
-    "is_serious",
-    "fatal",
-    "suspect_products",
-    "events",
-    "batches",
-    "in_period",
-    "completeness",
-    "well_documented",
+    col::REPORT_ID,
+    col::VERSION,
+    col::VERSIONS_RECEIVED,
+    col::FIRST_RECEIVED_DATE,
+    col::LATEST_RECEIVED_DATE,
+    col::CLASS,
+    col::REGION,
+    col::REGION_NAME,
+    col::SEX,
+    col::AGE_YEARS,
+    col::AGE_BAND,
+    col::REPORTER_TYPE,
+    col::SENTINEL,
+    col::IS_NEW,
+    col::IS_SERIOUS,
+    col::FATAL,
+    col::SUSPECT_PRODUCTS,
+    col::EVENTS,
+    col::BATCHES,
+    col::IN_PERIOD,
+    col::COMPLETENESS,
+    col::WELL_DOCUMENTED,
 ];
 
 pub async fn case(
