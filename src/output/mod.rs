@@ -178,10 +178,6 @@ impl Staging {
     /// Write a table that comes in batches (built one at a time, so that the whole table
     /// is never in memory) as one Parquet file, like [`Staging::write_parquet`]: the rows
     /// of the batches in order. There must be at least one batch.
-    ///
-    /// Polars' batched writer writes string views (`CompatLevel::newest`), so each batch
-    /// is sunk to a part file of its own with the BI-safe options, and the parts are then
-    /// streamed, in order, into the one file and removed.
     pub fn write_parquet_batches(
         &mut self,
         file: &str,
@@ -190,73 +186,79 @@ impl Staging {
         self.write_parquet_files(&[file], batches.into_iter().map(|b| b.map(|b| vec![b])))
     }
 
-    /// Write several tables that come in batches together, as [`Staging::write_parquet_batches`]
-    /// does one: each item holds one batch of each file, in the order of `files` (the case
-    /// table and the case versions are built from the same chunk of cases).
+    /// Write several tables that come in batches together (each batch holds one frame per
+    /// file, in the order of `files`), each as one Parquet file with a row group per batch.
+    /// Every batch of a file must have the schema of its first. There must be at least one
+    /// batch.
+    ///
+    /// Each batch is encoded and appended as it comes, so only one batch is ever in
+    /// memory. The files record the BI-safe Arrow schema ([`arrow_schema`]) like every
+    /// other output: polars' batched writer would record string views
+    /// (`CompatLevel::newest`) of its own, but the data pages are the same UTF-8
+    /// `BYTE_ARRAY`s either way, and the recorded schema is the one handed to it.
     pub fn write_parquet_files(
         &mut self,
         files: &[&str],
         batches: impl IntoIterator<Item = Result<Vec<DataFrame>>>,
     ) -> Result<()> {
-        let mut parts: Vec<Vec<PathBuf>> = vec![Vec::new(); files.len()];
+        let mut writers: Vec<
+            Option<(
+                Schema,
+                polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>,
+            )>,
+        > = (0..files.len()).map(|_| None).collect();
         let mut rows = vec![0u64; files.len()];
-        let written = (|| -> Result<()> {
-            for batch in batches {
-                let batch = batch?;
-                assert_eq!(batch.len(), files.len(), "one batch per file");
-                for (i, (file, frame)) in files.iter().zip(batch).enumerate() {
-                    let target = self.target.join(file);
-                    check_parquet_types(&target, &frame)?;
-                    let part = self.tmp.join(format!(".{file}.part-{:05}", parts[i].len()));
-                    parts[i].push(part.clone());
-                    rows[i] += frame.height() as u64;
-                    sink_parquet(frame.lazy(), &part, &target, Engine::Auto)?;
+        for batch in batches {
+            let batch = batch?;
+            assert_eq!(batch.len(), files.len(), "one batch per file");
+            for (i, (file, mut frame)) in files.iter().zip(batch).enumerate() {
+                let target = self.target.join(file);
+                check_parquet_types(&target, &frame)?;
+                let ctx = || format!("{}: writing Parquet", target.display());
+                if writers[i].is_none() {
+                    let path = self.tmp.join(file);
+                    let f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+                    let schema = frame.schema().as_ref().clone();
+                    let writer = ParquetWriter::new(std::io::BufWriter::new(f))
+                        .with_compression(ParquetCompression::Snappy)
+                        .with_key_value_metadata(arrow_schema::arrow_schema_metadata(&schema))
+                        .batched(&schema)
+                        .context(ctx)?;
+                    writers[i] = Some((schema, writer));
                 }
-            }
-            Ok(())
-        })();
-        let mut merged = written;
-        for (file, parts) in files.iter().zip(&parts) {
-            if merged.is_ok() {
-                merged = self.merge_parts(file, parts);
+                let (schema, writer) = writers[i].as_mut().expect("opened above");
+                if frame.schema().as_ref() != schema {
+                    return Err(Error::Polars {
+                        context: ctx(),
+                        source: PolarsError::SchemaMismatch(
+                            format!(
+                                "a batch has schema {:?}, the first had {:?}",
+                                frame.schema(),
+                                schema
+                            )
+                            .into(),
+                        ),
+                    });
+                }
+                rows[i] += frame.height() as u64;
+                frame.rechunk_mut_par();
+                writer.write_batch(&frame).context(ctx)?;
             }
         }
-        for part in parts.iter().flatten() {
-            let _ = fs::remove_file(part);
-        }
-        merged?;
-        for (file, rows) in files.iter().zip(rows) {
-            self.record(file, rows)?;
+        for (i, file) in files.iter().enumerate() {
+            let target = self.target.join(file);
+            let ctx = || format!("{}: writing Parquet", target.display());
+            let Some((_, writer)) = writers[i].take() else {
+                return Err(Error::Polars {
+                    context: ctx(),
+                    source: PolarsError::NoData("no batch to write".into()),
+                });
+            };
+            writer.finish().context(ctx)?;
+            // Writing the footer flushes the buffer, so a failed write is an error here.
+            self.record(file, rows[i])?;
         }
         Ok(())
-    }
-
-    /// Stream the part files of `file`, in order, into the one file.
-    fn merge_parts(&self, file: &str, parts: &[PathBuf]) -> Result<()> {
-        let target = self.target.join(file);
-        match parts {
-            [] => Err(Error::Polars {
-                context: format!("{}: writing Parquet", target.display()),
-                source: PolarsError::NoData("no batch to write".into()),
-            }),
-            [one] => fs::rename(one, self.tmp.join(file)).map_err(|e| Error::io(one, e)),
-            _ => {
-                let paths = parts
-                    .iter()
-                    .map(|p| {
-                        PlRefPath::try_from_path(p).context(|| format!("{}: path", p.display()))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let args = ScanArgsParquet {
-                    glob: false,
-                    ..Default::default()
-                };
-                let parts_lf = LazyFrame::scan_parquet_files(paths.into(), args)
-                    .context(|| format!("{}: reading back its parts", target.display()))?;
-                // The streaming engine holds a few row groups at a time, never the table.
-                sink_parquet(parts_lf, &self.tmp.join(file), &target, Engine::Streaming)
-            }
-        }
     }
 
     /// Write `rejects.csv`: UTF-8 with a byte-order mark (so Excel shows Chinese), a header
