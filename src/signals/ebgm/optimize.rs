@@ -30,9 +30,11 @@ pub(super) enum Root {
 /// bisection, and from a start within a few percent it stops after two or three
 /// evaluations.
 ///
-/// It stops when a step is at most `tol`, or when Halley's cubic convergence (error
-/// `eₖ₊₁ ≈ K·eₖ³`, `K` estimated from the last two steps) predicts an error of at most
-/// `tol` after a step of at most 1e-6. The bracket alone also stops it at width `tol`.
+/// With `t = tol·max(1, |u|)` (relative for large `|u|`, so that rounding of `u` itself
+/// cannot stall it), it stops when a step is at most `t`, or when Halley's cubic
+/// convergence (error `eₖ₊₁ ≈ K·eₖ³`, `K` estimated from the last two steps) predicts an
+/// error of at most `t` after a step of at most 1e-6. The bracket alone also stops it at
+/// width `t`.
 pub(super) fn halley_root(
     mut f: impl FnMut(f64) -> (f64, f64, f64),
     u0: f64,
@@ -68,6 +70,7 @@ pub(super) fn halley_root(
             }
             hi = u;
         }
+        let tol = tol * u.abs().max(1.0);
         if hi - lo <= tol {
             return Root::At(0.5 * (lo + hi));
         }

@@ -166,7 +166,7 @@ impl Posterior {
         )
     }
 
-    /// Posterior `q`-quantile, to about 1e-13 in `ln x`.
+    /// Posterior `q`-quantile, to about 1e-14 in `ln x` (relative in `x`).
     ///
     /// The result is 0 for `q ≤ 0` or NaN, and `f64::MAX` (saturated +∞) for `q ≥ 1`.
     /// It is also 0 when the quantile is below the smallest positive `f64`.
@@ -187,7 +187,16 @@ impl Posterior {
             return f64::MAX;
         }
         let upper_half = q > 0.5;
-        let (lg1, lg2) = (ln_gamma(self.shape1), ln_gamma(self.shape2));
+        let lg1 = if self.q > 0.0 {
+            ln_gamma(self.shape1)
+        } else {
+            0.0
+        };
+        let lg2 = if self.q < 1.0 {
+            ln_gamma(self.shape2)
+        } else {
+            0.0
+        };
         let tail = |shape: f64, lg: f64, x: f64| {
             if upper_half {
                 gamma::upper(shape, lg, x)
@@ -196,11 +205,22 @@ impl Posterior {
             }
         };
         // h is increasing in u, with h′ = Σ wₖ·xₖγₖ(xₖ) and h″ = Σ wₖ·xₖγₖ(xₖ)·(aₖ − xₖ).
+        // A component with no weight is not evaluated: `mix` drops it anyway.
+        let (use1, use2) = (self.q > 0.0, self.q < 1.0);
         let h = |u: f64| {
             let x = u.exp();
             let (x1, x2) = (self.rate1 * x, self.rate2 * x);
-            let (f1, l1) = tail(self.shape1, lg1, x1);
-            let (f2, l2) = tail(self.shape2, lg2, x2);
+            let unused = (0.0, f64::NEG_INFINITY);
+            let (f1, l1) = if use1 {
+                tail(self.shape1, lg1, x1)
+            } else {
+                unused
+            };
+            let (f2, l2) = if use2 {
+                tail(self.shape2, lg2, x2)
+            } else {
+                unused
+            };
             let value = if upper_half {
                 (1.0 - q) - mix(self.q, f1, f2)
             } else {
@@ -220,7 +240,7 @@ impl Posterior {
         const U_MIN: f64 = -745.0;
         const U_MAX: f64 = 709.78;
         let u0 = self.start(q);
-        match halley_root(h, u0, U_MIN, U_MAX, 1e-13) {
+        match halley_root(h, u0, U_MIN, U_MAX, 1e-14) {
             Root::Below => 0.0,
             Root::Above => f64::MAX,
             Root::At(u) => u.exp().min(f64::MAX),
