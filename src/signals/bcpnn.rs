@@ -66,6 +66,8 @@
 //! `ic025 <= ic <= ic975` for every `Some` result (the posterior mean of a
 //! gamma with shape >= 0.5 lies between its 2.5% and 97.5% quantiles).
 
+use std::sync::OnceLock;
+
 use super::ebgm;
 
 /// The shrinkage added to both observed and expected counts (Norén et al. 2006).
@@ -108,8 +110,7 @@ pub fn ic(a: f64, e: f64) -> Option<Ic> {
     // quantile of Gamma(shape, rate) is the standard quantile divided by
     // the rate, and logs avoid overflow when the counts are huge.
     let log2_rate = rate.log2();
-    let lower = standard_gamma_quantile(P_LOWER, shape)?;
-    let upper = standard_gamma_quantile(P_UPPER, shape)?;
+    let (lower, upper) = standard_interval(a, shape)?;
     let out = Ic {
         ic: shape.log2() - log2_rate,
         ic025: lower.log2() - log2_rate,
@@ -138,6 +139,32 @@ pub fn gamma_quantile(p: f64, shape: f64, rate: f64) -> Option<f64> {
     }
     let q = standard_gamma_quantile(p, shape)? / rate;
     (q.is_finite() && q > 0.0).then_some(q)
+}
+
+/// Counts below this have the standard quantiles of their posterior cached. Most pairs
+/// of a database have a small count (about half have `a = 1`), and the quantiles of
+/// Gamma(a + 0.5, 1) depend on `a` alone, so the table turns nearly every row's two
+/// root searches into a lookup. The cached values are the computed ones, bit for bit.
+const CACHED_COUNTS: usize = 1024;
+
+static INTERVALS: [OnceLock<Option<(f64, f64)>>; CACHED_COUNTS] =
+    [const { OnceLock::new() }; CACHED_COUNTS];
+
+/// The 2.5% and 97.5% quantiles of Gamma(`shape` = `a` + 0.5, rate 1), from the table
+/// for small whole counts.
+fn standard_interval(a: f64, shape: f64) -> Option<(f64, f64)> {
+    let compute = || {
+        Some((
+            standard_gamma_quantile(P_LOWER, shape)?,
+            standard_gamma_quantile(P_UPPER, shape)?,
+        ))
+    };
+    if a.fract() == 0.0 && a < CACHED_COUNTS as f64 {
+        // a is a whole number in [0, CACHED_COUNTS) here, so the index is exact.
+        *INTERVALS[a as usize].get_or_init(compute)
+    } else {
+        compute()
+    }
 }
 
 /// Quantile of Gamma(shape, rate 1): the one-component case of the EBGM posterior, so it

@@ -420,3 +420,28 @@ proptest! {
         prop_assert!((i.ic975 - old(0.975)).abs() <= 2.2e-12 * old(0.975).abs().max(1.0));
     }
 }
+
+/// The table for small counts returns exactly what the solver computes, on every entry
+/// and past its end, whichever entry is filled first.
+#[test]
+fn cached_interval_equals_computed() {
+    for a in (0..CACHED_COUNTS as u32 + 8).rev() {
+        let a = f64::from(a);
+        let shape = a + SHRINKAGE;
+        let want = (
+            standard_gamma_quantile(P_LOWER, shape).unwrap(),
+            standard_gamma_quantile(P_UPPER, shape).unwrap(),
+        );
+        assert_eq!(standard_interval(a, shape), Some(want), "a = {a}");
+        assert_eq!(standard_interval(a, shape), Some(want), "a = {a}, again");
+    }
+    // A non-integer count bypasses the table.
+    let shape = 2.25 + SHRINKAGE;
+    assert_eq!(
+        standard_interval(2.25, shape),
+        Some((
+            standard_gamma_quantile(P_LOWER, shape).unwrap(),
+            standard_gamma_quantile(P_UPPER, shape).unwrap()
+        ))
+    );
+}

@@ -82,6 +82,10 @@ pub(super) fn halley_root(
             newton
         };
         let cand = u - step;
+        if d1 > 0.0 && step.abs() <= tol {
+            // Converged; a step this small may round back onto u or the bracket's end.
+            return Root::At(cand.clamp(lo, hi));
+        }
         let inside = d1 > 0.0 && cand.is_finite() && cand > lo && cand < hi;
         if inside && !(min..=max).contains(&cand) {
             // Past an end of the interval: look at that end next.
@@ -91,8 +95,8 @@ pub(super) fn halley_root(
         }
         if inside {
             let d = step.abs();
-            let converged = d <= tol
-                || last_step.is_some_and(|prev| d <= 1e-6 && d.powi(4) <= tol * prev.powi(3));
+            let converged =
+                last_step.is_some_and(|prev| d <= 1e-3 && d.powi(4) <= tol * prev.powi(3));
             if converged {
                 return Root::At(cand);
             }

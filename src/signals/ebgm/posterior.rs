@@ -221,11 +221,7 @@ impl Posterior {
             } else {
                 unused
             };
-            let value = if upper_half {
-                (1.0 - q) - mix(self.q, f1, f2)
-            } else {
-                mix(self.q, f1, f2) - q
-            };
+            let m = mix(self.q, f1, f2);
             let (s1, s2) = (l1.exp(), l2.exp());
             let slope = mix(self.q, s1, s2);
             // A zero slope term has no curvature; this keeps 0·∞ out at x = ∞.
@@ -235,7 +231,15 @@ impl Posterior {
                 curve(s1, self.shape1, x1),
                 curve(s2, self.shape2, x2),
             );
-            (value, slope, curvature)
+            // Solved on the log of the tail, which is nearly linear in u where a gamma's
+            // tail is a power (F ≈ c·xᵃ) and concave elsewhere, so Newton–Halley steps do
+            // not overshoot from far away. Same root, same sign on either side.
+            let (g, g1) = (m.ln(), slope / m);
+            if upper_half {
+                ((1.0 - q).ln() - g, g1, curvature / m + g1 * g1)
+            } else {
+                (g - q.ln(), g1, curvature / m - g1 * g1)
+            }
         };
         const U_MIN: f64 = -745.0;
         const U_MAX: f64 = 709.78;
