@@ -44,11 +44,14 @@
 //! statrs 0.18 returns NaN for the lower quantile at shape 0.5 (every pair with
 //! `a = 0`) and for large rates or shapes (rate 1e6, shape 1e6): it runs 8
 //! bisection steps and then at most 4 Newton steps with no bracket, which can
-//! leave the domain. So [`gamma_quantile`] finds the root itself on statrs'
-//! regularized incomplete gamma functions (`gamma_lr`/`gamma_ur`, accurate to
-//! ~1e-16 where we checked), to about 1e-13 relative in the quantile. statrs'
-//! `erf` family is only good to ~1e-11, so it is used for the starting point
-//! and nothing else.
+//! leave the domain. So [`gamma_quantile`] finds the root itself on the regularized
+//! incomplete gamma functions (statrs' `gamma_lr`/`gamma_ur` algorithms, accurate to
+//! ~1e-16 where we checked), to about 1e-14 in `ln x`. It is the one-component case of
+//! the EBGM posterior, so it uses the same safeguarded Halley solver as EB05/EB95
+//! ([`ebgm::Posterior::quantile`]), from the Wilson–Hilferty start. The interval of a
+//! whole count below 1024 is computed once and cached: it depends on `a` alone. The
+//! pre-issue-21 solver (bracketing + safeguarded Newton) is kept in
+//! `bcpnn/reference.rs` as the tests' reference.
 //!
 //! # Edges
 //!

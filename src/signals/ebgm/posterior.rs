@@ -6,7 +6,9 @@
 //! panics on data or returns NaN. The plain functions clamp inputs outside the domain
 //! (see [`posterior`]), and the `try_*` variants return `None` for them instead, so the
 //! caller can report a null with a reason. Quantiles are roots of the mixture CDF, to
-//! 1e-10 in `ln x`, never a normal approximation.
+//! about 1e-14 in `ln x`, never a normal approximation (safeguarded Halley steps; the
+//! pre-issue-21 bracketing + Brent solver is kept in `posterior/reference.rs` as the
+//! tests' reference).
 
 mod gamma;
 
@@ -171,8 +173,9 @@ impl Posterior {
     /// The result is 0 for `q ≤ 0` or NaN, and `f64::MAX` (saturated +∞) for `q ≥ 1`.
     /// It is also 0 when the quantile is below the smallest positive `f64`.
     ///
-    /// Safeguarded Halley steps in `u = ln x` on the mixture CDF (the upper half on the
-    /// survival function, so `1 − q` keeps its digits), started from the Wilson–Hilferty
+    /// Safeguarded Halley steps in `u = ln x` on `ln F(x) = ln q` (the upper half on
+    /// `ln S(x) = ln(1 − q)` with the survival function, so `1 − q` keeps its digits),
+    /// started from the Wilson–Hilferty
     /// quantile of the single gamma with the mixture's mean and variance. The slope and
     /// curvature in `u` come free with the incomplete gamma values (see `gamma.rs`), and
     /// `ln Γ` of the two shapes is computed once here rather than in every evaluation.
@@ -204,8 +207,8 @@ impl Posterior {
                 gamma::lower(shape, lg, x)
             }
         };
-        // h is increasing in u, with h′ = Σ wₖ·xₖγₖ(xₖ) and h″ = Σ wₖ·xₖγₖ(xₖ)·(aₖ − xₖ).
-        // A component with no weight is not evaluated: `mix` drops it anyway.
+        // With F the mixture tail, F′ = Σ wₖ·xₖγₖ(xₖ) and F″ = Σ wₖ·xₖγₖ(xₖ)·(aₖ − xₖ) in u
+        // (γₖ the component densities); h below is increasing in u. A component with no weight is not evaluated: `mix` drops it anyway.
         let (use1, use2) = (self.q > 0.0, self.q < 1.0);
         let h = |u: f64| {
             let x = u.exp();
@@ -433,8 +436,8 @@ pub fn try_quantile(prior: &Prior, n: f64, e: f64, q: f64) -> Option<f64> {
 }
 
 /// Posterior quantile of λ (e.g. 0.05 → EB05, 0.95 → EB95). The root is found on the
-/// mixture CDF by bracketing and Brent's method in `ln λ`, to 1e-10 in `ln λ` (better than
-/// 1e-8 relative). It never uses a normal approximation.
+/// mixture CDF by safeguarded Halley steps in `ln λ`, to about 1e-14 in `ln λ` (see
+/// [`Posterior::quantile`]). It never uses a normal approximation.
 ///
 /// Inputs are clamped as in [`posterior`]. `q ≤ 0` (or NaN) gives 0, and `q ≥ 1` gives
 /// `f64::MAX`. [`try_quantile`] returns `None` for all of these instead.
