@@ -44,11 +44,14 @@
 //! statrs 0.18 returns NaN for the lower quantile at shape 0.5 (every pair with
 //! `a = 0`) and for large rates or shapes (rate 1e6, shape 1e6): it runs 8
 //! bisection steps and then at most 4 Newton steps with no bracket, which can
-//! leave the domain. So [`gamma_quantile`] finds the root itself on statrs'
-//! regularized incomplete gamma functions (`gamma_lr`/`gamma_ur`, accurate to
-//! ~1e-16 where we checked), to about 1e-13 relative in the quantile. statrs'
-//! `erf` family is only good to ~1e-11, so it is used for the starting point
-//! and nothing else.
+//! leave the domain. So [`gamma_quantile`] finds the root itself on the regularized
+//! incomplete gamma functions (statrs' `gamma_lr`/`gamma_ur` algorithms, accurate to
+//! ~1e-16 where we checked), to about 1e-14 in `ln x`. It is the one-component case of
+//! the EBGM posterior, so it uses the same safeguarded Halley solver as EB05/EB95
+//! ([`ebgm::Posterior::quantile`]), from the Wilson–Hilferty start. The interval of a
+//! whole count below 1024 is computed once and cached: it depends on `a` alone. The
+//! pre-issue-21 solver (bracketing + safeguarded Newton) is kept in
+//! `bcpnn/reference.rs` as the tests' reference.
 //!
 //! # Edges
 //!
@@ -66,8 +69,9 @@
 //! `ic025 <= ic <= ic975` for every `Some` result (the posterior mean of a
 //! gamma with shape >= 0.5 lies between its 2.5% and 97.5% quantiles).
 
-use statrs::function::erf::erf_inv;
-use statrs::function::gamma::{checked_gamma_lr, checked_gamma_ur, ln_gamma};
+use std::sync::OnceLock;
+
+use super::ebgm;
 
 /// The shrinkage added to both observed and expected counts (Norén et al. 2006).
 pub const SHRINKAGE: f64 = 0.5;
@@ -109,8 +113,7 @@ pub fn ic(a: f64, e: f64) -> Option<Ic> {
     // quantile of Gamma(shape, rate) is the standard quantile divided by
     // the rate, and logs avoid overflow when the counts are huge.
     let log2_rate = rate.log2();
-    let lower = standard_gamma_quantile(P_LOWER, shape)?;
-    let upper = standard_gamma_quantile(P_UPPER, shape)?;
+    let (lower, upper) = standard_interval(a, shape)?;
     let out = Ic {
         ic: shape.log2() - log2_rate,
         ic025: lower.log2() - log2_rate,
@@ -141,141 +144,54 @@ pub fn gamma_quantile(p: f64, shape: f64, rate: f64) -> Option<f64> {
     (q.is_finite() && q > 0.0).then_some(q)
 }
 
-/// Quantile of Gamma(shape, rate 1), by safeguarded Newton iteration on
-/// `t = ln x`.
-///
-/// Log space keeps the search scale-free: the root is found with the same
-/// relative accuracy whether it is 1e-4 (shape 0.5, lower tail) or 1e9.
-/// For `p > 0.5` the upper regularized function `Q = 1 - P` is matched
-/// against `1 - p`, so that the upper tail keeps its precision.
+/// Counts below this have the standard quantiles of their posterior cached. Most pairs
+/// of a database have a small count (about half have `a = 1`), and the quantiles of
+/// Gamma(a + 0.5, 1) depend on `a` alone, so the table turns nearly every row's two
+/// root searches into a lookup. The cached values are the computed ones, bit for bit.
+const CACHED_COUNTS: usize = 1024;
+
+static INTERVALS: [OnceLock<Option<(f64, f64)>>; CACHED_COUNTS] =
+    [const { OnceLock::new() }; CACHED_COUNTS];
+
+/// The 2.5% and 97.5% quantiles of Gamma(`shape` = `a` + 0.5, rate 1), from the table
+/// for small whole counts.
+fn standard_interval(a: f64, shape: f64) -> Option<(f64, f64)> {
+    let compute = || {
+        Some((
+            standard_gamma_quantile(P_LOWER, shape)?,
+            standard_gamma_quantile(P_UPPER, shape)?,
+        ))
+    };
+    if a.fract() == 0.0 && a < CACHED_COUNTS as f64 {
+        // a is a whole number in [0, CACHED_COUNTS) here, so the index is exact.
+        *INTERVALS[a as usize].get_or_init(compute)
+    } else {
+        compute()
+    }
+}
+
+/// Quantile of Gamma(shape, rate 1): the one-component case of the EBGM posterior, so it
+/// runs the same solver as EB05/EB95 (safeguarded Halley steps in `ln x` from the
+/// Wilson–Hilferty start, about 1e-14 in `ln x`; see [`ebgm::Posterior::quantile`]). For
+/// `p > 0.5` it matches the upper regularized function `Q = 1 − P` against `1 − p`, so the
+/// upper tail keeps its precision.
 fn standard_gamma_quantile(p: f64, shape: f64) -> Option<f64> {
     if !(p > 0.0 && p < 1.0 && shape.is_finite() && shape > 0.0) {
         return None;
     }
-    let upper_tail = p > 0.5;
-    let target = if upper_tail { 1.0 - p } else { p };
-    let ln_gamma_shape = ln_gamma(shape);
-
-    // F(t) is increasing in t and zero at the root.
-    let f = |t: f64| -> Option<f64> {
-        let x = t.exp();
-        if upper_tail {
-            Some(target - regularized_upper(shape, x)?)
-        } else {
-            Some(regularized_lower(shape, x)? - target)
-        }
+    let gamma = ebgm::Posterior {
+        q: 1.0,
+        shape1: shape,
+        rate1: 1.0,
+        shape2: shape,
+        rate2: 1.0,
     };
-    // dF/dt = x · density(x), the same for both tails.
-    let df = |t: f64| -> f64 { (shape * t - t.exp() - ln_gamma_shape).exp() };
-
-    let mut t = initial_guess(p, shape).ln();
-    if !t.is_finite() {
-        t = shape.ln();
-    }
-
-    // Bracket the root: F(lo) < 0 < F(hi).
-    let (mut lo, mut hi) = (t - 1.0, t + 1.0);
-    let mut step = 1.0;
-    let mut f_lo = f(lo)?;
-    let mut expansions = 0;
-    while f_lo > 0.0 {
-        step *= 2.0;
-        lo -= step;
-        f_lo = f(lo)?;
-        expansions += 1;
-        if expansions > 64 {
-            return None;
-        }
-    }
-    step = 1.0;
-    let mut f_hi = f(hi)?;
-    expansions = 0;
-    while f_hi < 0.0 {
-        step *= 2.0;
-        hi += step;
-        f_hi = f(hi)?;
-        expansions += 1;
-        if expansions > 64 {
-            return None;
-        }
-    }
-    if f_lo == 0.0 {
-        return Some(lo.exp());
-    }
-    if f_hi == 0.0 {
-        return Some(hi.exp());
-    }
-    if !(lo < t && t < hi) {
-        t = 0.5 * (lo + hi);
-    }
-
-    const REL_TOL: f64 = 1e-14;
-    for _ in 0..300 {
-        let ft = f(t)?;
-        if ft == 0.0 {
-            return Some(t.exp());
-        }
-        if ft < 0.0 {
-            lo = t;
-        } else {
-            hi = t;
-        }
-        let slope = df(t);
-        let newton = t - ft / slope;
-        // Newton converges fast near the root; bisection guarantees progress
-        // where the density underflows or Newton would leave the bracket.
-        let next = if newton.is_finite() && newton > lo && newton < hi {
-            newton
-        } else {
-            0.5 * (lo + hi)
-        };
-        let scale = REL_TOL * next.abs().max(1.0);
-        if (next - t).abs() <= scale || (hi - lo) <= scale {
-            return Some(next.exp());
-        }
-        t = next;
-    }
-    // The bracket has shrunk by at least 2^-300 or Newton has stalled at the
-    // noise floor of P; either way the midpoint is as good as f64 allows.
-    Some((0.5 * (lo + hi)).exp())
+    let x = gamma.quantile(p);
+    // 0 and f64::MAX mean the quantile under- or overflows.
+    (x > 0.0 && x < f64::MAX).then_some(x)
 }
 
-/// Starting point: Wilson–Hilferty (1931) for shape >= 1, the small-x series
-/// `P(a, x) ≈ x^a / Γ(a + 1)` below that.
-fn initial_guess(p: f64, shape: f64) -> f64 {
-    if shape >= 1.0 {
-        let z = std::f64::consts::SQRT_2 * erf_inv(2.0 * p - 1.0);
-        let c = 1.0 / (9.0 * shape);
-        let w = 1.0 - c + z * c.sqrt();
-        if w > 0.0 {
-            return shape * w * w * w;
-        }
-    }
-    ((p.ln() + ln_gamma(shape + 1.0)) / shape).exp()
-}
-
-/// Regularized lower incomplete gamma `P(a, x)`, extended to `x = 0` and
-/// `x = ∞` (statrs rejects both).
-fn regularized_lower(a: f64, x: f64) -> Option<f64> {
-    if x <= 0.0 {
-        Some(0.0)
-    } else if x.is_infinite() {
-        Some(1.0)
-    } else {
-        checked_gamma_lr(a, x).ok()
-    }
-}
-
-/// Regularized upper incomplete gamma `Q(a, x)`, extended as above.
-fn regularized_upper(a: f64, x: f64) -> Option<f64> {
-    if x <= 0.0 {
-        Some(1.0)
-    } else if x.is_infinite() {
-        Some(0.0)
-    } else {
-        checked_gamma_ur(a, x).ok()
-    }
-}
-
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

@@ -375,11 +375,12 @@ fn add_statistics(
                 beta2: p.beta2,
                 p: p.p,
             });
-        let (gm, eb05, eb95) = match prior {
-            Some(pr) => (
-                ebgm::try_ebgm(&pr, a[i], e[i]),
-                ebgm::try_quantile(&pr, a[i], e[i], 0.05),
-                ebgm::try_quantile(&pr, a[i], e[i], 0.95),
+        // One posterior per row for EBGM, EB05 and EB95.
+        let (gm, eb05, eb95) = match prior.and_then(|pr| ebgm::try_posterior(&pr, a[i], e[i])) {
+            Some(post) => (
+                Some(post.geometric_mean()),
+                Some(post.quantile(0.05)),
+                Some(post.quantile(0.95)),
             ),
             None => (None, None, None),
         };

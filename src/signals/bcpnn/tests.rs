@@ -1,6 +1,7 @@
 use super::*;
 use proptest::prelude::*;
 use statrs::distribution::{ContinuousCDF, Gamma};
+use statrs::function::gamma::{checked_gamma_lr, checked_gamma_ur, ln_gamma};
 
 /// Asserts `|actual - expected| <= tol`, naming the quantity on failure.
 fn close(what: &str, actual: f64, expected: f64, tol: f64) {
@@ -357,4 +358,90 @@ proptest! {
             );
         }
     }
+}
+
+// Issue 21: the fast quantile against the pre-issue-21 solver (`reference.rs`,
+// bracketing + safeguarded Newton to 1e-14). Both are exact to about 1e-14 in ln x, so
+// they must agree to 1e-12 relative in the quantile x, i.e. ~1.4e-12 absolute in log2
+// units. For IC025/IC975 themselves that is 1e-9 relative wherever |IC| ≥ 1.4e-3; near
+// IC = 0 a relative bar on a log is ill-conditioned, and the absolute one is the
+// meaningful check. At very large shapes the function both solve is itself noisier:
+// statrs' P carries the rounding of a·ln x − ln Γ(a), ~1e-16·a·ln a relative, which
+// moves the root by that times p/(x·density) ≈ 1e-16·√a·ln a. So the bar gains
+// 1e-15·√a·ln a (0.5e-12 at a = 1e5, 5e-11 at a = 1e7).
+fn agrees_with_reference(p: f64, shape: f64) -> Result<(), String> {
+    let new = standard_gamma_quantile(p, shape);
+    let old = reference::standard_gamma_quantile(p, shape);
+    let tol = 1e-12 + 1e-15 * shape.sqrt() * shape.ln().max(0.0);
+    match (new, old) {
+        (Some(x), Some(y)) if (x - y).abs() <= tol * y => Ok(()),
+        _ => Err(format!(
+            "p={p} shape={shape}: new {new:?}, old {old:?}, rel {:e}",
+            new.zip(old).map_or(f64::NAN, |(x, y)| (x - y).abs() / y)
+        )),
+    }
+}
+
+#[test]
+fn fast_quantile_matches_reference_for_every_count_to_10000() {
+    for a in 0..=10_000u32 {
+        for p in [0.025, 0.975, 0.05, 0.95] {
+            agrees_with_reference(p, f64::from(a) + SHRINKAGE).unwrap();
+        }
+    }
+    // Counts far beyond any database, and the IC025/IC975 they give.
+    for a in [1e5, 1e6, 1e7, 1e9] {
+        for p in [0.025, 0.975] {
+            agrees_with_reference(p, a + SHRINKAGE).unwrap();
+        }
+        let i = ic_of(a, a / 3.0);
+        assert!(i.ic025 < i.ic && i.ic < i.ic975);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn fast_quantile_matches_reference(
+        shape in (-0.301f64..7.0).prop_map(|x| 10f64.powf(x)),
+        p in prop::sample::select(vec![0.025, 0.975, 0.05, 0.95, 1e-6, 1.0 - 1e-6]),
+    ) {
+        prop_assert!(agrees_with_reference(p, shape).is_ok(), "{:?}", agrees_with_reference(p, shape));
+    }
+
+    #[test]
+    fn ic_interval_matches_reference(a in 0u32..100_000, e in (-6.0f64..6.0).prop_map(|x| 10f64.powf(x))) {
+        let (a, rate) = (f64::from(a), e + SHRINKAGE);
+        let i = ic_of(a, e);
+        let old = |p: f64| reference::standard_gamma_quantile(p, a + SHRINKAGE).unwrap().log2() - rate.log2();
+        // a < 1e5: 1.5e-12 in ln x, so 2.2e-12 in log2 units.
+        prop_assert!((i.ic025 - old(0.025)).abs() <= 2.2e-12 * old(0.025).abs().max(1.0));
+        prop_assert!((i.ic975 - old(0.975)).abs() <= 2.2e-12 * old(0.975).abs().max(1.0));
+    }
+}
+
+/// The table for small counts returns exactly what the solver computes, on every entry
+/// and past its end, whichever entry is filled first.
+#[test]
+fn cached_interval_equals_computed() {
+    for a in (0..CACHED_COUNTS as u32 + 8).rev() {
+        let a = f64::from(a);
+        let shape = a + SHRINKAGE;
+        let want = (
+            standard_gamma_quantile(P_LOWER, shape).unwrap(),
+            standard_gamma_quantile(P_UPPER, shape).unwrap(),
+        );
+        assert_eq!(standard_interval(a, shape), Some(want), "a = {a}");
+        assert_eq!(standard_interval(a, shape), Some(want), "a = {a}, again");
+    }
+    // A non-integer count bypasses the table.
+    let shape = 2.25 + SHRINKAGE;
+    assert_eq!(
+        standard_interval(2.25, shape),
+        Some((
+            standard_gamma_quantile(P_LOWER, shape).unwrap(),
+            standard_gamma_quantile(P_UPPER, shape).unwrap()
+        ))
+    );
 }

@@ -56,8 +56,8 @@
 //!
 //! **Quantiles.** `EBq` solves
 //! `F(x) = Qₙ·P(α₁+n, (β₁+E)·x) + (1 − Qₙ)·P(α₂+n, (β₂+E)·x) = q`, where `P` is the
-//! regularized lower incomplete gamma function. The root is found by bracketing and Brent's
-//! method in `ln x`, to 1e-10 in `ln x` (better than 1e-8 relative in `x`). It never uses a
+//! regularized lower incomplete gamma function. The root is found by safeguarded Halley
+//! steps in `ln x` from a Wilson–Hilferty start, to about 1e-14 in `ln x`. It never uses a
 //! normal approximation. `EB05` is `q = 0.05` and `EB95` is `q = 0.95`.
 //!
 //! # Sources
@@ -89,7 +89,8 @@
 //!
 //! - `posterior.rs`: the prior, the posterior of one pair, EBGM and its quantiles.
 //! - `likelihood.rs`: the zero-truncated likelihood, and the checks its pairs must pass.
-//! - `optimize.rs`: Nelder–Mead for the fit, and Brent's root finder for the quantiles.
+//! - `optimize.rs`: Nelder–Mead for the fit, and the safeguarded Halley root finder for
+//!   the quantiles.
 //! - `fit.rs`: the prior fit and the bounds it searches within.
 //!
 //! The submodules are private and every public item is re-exported here, so callers keep

@@ -1,89 +1,123 @@
-//! The two numerical solvers, which know nothing of the model: Brent's root finder, which
-//! posterior quantiles run in `ln x`, and Nelder–Mead over the five coordinates of the
-//! prior fit.
+//! The two numerical solvers, which know nothing of the model: a safeguarded Halley root
+//! finder, which posterior quantiles (EB05/EB95, IC025/IC975) run in `ln x`, and
+//! Nelder–Mead over the five coordinates of the prior fit.
 //!
 //! Stage: `signals`. Invariants: both are deterministic for a given objective (simplex
 //! ties keep their order), and both stop at an iteration or evaluation cap, so an
 //! objective that is non-monotone, NaN or `+∞` ends the search instead of looping.
 
 // ---------------------------------------------------------------------------------------
-// Brent's root finder
+// Safeguarded Halley root finder
 // ---------------------------------------------------------------------------------------
 
-/// Brent's root finder (Brent 1973, `zeroin`) on a bracket `[a, b]` with
-/// `f(a)·f(b) < 0`. It stops at absolute tolerance `tol` in the argument.
-pub(super) fn brent_root(
-    f: impl Fn(f64) -> f64,
-    mut a: f64,
-    mut b: f64,
-    mut fa: f64,
-    mut fb: f64,
+/// Where [`halley_root`] found the root.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Root {
+    /// `f(min) > 0`: the root is below the search interval.
+    Below,
+    /// `f(max) < 0`: the root is above it.
+    Above,
+    At(f64),
+}
+
+/// Root of an increasing function on `[min, max]` by Halley's method, safeguarded.
+///
+/// `f(u)` returns `(f, f′, f″)`. Each evaluation narrows a bracket `lo < root < hi`. A
+/// Halley step is taken when its correction is moderate (else the Newton step) and it
+/// stays strictly inside the bracket; otherwise the next point is the bracket's midpoint,
+/// or, while one side is still open, a step of 1, 2, 4, … past the last point towards the
+/// root (the old bracketing search), clamped to `[min, max]`. So it never does worse than
+/// bisection, and from a start within a few percent it stops after two or three
+/// evaluations.
+///
+/// With `t = tol·max(1, |u|)` (relative for large `|u|`, so that rounding of `u` itself
+/// cannot stall it), it stops when a step is at most `t`, or when Halley's cubic
+/// convergence (error `eₖ₊₁ ≈ K·eₖ³`, `K` estimated from the last two steps) predicts an
+/// error of at most `t` after a step of at most 1e-6. The bracket alone also stops it at
+/// width `t`.
+pub(super) fn halley_root(
+    mut f: impl FnMut(f64) -> (f64, f64, f64),
+    u0: f64,
+    min: f64,
+    max: f64,
     tol: f64,
-) -> f64 {
-    let mut c = a;
-    let mut fc = fa;
-    let mut d = b - a;
-    let mut e = d;
-    // 200 iterations is far beyond what a bracket inside [−745, 710] needs at 1e-10.
-    // The cap only guards against a non-monotone f.
+) -> Root {
+    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    let mut u = if u0.is_nan() {
+        0.5 * (min + max)
+    } else {
+        u0.clamp(min, max)
+    };
+    let mut expand = 1.0;
+    // The last step, when it was a Halley (or Newton) step.
+    let mut last_step: Option<f64> = None;
+    // 200 evaluations is beyond what bisection of [−745, 710] to 1e-13 needs; the cap
+    // only guards against a function that is not monotone.
     for _ in 0..200 {
-        if (fb > 0.0) == (fc > 0.0) {
-            c = a;
-            fc = fa;
-            d = b - a;
-            e = d;
+        let (h, d1, d2) = f(u);
+        if h == 0.0 {
+            return Root::At(u);
         }
-        if fc.abs() < fb.abs() {
-            a = b;
-            b = c;
-            c = a;
-            fa = fb;
-            fb = fc;
-            fc = fa;
-        }
-        let tol1 = 2.0 * f64::EPSILON * b.abs() + 0.5 * tol;
-        let xm = 0.5 * (c - b);
-        if xm.abs() <= tol1 || fb == 0.0 {
-            return b;
-        }
-        if e.abs() >= tol1 && fa.abs() > fb.abs() {
-            // Inverse quadratic interpolation, or the secant step when only two points
-            // are distinct.
-            let s = fb / fa;
-            let (mut p, mut q);
-            if a == c {
-                p = 2.0 * xm * s;
-                q = 1.0 - s;
-            } else {
-                let q0 = fa / fc;
-                let r = fb / fc;
-                p = s * (2.0 * xm * q0 * (q0 - r) - (b - a) * (r - 1.0));
-                q = (q0 - 1.0) * (r - 1.0) * (s - 1.0);
+        if h < 0.0 {
+            if u >= max {
+                return Root::Above;
             }
-            if p > 0.0 {
-                q = -q;
-            } else {
-                p = -p;
-            }
-            let min1 = 3.0 * xm * q - (tol1 * q).abs();
-            let min2 = (e * q).abs();
-            if 2.0 * p < min1.min(min2) {
-                e = d;
-                d = p / q;
-            } else {
-                d = xm;
-                e = d;
-            }
+            lo = u;
         } else {
-            d = xm;
-            e = d;
+            // NaN counts as positive: the search then moves down, and it ends.
+            if u <= min {
+                return Root::Below;
+            }
+            hi = u;
         }
-        a = b;
-        fa = fb;
-        b += if d.abs() > tol1 { d } else { tol1.copysign(xm) };
-        fb = f(b);
+        let tol = tol * u.abs().max(1.0);
+        if hi - lo <= tol {
+            return Root::At(0.5 * (lo + hi));
+        }
+        let newton = h / d1;
+        let c = 1.0 - 0.5 * newton * d2 / d1;
+        let step = if (0.5..=2.0).contains(&c) {
+            newton / c
+        } else {
+            newton
+        };
+        let cand = u - step;
+        if d1 > 0.0 && step.abs() <= tol {
+            // Converged; a step this small may round back onto u or the bracket's end.
+            return Root::At(cand.clamp(lo, hi));
+        }
+        let inside = d1 > 0.0 && cand.is_finite() && cand > lo && cand < hi;
+        if inside && !(min..=max).contains(&cand) {
+            // Past an end of the interval: look at that end next.
+            last_step = None;
+            u = cand.clamp(min, max);
+            continue;
+        }
+        if inside {
+            let d = step.abs();
+            let converged =
+                last_step.is_some_and(|prev| d <= 1e-3 && d.powi(4) <= tol * prev.powi(3));
+            if converged {
+                return Root::At(cand);
+            }
+            last_step = Some(d);
+            u = cand;
+            continue;
+        }
+        last_step = None;
+        u = if lo.is_finite() && hi.is_finite() {
+            0.5 * (lo + hi)
+        } else if lo.is_finite() {
+            let next = (u + expand).min(max);
+            expand *= 2.0;
+            next
+        } else {
+            let next = (u - expand).max(min);
+            expand *= 2.0;
+            next
+        };
     }
-    b
+    Root::At(u)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -239,21 +273,33 @@ mod tests {
     use crate::signals::ebgm::test_support::assert_abs;
 
     #[test]
-    fn brent_finds_known_roots() {
-        let r = brent_root(|x| x * x - 2.0, 0.0, 2.0, -2.0, 2.0, 1e-14);
-        assert_abs("sqrt 2", r, std::f64::consts::SQRT_2, 1e-13);
-        let r = brent_root(|x| x.cos() - x, 0.0, 1.0, 1.0, 1.0f64.cos() - 1.0, 1e-14);
+    fn halley_finds_known_roots() {
+        let tol = 1e-14;
+        let root = |r: Root| match r {
+            Root::At(u) => u,
+            other => panic!("{other:?}"),
+        };
+        // x³ − 2 from far away: the open side is searched by doubling steps.
+        let cube = |x: f64| (x * x * x - 2.0, 3.0 * x * x, 6.0 * x);
+        for start in [-50.0, 0.0, 1.0, 100.0] {
+            let r = root(halley_root(cube, start, -1e3, 1e3, tol));
+            assert_abs("cube root of 2", r, 2f64.cbrt(), 1e-13);
+        }
+        let dottie = |x: f64| (x - x.cos(), 1.0 + x.sin(), x.cos());
+        let r = root(halley_root(dottie, 3.0, -10.0, 10.0, tol));
         assert_abs("Dottie number", r, 0.739_085_133_215_160_6, 1e-13);
-        // A step function still ends inside the tolerance.
-        let r = brent_root(
-            |x| if x < 0.3 { -1.0 } else { 1.0 },
-            0.0,
-            1.0,
-            -1.0,
-            1.0,
-            1e-12,
-        );
+        // A step function (zero slope): bisection still ends inside the tolerance.
+        let step = |x: f64| (if x < 0.3 { -1.0 } else { 1.0 }, 0.0, 0.0);
+        let r = root(halley_root(step, 0.0, -1.0, 1.0, 1e-12));
         assert_abs("step", r, 0.3, 1e-11);
+        // A root outside the interval is reported as such, not clamped.
+        let line = |x: f64| (x - 5.0, 1.0, 0.0);
+        assert_eq!(halley_root(line, 0.0, -1.0, 1.0, tol), Root::Above);
+        let line = |x: f64| (x + 5.0, 1.0, 0.0);
+        assert_eq!(halley_root(line, 0.0, -1.0, 1.0, tol), Root::Below);
+        // NaN everywhere ends the search instead of looping.
+        let nan = |_: f64| (f64::NAN, f64::NAN, f64::NAN);
+        assert_eq!(halley_root(nan, 0.0, -1.0, 1.0, tol), Root::Below);
     }
 
     fn quadratic_bowl(x: &Point) -> f64 {

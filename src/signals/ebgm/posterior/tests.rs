@@ -326,3 +326,157 @@ proptest! {
         prop_assert!(q05.is_finite() && q95.is_finite() && q05 < q95);
     }
 }
+
+// ---------------------------------------------------------------------------------
+// The fast quantile against the pre-issue-21 solver (`reference.rs`)
+// ---------------------------------------------------------------------------------
+
+/// The quantile of the old solver (bracketing + Brent to 1e-10 in `ln x`) for `post`.
+fn reference_quantile(post: &Posterior, q: f64) -> f64 {
+    reference::Mixture {
+        q: post.q,
+        shape1: post.shape1,
+        rate1: post.rate1,
+        shape2: post.shape2,
+        rate2: post.rate2,
+    }
+    .quantile(q)
+}
+
+/// Relative difference of the new and the old quantile, 0 when they agree exactly
+/// (including both 0 or both `f64::MAX`). Below `f64::MIN_POSITIVE` (subnormal, where
+/// `exp` itself keeps fewer digits; only `n = 0` with a shape near 1e-5 gets there) the
+/// difference is taken relative to `f64::MIN_POSITIVE`.
+fn rel_diff(new: f64, old: f64) -> f64 {
+    if new == old {
+        return 0.0;
+    }
+    (new - old).abs() / old.abs().max(new.abs()).max(f64::MIN_POSITIVE)
+}
+
+/// Priors of the issue-21 grid: openEBGM's vignette fit, DuMouchel's start, and every
+/// corner of the fit's search box (α, β ∈ {1e-5, 100}, P ∈ {1e-6, 1 − 1e-6}).
+fn grid_priors() -> Vec<Prior> {
+    let mut priors = vec![VIGNETTE_THETA, Prior::DUMOUCHEL_1999_START];
+    let ends = [1e-5, 100.0];
+    for alpha1 in ends {
+        for beta1 in ends {
+            for alpha2 in ends {
+                for beta2 in ends {
+                    for p in [1e-6, 1.0 - 1e-6] {
+                        priors.push(Prior {
+                            alpha1,
+                            beta1,
+                            alpha2,
+                            beta2,
+                            p,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    priors
+}
+
+/// Issue 21: EB05/EB95 (and the 2.5%/97.5% quantiles) from the fast solver are within
+/// 1e-9 relative of the old solver's on a dense grid: n = 0…20 and log-spaced to 10,000;
+/// E from 1e-6 to 1e4, four points a decade; 34 priors including the search-box corners.
+/// The old solver is itself exact to 1e-10 in `ln x`, so the bar is 10× its own error.
+#[test]
+fn fast_quantile_matches_reference_on_grid() {
+    let mut ns: Vec<f64> = (0..=20).map(f64::from).collect();
+    ns.extend((0..=24).map(|i| (30.0 * 10f64.powf(f64::from(i) / 9.0)).round()));
+    ns.push(10_000.0);
+    let es: Vec<f64> = (-24..=16).map(|i| 10f64.powf(f64::from(i) / 4.0)).collect();
+    let mut worst = (0.0, String::new());
+    let mut checked = 0u64;
+    for prior in grid_priors() {
+        for &n in &ns {
+            for &e in &es {
+                let post = posterior(&prior, n, e);
+                for q in [0.05, 0.95, 0.025, 0.975] {
+                    let (new, old) = (post.quantile(q), reference_quantile(&post, q));
+                    assert!(
+                        !new.is_nan() && new >= 0.0,
+                        "{prior:?} n={n} E={e} q={q}: {new}"
+                    );
+                    let d = rel_diff(new, old);
+                    if d > worst.0 {
+                        worst = (d, format!("{prior:?} n={n} E={e} q={q}: {new} vs {old}"));
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{checked} quantiles; worst relative difference {:e} at {}",
+        worst.0, worst.1
+    );
+    assert!(worst.0 <= 1e-9, "worst {:e} at {}", worst.0, worst.1);
+}
+
+/// Edges: tiny and huge E, n = 0, degenerate weights. Same results as before, never NaN.
+#[test]
+fn fast_quantile_matches_reference_at_edges() {
+    let priors = grid_priors();
+    for prior in priors.iter().take(6) {
+        for n in [0.0, 1.0, 1e6] {
+            for e in [f64::MIN_POSITIVE, 1e-300, 1e-12, 1e8, 1e300] {
+                let post = posterior(prior, n, e);
+                for q in [1e-12, 0.05, 0.5, 0.95, 1.0 - 1e-12] {
+                    let (new, old) = (post.quantile(q), reference_quantile(&post, q));
+                    assert!(
+                        rel_diff(new, old) <= 1e-9,
+                        "{prior:?} n={n} E={e} q={q}: {new} vs {old}"
+                    );
+                }
+            }
+        }
+    }
+    for qn in [0.0, 1.0, 1e-300, 0.5] {
+        let post = Posterior {
+            q: qn,
+            shape1: 3.0,
+            rate1: 0.4,
+            shape2: 1e-5,
+            rate2: 100.0,
+        };
+        for q in [0.025, 0.05, 0.95, 0.975] {
+            let (new, old) = (post.quantile(q), reference_quantile(&post, q));
+            assert!(rel_diff(new, old) <= 1e-9, "Qn={qn} q={q}: {new} vs {old}");
+        }
+    }
+}
+
+/// Priors anywhere in the fit's search box (log-uniform α, β in [1e-5, 100], P in
+/// [1e-6, 1 − 1e-6]), any n ≤ 10,000 and E in [1e-6, 1e4].
+fn boxed_prior() -> impl Strategy<Value = Prior> {
+    let ab = || (-5.0f64..2.0).prop_map(|x| 10f64.powf(x));
+    (ab(), ab(), ab(), ab(), 1e-6f64..(1.0 - 1e-6)).prop_map(|(alpha1, beta1, alpha2, beta2, p)| {
+        Prior {
+            alpha1,
+            beta1,
+            alpha2,
+            beta2,
+            p,
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn fast_quantile_matches_reference(
+        prior in boxed_prior(),
+        n in 0u32..=10_000,
+        e in (-6.0f64..4.0).prop_map(|x| 10f64.powf(x)),
+        q in prop::sample::select(vec![0.05, 0.95, 0.025, 0.975]),
+    ) {
+        let post = posterior(&prior, f64::from(n), e);
+        let (new, old) = (post.quantile(q), reference_quantile(&post, q));
+        prop_assert!(rel_diff(new, old) <= 1e-9, "{post:?} q={q}: {new} vs {old}");
+    }
+}
