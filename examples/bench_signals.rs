@@ -53,31 +53,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut case_id = Vec::with_capacity(cases);
     let mut first = Vec::with_capacity(cases);
     let mut sex = Vec::with_capacity(cases);
-    let (mut p_case, mut p_id, mut p_role) = (Vec::new(), Vec::new(), Vec::new());
+    // Ingest's shapes: every table keyed by the integer case key (`__case`, the case's
+    // row), sex as its index into `schema::SEXES`, and only counted (suspect or
+    // interacting) products kept: ingest accounts for concomitant ones and drops them.
+    let (mut p_case, mut p_id) = (Vec::new(), Vec::new());
     let (mut e_case, mut e_id) = (Vec::new(), Vec::new());
     for i in 0..cases {
-        let id = format!("C{i}");
+        let key = i as IdxSize;
         first.push(19_000 + (rng.next() % 2_000) as i32);
-        sex.push(["M", "F", "U"][(rng.next() % 3) as usize]);
+        sex.push((rng.next() % 3) as u32);
         for _ in 0..1 + rng.next() % 2 {
-            p_case.push(id.clone());
-            p_id.push(format!("P{}", rng.pick(&pc)));
-            p_role.push(if rng.next().is_multiple_of(10) {
-                "concomitant"
-            } else {
-                "suspect"
-            });
+            let product = format!("P{}", rng.pick(&pc));
+            if !rng.next().is_multiple_of(10) {
+                p_case.push(key);
+                p_id.push(product);
+            }
         }
         for _ in 0..1 + rng.next() % 3 {
-            e_case.push(id.clone());
+            e_case.push(key);
             e_id.push(format!("E{}", rng.pick(&ec)));
         }
-        case_id.push(id);
+        case_id.push(format!("C{i}"));
     }
     let n = cases;
     let data = Dataset {
         superseded_versions: DataFrame::empty(),
         cases: DataFrame::new_infer_height(vec![
+            Column::new(col::CASE_KEY.into(), (0..n as IdxSize).collect::<Vec<_>>()),
             Column::new(col::CASE_ID.into(), case_id),
             Column::new(col::CLASS.into(), vec!["drug"; n]),
             Column::new(col::FIRST_RECEIVED.into(), first).cast(&DataType::Date)?,
@@ -85,12 +87,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Column::new(col::AGE_YEARS.into(), vec![None::<f64>; n]),
         ])?,
         case_products: DataFrame::new_infer_height(vec![
-            Column::new(col::CASE_ID.into(), p_case),
+            Column::new(col::CASE_KEY.into(), p_case),
             Column::new(col::PRODUCT_ID.into(), p_id),
-            Column::new(col::ROLE.into(), p_role),
         ])?,
         case_events: DataFrame::new_infer_height(vec![
-            Column::new(col::CASE_ID.into(), e_case),
+            Column::new(col::CASE_KEY.into(), e_case),
             Column::new(col::EVENT.into(), e_id),
         ])?,
         products: DataFrame::new_infer_height(vec![
