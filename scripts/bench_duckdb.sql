@@ -11,6 +11,7 @@
 -- a product or event listed twice in a case counts once. No validation, no strata, no
 -- intervals, IC or EBGM.
 SET threads = 2;
+SET enable_progress_bar = false;
 
 COPY (
     WITH r AS (

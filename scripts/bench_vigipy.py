@@ -30,10 +30,12 @@ LBE false discovery rates. One container per class because a container has one N
 also fits the EBGM prior per class.
 
 The output has one row per pair: class, product_id, event, a, b, c, d, n, and vigipy's
-prr, ror, ic025 (BCPNN's 2.5% quantile), ebgm, eb05, eb95.
+prr, ror, ic025 (BCPNN's 2.5% quantile), ebgm, eb05, eb95; GPS's fitted prior of each class
+goes to OUT.parquet.priors.json.
 """
 
 import argparse
+import json
 import sys
 import time
 
@@ -152,7 +154,7 @@ def run_vigipy(cls, df):
     if len(out) != len(df):
         sys.exit(f"vigipy returned {len(out)} pairs for {cls}, expected {len(df)}")
     out.insert(0, "class", cls)
-    return out
+    return out, [float(x) for x in gps.params["prior_param"]]
 
 
 def main():
@@ -173,7 +175,10 @@ def main():
     del products, events, latest
     t = step(f"per-case 2x2 counts ({len(table):,} pairs)", t)
 
-    parts = [run_vigipy(cls, df) for cls, df in table.groupby("class", sort=True)]
+    parts, priors = [], {}
+    for cls, df in table.groupby("class", sort=True):
+        part, priors[cls] = run_vigipy(cls, df)
+        parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out["b"] = out["ab"] - out["a"]
     out["c"] = out["ac"] - out["a"]
@@ -184,6 +189,9 @@ def main():
     ]
     t = time.perf_counter()
     out.to_parquet(args.out, index=False)
+    # GPS's fitted prior per class: [alpha1, beta1, alpha2, beta2, w].
+    with open(args.out + ".priors.json", "w") as f:
+        json.dump(priors, f)
     step("write", t)
     print(f"   vigipy: total {time.perf_counter() - T0:.2f} s, {len(out):,} pairs", file=sys.stderr)
 

@@ -60,7 +60,7 @@ pub fn default_venv() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| std::env::temp_dir());
+        .unwrap_or_else(std::env::temp_dir);
     cache.join("pvwatch-bench/venv")
 }
 
@@ -341,4 +341,66 @@ pub fn render(sizes: &[(u64, Vec<PeerRun>)]) -> String {
         }
     }
     s
+}
+
+/// vigipy's fitted GPS prior of each class beside pvwatch's (from the run's manifest), to
+/// read the EBGM differences by.
+pub fn priors(result: &Path, manifest: &serde_json::Value) -> Vec<String> {
+    let path = PathBuf::from(format!("{}.priors.json", result.display()));
+    let Ok(theirs) = crate::read_json(&path) else {
+        return vec![format!("vigipy: no priors in {}", path.display())];
+    };
+    let empty = Vec::new();
+    let ours = manifest["signals"]["priors"].as_array().unwrap_or(&empty);
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    for p in ours {
+        let class = p["class"].as_str().unwrap_or("");
+        let mine: Vec<f64> = ["alpha1", "beta1", "alpha2", "beta2", "p"]
+            .iter()
+            .map(|k| p[*k].as_f64().unwrap_or(f64::NAN))
+            .collect();
+        let other: Vec<f64> = theirs[class]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+            .unwrap_or_default();
+        lines.push(format!(
+            "EBGM prior of {class} (α1, β1, α2, β2, weight of the first): pvwatch [{}]{}, vigipy [{}]",
+            fmt(&mine),
+            if p["at_bound"].as_bool() == Some(true) {
+                " (at a bound)"
+            } else {
+                ""
+            },
+            fmt(&other)
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_skip_masked_and_undefined_rows() {
+        let x = Float64Chunked::from_slice("x".into(), &[1.0, 2.0, 4.0, f64::INFINITY, 10.0]);
+        let y = Float64Chunked::from_slice("y".into(), &[1.0, 2.2, 5.0, 1.0, 0.0]);
+        let keep = BooleanChunked::from_slice("k".into(), &[true, true, true, true, false]);
+        // Relative: 0, 0.2/2.2, 1/5; the infinite row and the masked one are left out.
+        let (median, worst, n) = differences(&x, &y, &keep, Scale::Relative);
+        assert_eq!(n, 3);
+        assert!((median - 0.2 / 2.2).abs() < 1e-15);
+        assert!((worst - 0.2).abs() < 1e-15);
+        let (median, worst, n) = differences(&x, &y, &keep, Scale::Absolute);
+        assert_eq!(n, 3);
+        assert!((median - 0.2).abs() < 1e-15 && (worst - 1.0).abs() < 1e-15);
+        let none = BooleanChunked::from_slice("k".into(), &[false; 5]);
+        assert_eq!(differences(&x, &y, &none, Scale::Relative), (0.0, 0.0, 0));
+    }
 }

@@ -330,3 +330,141 @@ fn alerts(got: &str, want: &str, changed: &BTreeSet<String>, report: &mut Report
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small signals table: two classes, three pairs.
+    fn signals(prr: [f64; 3], eb05: [f64; 3], a: [i64; 3], prior: Option<[&str; 3]>) -> DataFrame {
+        let mut df = df!(
+            c::CLASS => ["device", "drug", "drug"],
+            c::PRODUCT_ID => ["M1", "D1", "D2"],
+            c::EVENT => ["Rash", "Rash", "Rash"],
+            "a" => a,
+            out::PRR => prr,
+            out::EB05 => eb05,
+        )
+        .unwrap();
+        if let Some(p) = prior {
+            df.with_column(Column::new(EBGM_PRIOR.into(), p)).unwrap();
+        }
+        df
+    }
+
+    fn keys() -> [&'static str; 3] {
+        [c::CLASS, c::PRODUCT_ID, c::EVENT]
+    }
+
+    fn run(got: &DataFrame, want: &DataFrame, changed: &[&str]) -> Report {
+        let mut report = Report::default();
+        let excused =
+            |column: &str, class: &str| changed.contains(&class) && PRIOR_COLUMNS.contains(&column);
+        compare("signals", got, want, &keys(), &excused, &mut report).unwrap();
+        report
+    }
+
+    const PRR: [f64; 3] = [2.5, 1.0 / 3.0, 7.0];
+    const EB05: [f64; 3] = [1.2, 0.8, 3.1];
+    const A: [i64; 3] = [3, 10, 4];
+
+    #[test]
+    fn identical_runs_pass_in_any_row_order() {
+        let want = signals(PRR, EB05, A, None);
+        let got = want.reverse();
+        let r = run(&got, &want, &[]);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert_eq!((r.worst, r.worst_bayes), (0.0, 0.0));
+    }
+
+    #[test]
+    fn ratios_must_be_identical_to_one_rounding() {
+        let want = signals(PRR, EB05, A, None);
+        // One unit in the last place of 1/3 passes.
+        let next = f64::from_bits(PRR[1].to_bits() + 1);
+        let r = run(&signals([PRR[0], next, PRR[2]], EB05, A, None), &want, &[]);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert!(r.worst > 0.0 && r.worst <= IDENTICAL);
+        // 1e-13 relative does not.
+        let off = PRR[2] * (1.0 + 1e-13);
+        let r = run(&signals([PRR[0], PRR[1], off], EB05, A, None), &want, &[]);
+        assert_eq!(r.failures.len(), 1);
+        assert!(r.failures[0].starts_with("signals.prr (class drug): 1 rows differ"));
+    }
+
+    #[test]
+    fn bayesian_statistics_within_1e9() {
+        let want = signals(PRR, EB05, A, None);
+        let near = [EB05[0], EB05[1] * (1.0 + 1e-10), EB05[2]];
+        let r = run(&signals(PRR, near, A, None), &want, &[]);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert!(r.worst_bayes > 5e-11 && r.worst_bayes < 2e-10);
+        let far = [EB05[0], EB05[1] * (1.0 + 1e-8), EB05[2]];
+        let r = run(&signals(PRR, far, A, None), &want, &[]);
+        assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+        assert!(r.failures[0].contains("signals.eb05 (class drug)"));
+    }
+
+    #[test]
+    fn counts_exact_and_nulls_matched() {
+        let want = signals(PRR, EB05, A, None);
+        let r = run(&signals(PRR, EB05, [3, 11, 4], None), &want, &[]);
+        assert_eq!(
+            r.failures,
+            vec!["signals.a (class drug): 1 rows differ (allowed: 1e-15)"]
+        );
+        let mut got = signals(PRR, EB05, A, None);
+        got.with_column(Column::new(
+            out::PRR.into(),
+            [Some(PRR[0]), None, Some(PRR[2])],
+        ))
+        .unwrap();
+        let r = run(&got, &want, &[]);
+        assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+    }
+
+    #[test]
+    fn a_class_whose_prior_changed_is_reported_not_failed() {
+        let want = signals(PRR, EB05, A, None);
+        let got = signals(
+            PRR,
+            [EB05[0] * 1.01, EB05[1], EB05[2]],
+            A,
+            Some(["pooled", "fitted", "fitted"]),
+        );
+        let changed: BTreeSet<String> = priors(&got)
+            .unwrap()
+            .into_iter()
+            .filter(|(class, p)| priors(&want).unwrap()[class] != *p)
+            .map(|(class, _)| class)
+            .collect();
+        assert_eq!(changed.into_iter().collect::<Vec<_>>(), vec!["device"]);
+        let r = run(&got, &want, &["device"]);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert_eq!(r.excused.len(), 1);
+        assert!(r.excused[0].starts_with("signals.eb05 (class device): 1 rows differ"));
+        // The same change in a class whose prior did not change fails.
+        let r = run(&got, &want, &[]);
+        assert_eq!(r.failures.len(), 1);
+        // And a PRR change in the excused class still fails.
+        let got = signals([PRR[0] * 1.01, PRR[1], PRR[2]], EB05, A, None);
+        assert_eq!(run(&got, &want, &["device"]).failures.len(), 1);
+    }
+
+    #[test]
+    fn alerts_outside_changed_classes_must_be_the_same_lines() {
+        let want = "{\"class\":\"device\",\"v\":1}\n{\"class\":\"drug\",\"v\":2}\n";
+        let changed: BTreeSet<String> = ["device".to_string()].into();
+        let mut r = Report::default();
+        let got = "{\"class\":\"drug\",\"v\":2}\n";
+        alerts(got, want, &changed, &mut r).unwrap();
+        assert!(r.failures.is_empty());
+        assert!(r.excused[0].starts_with("alerts.jsonl: 0 alerts"));
+        let mut r = Report::default();
+        alerts("{\"class\":\"drug\",\"v\":3}\n", want, &changed, &mut r).unwrap();
+        assert_eq!(r.failures.len(), 1);
+        let mut r = Report::default();
+        alerts(got, want, &BTreeSet::new(), &mut r).unwrap();
+        assert_eq!(r.failures.len(), 1);
+    }
+}
