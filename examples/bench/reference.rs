@@ -171,7 +171,15 @@ fn compare(
             for (row, (x, y)) in g.f64()?.iter().zip(w.f64()?.iter()).enumerate() {
                 let rel = match (x, y) {
                     (Some(x), Some(y)) if x == y || (x.is_nan() && y.is_nan()) => 0.0,
-                    (Some(x), Some(y)) => (x - y).abs() / x.abs().max(y.abs()),
+                    // A NaN or an infinity against another value differs entirely.
+                    (Some(x), Some(y)) => {
+                        let rel = (x - y).abs() / x.abs().max(y.abs());
+                        if rel.is_nan() {
+                            f64::INFINITY
+                        } else {
+                            rel
+                        }
+                    }
                     (None, None) => 0.0,
                     _ => f64::INFINITY,
                 };
@@ -421,6 +429,13 @@ mod tests {
         .unwrap();
         let r = run(&got, &want, &[]);
         assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+        // An infinity or a NaN against a number is a difference, not a NaN that passes.
+        for odd in [f64::INFINITY, f64::NAN] {
+            let r = run(&signals([PRR[0], odd, PRR[2]], EB05, A, None), &want, &[]);
+            assert_eq!(r.failures.len(), 1, "{odd}: {:?}", r.failures);
+        }
+        let inf = signals([PRR[0], f64::INFINITY, PRR[2]], EB05, A, None);
+        assert!(run(&inf, &inf, &[]).failures.is_empty());
     }
 
     #[test]
