@@ -138,9 +138,20 @@ fn ensure_data(dir: &Path, cases: u64) -> Result<(f64, u64)> {
 /// priority, so its size does not follow the data's.
 const PAGE_LIMIT_BYTES: u64 = 5_000_000;
 
-/// Wall time and peak resident memory (bytes) of one child process (`what` names it in
+/// What one child process cost.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: f64,
+    /// Peak resident memory, bytes.
+    peak: u64,
+    /// User + system CPU seconds (the child and its own children): on a busy machine the
+    /// steadier figure.
+    cpu: f64,
+}
+
+/// Wall time, CPU time and peak resident memory of one child process (`what` names it in
 /// errors).
-fn run_measured(what: &str, cmd: &mut Command) -> Result<(f64, u64)> {
+fn run_measured(what: &str, cmd: &mut Command) -> Result<Measured> {
     let started = Instant::now();
     let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
     let pid = child.id() as libc::pid_t;
@@ -155,7 +166,12 @@ fn run_measured(what: &str, cmd: &mut Command) -> Result<(f64, u64)> {
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         bail!("{what} failed (wait status {status}); see its output above");
     }
-    Ok((wall, usage.ru_maxrss as u64 * 1024))
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Measured {
+        wall,
+        peak: usage.ru_maxrss as u64 * 1024,
+        cpu: secs(usage.ru_utime) + secs(usage.ru_stime),
+    })
 }
 
 #[derive(Debug)]
@@ -288,12 +304,13 @@ fn main() -> Result<()> {
         std::fs::write(dir.join(pipeline_file), &pipeline)?;
         let out = dir.join(out_dir);
         let _ = std::fs::remove_dir_all(&out);
-        let (wall, peak) = run_measured(
+        let measured = run_measured(
             "pvwatch",
             Command::new(pvwatch)
                 .args(["run", pipeline_file, "--quiet"])
                 .current_dir(&dir),
         )?;
+        let Measured { wall, peak, cpu } = measured;
         let run_dir = out.join("period=2025");
         let manifest = read_json(&run_dir.join("manifest.json"))?;
         let t = &manifest["timings_ms"];
@@ -328,7 +345,7 @@ fn main() -> Result<()> {
             );
         }
         eprintln!(
-            "   pvwatch {wall:.1} s, peak {:.2} GiB, {} pairs; review.html {:.2} MB; planted: {planted}",
+            "   pvwatch {wall:.1} s (CPU {cpu:.1} s), peak {:.2} GiB, {} pairs; review.html {:.2} MB; planted: {planted}",
             gib(peak),
             thousands(signals.height() as u64),
             page as f64 / 1e6
@@ -359,6 +376,7 @@ fn main() -> Result<()> {
         let mut runs = vec![peers::PeerRun {
             peer: None,
             wall,
+            cpu,
             peak,
             pairs: signals.height() as u64,
         }];
@@ -366,9 +384,10 @@ fn main() -> Result<()> {
             for &peer in &args.peers {
                 let (run, result) = peers::run(peer, python, &dir)?;
                 eprintln!(
-                    "   {} {:.1} s, peak {:.2} GiB, {} pairs",
+                    "   {} {:.1} s (CPU {:.1} s), peak {:.2} GiB, {} pairs",
                     peer.name(),
                     run.wall,
+                    run.cpu,
                     gib(run.peak),
                     thousands(run.pairs)
                 );

@@ -43,6 +43,8 @@ impl Peer {
 pub struct PeerRun {
     pub peer: Option<Peer>,
     pub wall: f64,
+    /// User + system CPU seconds.
+    pub cpu: f64,
     pub peak: u64,
     pub pairs: u64,
 }
@@ -140,13 +142,14 @@ pub fn run(peer: Peer, python: &Path, data: &Path) -> Result<(PeerRun, PathBuf)>
             .arg(PERIOD_END);
         }
     }
-    let (wall, peak) = run_measured(peer.name(), &mut cmd)?;
+    let m = run_measured(peer.name(), &mut cmd)?;
     let pairs = read_parquet(&result)?.height() as u64;
     Ok((
         PeerRun {
             peer: Some(peer),
-            wall,
-            peak,
+            wall: m.wall,
+            cpu: m.cpu,
+            peak: m.peak,
             pairs,
         },
         result,
@@ -315,9 +318,9 @@ pub fn render(sizes: &[(u64, Vec<PeerRun>)]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| cases | tool | wall s | peak RSS GiB | pairs | wall / pvwatch's | peak / pvwatch's |"
+        "| cases | tool | wall s | CPU s | peak RSS GiB | pairs | wall / pvwatch's | CPU / pvwatch's | peak / pvwatch's |"
     );
-    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for (cases, runs) in sizes {
         let Some(ours) = runs.iter().find(|r| r.peer.is_none()) else {
             continue;
@@ -330,12 +333,14 @@ pub fn render(sizes: &[(u64, Vec<PeerRun>)]) -> String {
             };
             let _ = writeln!(
                 s,
-                "| {} | {tool} | {:.1} | {:.2} | {} | {:.2} | {:.2} |",
+                "| {} | {tool} | {:.1} | {:.1} | {:.2} | {} | {:.2} | {:.2} | {:.2} |",
                 synth::label(*cases),
                 r.wall,
+                r.cpu,
                 gib(r.peak),
                 pvwatch::progress::thousands(r.pairs),
                 r.wall / ours.wall,
+                r.cpu / ours.cpu,
                 r.peak as f64 / ours.peak as f64
             );
         }
