@@ -1,6 +1,6 @@
 //! A deterministic, seeded generator of pvwatch's canonical tables, as Parquet, at any size
 //! from ten thousand to tens of millions of cases. Shared by `examples/generate.rs` (the
-//! command) and `examples/bench.rs` (the benchmark harness).
+//! command) and `examples/bench/` (the benchmark harness).
 //!
 //! What the data look like:
 //!

@@ -1,7 +1,9 @@
-//! The benchmark harness: pvwatch end to end on generated data at several sizes.
+//! The benchmark harness: pvwatch end to end on generated data at several sizes, and side
+//! by side with vigipy and a DuckDB query on the same data.
 //!
 //!     cargo run --release --example bench                       # 100k, 1m, 10m, 25m cases
 //!     cargo run --release --example bench -- --sizes 100k,1m    # a quicker look
+//!     cargo run --release --example bench -- --sizes 1m --vs-vigipy --vs-duckdb
 //!
 //! For each size it generates the canonical tables as Parquet (`examples/synth`, seed 2025;
 //! kept under `target/bench-data/<size>/` and reused while the generator is unchanged),
@@ -12,15 +14,24 @@
 //!
 //! - the planted signals have exactly the cells the generator counted (`planted.csv`),
 //!   and the PRR and ROR those cells imply (to 1e-12 relative);
-//! - with `--reference DIR`, every statistic of `signals.parquet`, `rates.parquet` and
-//!   `screening.parquet` equals the reference run's to 1e-12 relative, every count and key
-//!   exactly, and `alerts.jsonl` byte for byte (`--save-reference DIR` keeps a run as the
-//!   reference; see the README, "Performance").
+//! - with `--reference DIR`, that `signals.parquet`, `rates.parquet`, `screening.parquet` and
+//!   `alerts.jsonl` are the reference run's: counts, PRR/ROR/χ² identical, IC and EBGM
+//!   within 1e-9 relative, except in classes whose EBGM prior rule changed (`reference.rs`;
+//!   `--save-reference DIR` keeps a run as the reference; see the README, "Performance").
 //!
-//! The table is also written to `target/bench-data/results.md`. No timing is asserted.
+//! With `--vs-vigipy` and/or `--vs-duckdb`, pvwatch runs with every product watched
+//! (`watch = ["all"]`, so that every pair gets every statistic) and each peer runs on the
+//! same tables right after it, timed the same way (`peers.rs`); their agreement with
+//! pvwatch's counts and statistics is printed, and a second table compares the tools.
+//!
+//! The tables are also written to `target/bench-data/results.md` (the peers' table after
+//! the stages table). No timing is asserted.
 
-#[path = "synth/mod.rs"]
+#[path = "../synth/mod.rs"]
 mod synth;
+
+mod peers;
+mod reference;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -43,6 +54,11 @@ struct Args {
     reference: Option<PathBuf>,
     save_reference: Option<PathBuf>,
     pvwatch: PathBuf,
+    /// Peers to run side by side; any of them makes pvwatch watch every product.
+    peers: Vec<peers::Peer>,
+    /// Watch every product even without a peer.
+    watch_all: bool,
+    venv: PathBuf,
 }
 
 fn args() -> Result<Args> {
@@ -53,6 +69,9 @@ fn args() -> Result<Args> {
         reference: None,
         save_reference: None,
         pvwatch: root.join("target/release/pvwatch"),
+        peers: Vec::new(),
+        watch_all: false,
+        venv: peers::default_venv(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -69,15 +88,23 @@ fn args() -> Result<Args> {
             "--reference" => a.reference = Some(PathBuf::from(value()?)),
             "--save-reference" => a.save_reference = Some(PathBuf::from(value()?)),
             "--pvwatch" => a.pvwatch = PathBuf::from(value()?),
+            "--vs-vigipy" => a.peers.push(peers::Peer::Vigipy),
+            "--vs-duckdb" => a.peers.push(peers::Peer::DuckDb),
+            "--watch-all" => a.watch_all = true,
+            "--venv" => a.venv = PathBuf::from(value()?),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--sizes 100k,1m,10m,25m] [--data DIR] [--reference DIR | --save-reference DIR] [--pvwatch BIN]"
+                    "usage: bench [--sizes 100k,1m,10m,25m] [--data DIR] [--reference DIR | --save-reference DIR] [--pvwatch BIN]\n             [--vs-vigipy] [--vs-duckdb] [--watch-all] [--venv DIR]\n\n  --vs-vigipy   also run vigipy {} (PRR, ROR, BCPNN, GPS) on the same data\n  --vs-duckdb   also run one DuckDB query (a, b, c, d, expected, PRR, ROR) on the same data\n  --watch-all   watch every product (implied by --vs-*); outputs in <size>/out-all,\n                references under <size>-all\n  --venv DIR    the peers' Python virtual environment (default {}; created when missing)",
+                    peers::VIGIPY,
+                    peers::default_venv().display()
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument `{other}` (see --help)"),
         }
     }
+    a.peers.dedup();
+    a.watch_all |= !a.peers.is_empty();
     Ok(a)
 }
 
@@ -111,10 +138,22 @@ fn ensure_data(dir: &Path, cases: u64) -> Result<(f64, u64)> {
 /// priority, so its size does not follow the data's.
 const PAGE_LIMIT_BYTES: u64 = 5_000_000;
 
-/// Wall time and peak resident memory (bytes) of one child process.
-fn run_measured(cmd: &mut Command) -> Result<(f64, u64)> {
+/// What one child process cost.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: f64,
+    /// Peak resident memory, bytes.
+    peak: u64,
+    /// User + system CPU seconds (the child and its own children): on a busy machine the
+    /// steadier figure.
+    cpu: f64,
+}
+
+/// Wall time, CPU time and peak resident memory of one child process (`what` names it in
+/// errors).
+fn run_measured(what: &str, cmd: &mut Command) -> Result<Measured> {
     let started = Instant::now();
-    let child = cmd.spawn().context("starting pvwatch")?;
+    let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: `rusage` is plain data, and `pid` is our own child, not yet waited for.
@@ -125,9 +164,14 @@ fn run_measured(cmd: &mut Command) -> Result<(f64, u64)> {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("pvwatch failed (wait status {status}); see its output above");
+        bail!("{what} failed (wait status {status}); see its output above");
     }
-    Ok((wall, usage.ru_maxrss as u64 * 1024))
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Measured {
+        wall,
+        peak: usage.ru_maxrss as u64 * 1024,
+        cpu: secs(usage.ru_utime) + secs(usage.ru_stime),
+    })
 }
 
 #[derive(Debug)]
@@ -209,61 +253,20 @@ fn check_planted(data: &Path, signals: &DataFrame) -> Result<String> {
     Ok(notes.join("; "))
 }
 
-/// Largest relative difference between two runs' float columns; counts and keys must be
-/// equal exactly.
-fn compare(name: &str, got: &DataFrame, want: &DataFrame, keys: &[&str]) -> Result<f64> {
-    let sort = |df: &DataFrame| -> Result<DataFrame> {
-        Ok(df.sort(
-            keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-            SortMultipleOptions::default(),
-        )?)
-    };
-    let (got, want) = (sort(got)?, sort(want)?);
-    if got.height() != want.height() {
-        bail!(
-            "{name}: {} rows, reference has {}",
-            got.height(),
-            want.height()
-        );
-    }
-    let mut worst = 0.0f64;
-    for c in want.columns() {
-        let g = got.column(c.name())?;
-        match c.dtype() {
-            DataType::Float64 => {
-                for (x, y) in g.f64()?.iter().zip(c.f64()?.iter()) {
-                    match (x, y) {
-                        (Some(x), Some(y)) => {
-                            let rel = if x == y {
-                                0.0
-                            } else {
-                                (x - y).abs() / x.abs().max(y.abs())
-                            };
-                            worst = worst.max(rel);
-                        }
-                        (None, None) => {}
-                        _ => bail!("{name}.{}: null in one run only", c.name()),
-                    }
-                }
-            }
-            _ => {
-                if !g
-                    .as_materialized_series()
-                    .equals_missing(c.as_materialized_series())
-                {
-                    bail!("{name}.{}: values differ from the reference", c.name());
-                }
-            }
-        }
-    }
-    if worst > 1e-12 {
-        bail!("{name}: a statistic differs from the reference by {worst:e} (relative) > 1e-12");
-    }
-    Ok(worst)
-}
-
 fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
+}
+
+/// The synth pipeline with every product watched, its outputs in `out-all`.
+fn pipeline_all() -> Result<String> {
+    let watch = r#"watch = ["innovative", "conditional", "procured"]"#;
+    let out = r#"output_dir = "out""#;
+    if !synth::PIPELINE.contains(watch) || !synth::PIPELINE.contains(out) {
+        bail!("examples/synth's PIPELINE changed: update pipeline_all() in examples/bench");
+    }
+    Ok(synth::PIPELINE
+        .replace(watch, r#"watch = ["all"]"#)
+        .replace(out, r#"output_dir = "out-all""#))
 }
 
 fn main() -> Result<()> {
@@ -275,7 +278,18 @@ fn main() -> Result<()> {
             pvwatch.display()
         );
     }
+    let python = if args.peers.is_empty() {
+        None
+    } else {
+        Some(peers::ensure_venv(&args.venv)?)
+    };
+    let (pipeline, pipeline_file, out_dir, suffix) = if args.watch_all {
+        (pipeline_all()?, "bench-all.toml", "out-all", "-all")
+    } else {
+        (synth::PIPELINE.to_string(), "bench.toml", "out", "")
+    };
     let mut results: Vec<Result1> = Vec::new();
+    let mut side: Vec<(u64, Vec<peers::PeerRun>)> = Vec::new();
     for &cases in &args.sizes {
         let dir = args.data.join(synth::label(cases));
         eprintln!(
@@ -287,14 +301,16 @@ fn main() -> Result<()> {
         if gen_s > 0.0 {
             eprintln!("   generated in {gen_s:.1} s");
         }
-        std::fs::write(dir.join("bench.toml"), synth::PIPELINE)?;
-        let out = dir.join("out");
+        std::fs::write(dir.join(pipeline_file), &pipeline)?;
+        let out = dir.join(out_dir);
         let _ = std::fs::remove_dir_all(&out);
-        let (wall, peak) = run_measured(
+        let measured = run_measured(
+            "pvwatch",
             Command::new(pvwatch)
-                .args(["run", "bench.toml", "--quiet"])
+                .args(["run", pipeline_file, "--quiet"])
                 .current_dir(&dir),
         )?;
+        let Measured { wall, peak, cpu } = measured;
         let run_dir = out.join("period=2025");
         let manifest = read_json(&run_dir.join("manifest.json"))?;
         let t = &manifest["timings_ms"];
@@ -312,7 +328,15 @@ fn main() -> Result<()> {
         let planted = check_planted(&dir, &signals)?;
         // The review page is a summary whatever the size (README, "The review page").
         let page = std::fs::metadata(run_dir.join("review.html"))?.len();
-        if page > PAGE_LIMIT_BYTES {
+        if page > PAGE_LIMIT_BYTES && args.watch_all {
+            // The bound is set for the default pipeline; watching every product lists more
+            // signals.
+            eprintln!(
+                "   note: review.html is {:.1} MB with every product watched (the {} MB bound is checked on the default pipeline)",
+                page as f64 / 1e6,
+                PAGE_LIMIT_BYTES / 1_000_000
+            );
+        } else if page > PAGE_LIMIT_BYTES {
             bail!(
                 "review.html is {:.1} MB at {}: over the {} MB bound",
                 page as f64 / 1e6,
@@ -321,11 +345,13 @@ fn main() -> Result<()> {
             );
         }
         eprintln!(
-            "   {wall:.1} s, peak {:.2} GiB; review.html {:.2} MB; planted: {planted}",
+            "   pvwatch {wall:.1} s (CPU {cpu:.1} s), peak {:.2} GiB, {} pairs; review.html {:.2} MB; planted: {planted}",
             gib(peak),
+            thousands(signals.height() as u64),
             page as f64 / 1e6
         );
-        let tag = synth::label(cases);
+        // References of runs watching every product are kept apart from the others'.
+        let tag = format!("{}{suffix}", synth::label(cases));
         if let Some(refdir) = &args.save_reference {
             let to = refdir.join(&tag);
             std::fs::create_dir_all(&to)?;
@@ -342,37 +368,40 @@ fn main() -> Result<()> {
         if let Some(refdir) = &args.reference {
             let from = refdir.join(&tag);
             if from.exists() {
-                let s = compare(
-                    "signals",
-                    &signals,
-                    &read_parquet(&from.join("signals.parquet"))?,
-                    &[c::CLASS, c::PRODUCT_ID, c::EVENT],
-                )?;
-                let r = compare(
-                    "rates",
-                    &read_parquet(&run_dir.join("rates.parquet"))?,
-                    &read_parquet(&from.join("rates.parquet"))?,
-                    &[c::LEVEL, c::REGION, c::CLASS],
-                )?;
-                let mut worst = s.max(r);
-                if from.join("screening.parquet").exists() {
-                    worst = worst.max(compare(
-                        "screening",
-                        &read_parquet(&run_dir.join("screening.parquet"))?,
-                        &read_parquet(&from.join("screening.parquet"))?,
-                        &[c::PRODUCT_ID],
-                    )?);
-                }
-                if let Ok(want) = std::fs::read_to_string(from.join("alerts.jsonl")) {
-                    if std::fs::read_to_string(run_dir.join("alerts.jsonl"))? != want {
-                        bail!("alerts.jsonl differs from the reference");
-                    }
-                }
-                eprintln!("   same as the reference: largest relative difference {worst:e}");
+                reference::check(&run_dir, &from, &signals)?;
             } else {
                 eprintln!("   no reference for {tag} in {}", refdir.display());
             }
         }
+        let mut runs = vec![peers::PeerRun {
+            peer: None,
+            wall,
+            cpu,
+            peak,
+            pairs: signals.height() as u64,
+        }];
+        if let Some(python) = &python {
+            for &peer in &args.peers {
+                let (run, result) = peers::run(peer, python, &dir)?;
+                eprintln!(
+                    "   {} {:.1} s (CPU {:.1} s), peak {:.2} GiB, {} pairs",
+                    peer.name(),
+                    run.wall,
+                    run.cpu,
+                    gib(run.peak),
+                    thousands(run.pairs)
+                );
+                let mut lines = peers::agreement(peer, &result, &signals)?;
+                if peer == peers::Peer::Vigipy {
+                    lines.extend(peers::priors(&result, &manifest));
+                }
+                for line in lines {
+                    eprintln!("   {line}");
+                }
+                runs.push(run);
+            }
+        }
+        side.push((cases, runs));
         results.push(Result1 {
             cases,
             cpe_rows,
@@ -383,17 +412,31 @@ fn main() -> Result<()> {
             page,
         });
     }
-    let table = render(&results);
+    let mut table = render(&results, args.watch_all);
+    if !args.peers.is_empty() {
+        table.push('\n');
+        table.push_str(&peers::render(&side));
+    }
     println!("{table}");
     std::fs::create_dir_all(&args.data)?;
     std::fs::write(args.data.join("results.md"), &table)?;
     Ok(())
 }
 
-fn render(results: &[Result1]) -> String {
+fn render(results: &[Result1], watch_all: bool) -> String {
     let mut s = String::new();
     let machine = machine();
-    let _ = writeln!(s, "Machine: {machine}\n");
+    let _ = writeln!(
+        s,
+        "Machine: {machine}; {} UTC; pvwatch {}; {}\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
+        env!("CARGO_PKG_VERSION"),
+        if watch_all {
+            "every product watched (`watch = [\"all\"]`)"
+        } else {
+            "innovative, conditional and procured products watched"
+        }
+    );
     let _ = writeln!(
         s,
         "| cases | case×product×event rows | rows read | ingest s | rates s | signals s | alerts s | write s | wall s | CPE rows/s | peak RSS GiB | review.html MB | time ratio / rows ratio |"
