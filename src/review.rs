@@ -130,7 +130,7 @@ pub fn render_review(data: &ReviewData<'_>, lang: Lang) -> String {
     s.push_str(&ctx.alerts());
     s.push_str(&attainment::attainment(&rates, tr));
     s.push_str(&sections::signals(&signals, tr));
-    s.push_str(&sections::screening(&screening, tr));
+    s.push_str(&sections::screening(&screening, data.page_limit, tr));
     s.push_str(&ctx.changes(&screening));
     s.push_str(&ctx.quality());
     w!(

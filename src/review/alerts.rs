@@ -539,7 +539,11 @@ impl Ctx<'_, '_> {
                 s.push_str(&self.more(status_label(status, tr), of.len(), shown.len()));
             }
         }
-        s.push_str(&sections::product_changes(screening, tr));
+        s.push_str(&sections::product_changes(
+            screening,
+            self.data.page_limit,
+            tr,
+        ));
         s.push_str("</section>\n");
         s
     }

@@ -226,7 +226,32 @@ fn product_cell(r: &ScreenRow, tr: Tr) -> String {
     )
 }
 
-pub fn screening(rows: &[ScreenRow], tr: Tr) -> String {
+/// The note under a product list cut at `alerts.page_limit`: how many are not shown, and
+/// where every row is.
+fn more_products(total: usize, shown: usize, tr: Tr) -> String {
+    let rest = total - shown;
+    format!(
+        "<p class=\"note more\">{}</p>\n",
+        if tr.is_zh() {
+            format!(
+                "另有 {} 个产品未在此列出（本页按排查顺序列出前 {} 个，上限由 alerts.page_limit 设定）。全部 {} 个见本页所在文件夹中的 screening.parquet。",
+                int(rest as i64),
+                int(shown as i64),
+                int(total as i64)
+            )
+        } else {
+            format!(
+                "{} more products are not listed here (this page lists the first {} in screening order; alerts.page_limit sets the limit). All {} are in screening.parquet in this page's folder.",
+                int(rest as i64),
+                int(shown as i64),
+                int(total as i64)
+            )
+        }
+    )
+}
+
+/// The post-market risk screening list: at most `limit` products, riskiest first.
+pub fn screening(rows: &[ScreenRow], limit: usize, tr: Tr) -> String {
     let mut s = open_section("screening", tr);
     if rows.is_empty() {
         s.push_str(&none(tr.t(
@@ -272,7 +297,9 @@ pub fn screening(rows: &[ScreenRow], tr: Tr) -> String {
         );
     }
     s.push_str("</tr></thead><tbody>");
-    for r in screening_order(rows) {
+    let ordered = screening_order(rows);
+    let shown = ordered.len().min(limit);
+    for r in &ordered[..shown] {
         s.push_str("<tr>");
         s.push_str(&product_cell(r, tr));
         w!(
@@ -316,12 +343,17 @@ pub fn screening(rows: &[ScreenRow], tr: Tr) -> String {
         s.push_str(&change_cell(r.signals_change));
         w!(s, "<td>{}</td></tr>", trend(r.trend.as_deref(), tr));
     }
-    s.push_str("</tbody></table></div>\n</section>\n");
+    s.push_str("</tbody></table></div>\n");
+    if shown < ordered.len() {
+        s.push_str(&more_products(ordered.len(), shown, tr));
+    }
+    s.push_str("</section>\n");
     s
 }
 
-/// Products whose cases or signals changed since the previous batch.
-pub fn product_changes(rows: &[ScreenRow], tr: Tr) -> String {
+/// Products whose cases or signals changed since the previous batch: at most `limit`,
+/// largest changes first.
+pub fn product_changes(rows: &[ScreenRow], limit: usize, tr: Tr) -> String {
     let mut s = format!(
         "<h3>{}</h3>\n",
         tr.t(
@@ -362,7 +394,9 @@ pub fn product_changes(rows: &[ScreenRow], tr: Tr) -> String {
         tr.t("Δ", "变化"),
         tr.t("Trend", "趋势")
     );
-    for r in changed {
+    let total = changed.len();
+    changed.truncate(limit);
+    for r in &changed {
         s.push_str("<tr>");
         s.push_str(&product_cell(r, tr));
         w!(
@@ -383,5 +417,8 @@ pub fn product_changes(rows: &[ScreenRow], tr: Tr) -> String {
         w!(s, "<td>{}</td></tr>", trend(r.trend.as_deref(), tr));
     }
     s.push_str("</tbody></table>\n");
+    if changed.len() < total {
+        s.push_str(&more_products(total, changed.len(), tr));
+    }
     s
 }

@@ -722,3 +722,35 @@ fn reopened_alerts_are_labelled_counted_open_and_listed_as_a_change() {
     );
     assert!(section(&zh, "changes").contains("重新开启的预警"));
 }
+
+/// With every product watched the screening list has a row per product: it is cut at
+/// `alerts.page_limit` like the alert lists, riskiest first, with the rest counted.
+#[test]
+fn screening_list_and_product_changes_are_cut_at_the_page_limit() {
+    let html = render_limited(Lang::En, &alerts(), 3, 1);
+    let part = section(&html, "screening");
+    assert_eq!(part.matches("<tr>").count(), 2, "a header and one product");
+    // M002 has the one P0 alert, so it is the riskiest.
+    assert!(part.contains("M002"), "{part}");
+    assert!(!part.contains("D004") && !part.contains("D020"));
+    assert!(
+        part.contains("2 more products are not listed here"),
+        "{part}"
+    );
+    assert!(part.contains("All 3 are in screening.parquet"));
+    // Two products changed since the previous batch; the largest change (D004: one more
+    // signal) is listed, and the other counted.
+    let changes = section(&html, "changes");
+    let products = &changes[changes
+        .find("Products whose cases or signals changed")
+        .expect("the product changes table")..];
+    assert!(products.contains("D004"), "{products}");
+    assert!(!products.contains("M002"));
+    assert!(products.contains("1 more products are not listed here"));
+
+    let zh = render_limited(Lang::Zh, &alerts(), 3, 1);
+    assert!(section(&zh, "screening").contains("另有 2 个产品未在此列出"));
+    // At the default limit nothing is cut.
+    let all = render_limited(Lang::En, &alerts(), 3, 200);
+    assert!(!section(&all, "screening").contains("more products"));
+}
