@@ -55,6 +55,9 @@ fn best_window_brute(days: &[i32], w: i64, start: i32, end: i32) -> Option<(usiz
     best
 }
 
+/// (class, product, by batch, batch or city digits) of a brute-force cluster group.
+type Group = (String, String, bool, String);
+
 proptest! {
     #[test]
     fn best_window_equals_brute_force(
@@ -110,7 +113,7 @@ proptest! {
             .map(|h| (h.class.to_string(), h.product.to_string(), h.by_batch,
                       h.key.to_string(), h.day, h.case.to_string()))
             .collect();
-        let mut want: BTreeMap<(String, String, bool, String), Vec<(i32, String)>> = BTreeMap::new();
+        let mut want: BTreeMap<Group, Vec<(i32, String)>> = BTreeMap::new();
         for &(k, p, b) in &rows {
             let day = k as i64;
             if day < from || day > to {
@@ -155,7 +158,6 @@ fn no_batch_and_no_city_search_skips_the_cases() {
     assert!(hits.is_empty());
     // With the by-city search on, the same rows are read (and the missing columns named).
     let err = cluster_hits(&cases, &case_products, true, (0, 100))
-        .err()
-        .expect("the cases frame lacks case_id");
+        .expect_err("the cases frame lacks case_id");
     assert!(err.to_string().contains("alerts: reading cases"), "{err}");
 }
