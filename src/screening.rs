@@ -15,13 +15,72 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+use crate::alerts::index::{watched_pairs, CaseRows, Watched};
 use crate::alerts::{Alert, Priority, Status};
 use crate::config::Signals;
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, Period};
+use crate::progress::timed;
 use crate::schema::col;
-use crate::signals::counts::suspect_products;
-use crate::signals::{out, watched_products, PRODUCT_CLASS};
+use crate::signals::{out, PRODUCT_CLASS};
+
+/// The watched products (registry columns), sorted by product id, each with its
+/// `cases`, `serious_cases`, `fatal_cases` and `cumulative_cases`: distinct cases naming it
+/// as suspect or interacting, first received in the period (by the end of it for
+/// `cumulative_cases`), a null flag counting as false.
+fn product_counts(
+    data: &crate::ingest::Dataset,
+    cfg: &Signals,
+    period: &Period,
+) -> Result<DataFrame> {
+    let ctx = || "screening: counting cases per watched product".to_string();
+    let (start, end) = (epoch_days(period.start()), epoch_days(period.end()));
+    let cases = &data.cases;
+    let day = cases
+        .column(col::FIRST_RECEIVED)
+        .and_then(|c| c.cast(&DataType::Int32))
+        .context(ctx)?;
+    let day: Vec<Option<i32>> = day.i32().context(ctx)?.iter().collect();
+    let flag = |n: &str| -> Result<Vec<bool>> {
+        let c = cases
+            .column(n)
+            .and_then(|c| c.cast(&DataType::Boolean))
+            .context(ctx)?;
+        Ok(c.bool()
+            .context(ctx)?
+            .iter()
+            .map(|b| b == Some(true))
+            .collect())
+    };
+    let (serious, fatal) = (flag(col::IS_SERIOUS)?, flag(col::FATAL)?);
+    let watched = Watched::of(&data.products, &cfg.watch)?;
+    let pairs = watched_pairs(&CaseRows::of(cases)?, &data.case_products, &watched, |r| {
+        day[r].is_some_and(|d| d <= end)
+    })?;
+    // Per watched product row: in the period, serious (or fatal), fatal, cumulative.
+    let mut n = vec![[0i64; 4]; watched.frame.height()];
+    for &(r, w) in &pairs {
+        let (r, c) = (r as usize, &mut n[w as usize]);
+        let inside = day[r].is_some_and(|d| d >= start);
+        c[0] += i64::from(inside);
+        c[1] += i64::from(inside && (serious[r] || fatal[r]));
+        c[2] += i64::from(inside && fatal[r]);
+        c[3] += 1;
+    }
+    let column =
+        |name: &str, k: usize| Column::new(name.into(), n.iter().map(|c| c[k]).collect::<Vec<_>>());
+    let mut base = watched.frame;
+    for (name, k) in [
+        (col::CASES, 0),
+        (col::SERIOUS_CASES, 1),
+        (col::FATAL_CASES, 2),
+        (col::CUMULATIVE_CASES, 3),
+    ] {
+        base.with_column(column(name, k)).context(ctx)?;
+    }
+    base.sort([col::PRODUCT_ID], SortMultipleOptions::default())
+        .context(ctx)
+}
 
 /// Build the screening list.
 pub fn compute_screening(
@@ -33,51 +92,9 @@ pub fn compute_screening(
     period: &Period,
 ) -> Result<DataFrame> {
     let ctx = || "screening: building the risk screening list".to_string();
-    let day = |c: &str| col(c).cast(DataType::Int32);
-    let (start, end) = (epoch_days(period.start()), epoch_days(period.end()));
-    let as_i64 = |e: Expr| e.cast(DataType::Int64);
-    let watched = watched_products(&data.products, &cfg.watch);
-    let counts = suspect_products(&data.case_products, watched.clone())
-        .join(
-            data.cases.clone().lazy().select([
-                col(col::CASE_KEY),
-                col(col::FIRST_RECEIVED),
-                col(col::IS_SERIOUS).fill_null(lit(false)),
-                col(col::FATAL).fill_null(lit(false)),
-            ]),
-            [col(col::CASE_KEY)],
-            [col(col::CASE_KEY)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(day(col::FIRST_RECEIVED).lt_eq(lit(end)))
-        .with_column(day(col::FIRST_RECEIVED).gt_eq(lit(start)).alias("__in"))
-        .group_by([col(col::PRODUCT_ID)])
-        .agg([
-            as_i64(col("__in")).sum().alias(col::CASES),
-            as_i64(col("__in").and(col(col::IS_SERIOUS).or(col(col::FATAL))))
-                .sum()
-                .alias(col::SERIOUS_CASES),
-            as_i64(col("__in").and(col(col::FATAL)))
-                .sum()
-                .alias(col::FATAL_CASES),
-            len().cast(DataType::Int64).alias(col::CUMULATIVE_CASES),
-        ]);
-    let base = watched
-        .join(
-            counts,
-            [col(col::PRODUCT_ID)],
-            [col(col::PRODUCT_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            col(col::CASES).fill_null(lit(0i64)),
-            col(col::SERIOUS_CASES).fill_null(lit(0i64)),
-            col(col::FATAL_CASES).fill_null(lit(0i64)),
-            col(col::CUMULATIVE_CASES).fill_null(lit(0i64)),
-        ])
-        .sort([col::PRODUCT_ID], SortMultipleOptions::default())
-        .collect()
-        .context(ctx)?;
+    let base = timed("alerts: screening list: case counts", || {
+        product_counts(data, cfg, period)
+    })?;
 
     // Signals and alerts per product: small, so plain maps.
     let mut sig: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -32,6 +32,7 @@
 //! strengthened, else `ongoing`; an alert open before and not firing now is `resolved`.
 
 pub mod due;
+pub mod index;
 pub mod messages;
 pub mod model;
 pub mod rule_text;

@@ -80,16 +80,21 @@ enum Flat {
     Date(Option<i32>),
 }
 
-/// Take the value of the first of `keys` present in `rest` if it has type `ty` (or is
-/// null), removing it from `rest`; a value of another type stays in `rest`.
-fn take(rest: &mut Map<String, Value>, keys: &[&str], ty: FlatType) -> Flat {
+/// The value of the first of `keys` present in `numbers` if it has type `ty` (or is
+/// null), and that key, which then leaves `numbers_json`; a value of another type stays
+/// there (the key is `None`).
+fn take<'a>(
+    numbers: &'a Map<String, Value>,
+    keys: &[&str],
+    ty: FlatType,
+) -> (Flat, Option<&'a str>) {
     let empty = match ty {
         FlatType::Count => Flat::Count(None),
         FlatType::Measure => Flat::Measure(None),
         FlatType::Date => Flat::Date(None),
     };
-    let Some((key, v)) = keys.iter().find_map(|k| rest.get(*k).map(|v| (*k, v))) else {
-        return empty;
+    let Some((key, v)) = keys.iter().find_map(|k| numbers.get_key_value(*k)) else {
+        return (empty, None);
     };
     let flat = match (v, ty) {
         (Value::Null, _) => Some(empty),
@@ -106,11 +111,25 @@ fn take(rest: &mut Map<String, Value>, keys: &[&str], ty: FlatType) -> Flat {
         _ => None,
     };
     match flat {
-        Some(f) => {
-            rest.remove(key);
-            f
-        }
-        None => empty,
+        Some(f) => (f, Some(key.as_str())),
+        None => (empty, None),
+    }
+}
+
+/// The numbers of an alert less those taken into flat columns, serialised as the JSON
+/// object they form (the same text as that object's `to_string`).
+struct Rest<'a> {
+    numbers: &'a Map<String, Value>,
+    taken: &'a [&'a str],
+}
+
+impl serde::Serialize for Rest<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.numbers
+                .iter()
+                .filter(|(k, _)| !self.taken.contains(&k.as_str())),
+        )
     }
 }
 
@@ -128,32 +147,45 @@ fn finite(x: f64) -> Option<f64> {
 /// alert list, the empty one included.
 pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
     let n = alerts.len();
-    let text = |f: &dyn Fn(&Alert) -> String| -> Vec<String> { alerts.iter().map(f).collect() };
-    let opt = |f: &dyn Fn(&Alert) -> Option<String>| -> Vec<Option<String>> {
-        alerts.iter().map(f).collect()
+    // Text columns are built from borrowed fields: one copy, into the column.
+    let text = |name: &str, f: &dyn Fn(&Alert) -> &str| -> Column {
+        StringChunked::from_iter_values(name.into(), alerts.iter().map(f))
+            .into_series()
+            .into()
+    };
+    let opt = |name: &str, f: &dyn Fn(&Alert) -> Option<&str>| -> Column {
+        StringChunked::from_iter_options(name.into(), alerts.iter().map(f))
+            .into_series()
+            .into()
     };
 
     let mut flats: Vec<Vec<Flat>> = vec![Vec::with_capacity(n); FLAT_NUMBERS.len()];
     let mut numbers_json = Vec::with_capacity(n);
+    let mut taken = Vec::with_capacity(FLAT_NUMBERS.len());
     for a in alerts {
-        let mut rest = a.numbers.clone();
+        taken.clear();
         for (i, (_, keys, ty)) in FLAT_NUMBERS.iter().enumerate() {
-            flats[i].push(take(&mut rest, keys, *ty));
+            let (flat, key) = take(&a.numbers, keys, *ty);
+            flats[i].push(flat);
+            taken.extend(key);
         }
-        numbers_json.push(Value::Object(rest).to_string());
+        let rest = Rest {
+            numbers: &a.numbers,
+            taken: &taken,
+        };
+        numbers_json.push(serde_json::to_string(&rest).map_err(|e| {
+            crate::error::Error::Polars {
+                context: format!("{ALERTS_PARQUET}: column `{NUMBERS_JSON}`"),
+                source: PolarsError::ComputeError(e.to_string().into()),
+            }
+        })?);
     }
 
     let mut columns: Vec<Column> = vec![
-        Column::new(alert::ALERT_ID.into(), text(&|a| a.alert_id.clone())),
-        Column::new(alert::KIND.into(), text(&|a| a.kind.as_str().to_string())),
-        Column::new(
-            alert::PRIORITY.into(),
-            text(&|a| a.priority.as_str().to_string()),
-        ),
-        Column::new(
-            alert::STATUS.into(),
-            text(&|a| a.status.as_str().to_string()),
-        ),
+        text(alert::ALERT_ID, &|a| &a.alert_id),
+        text(alert::KIND, &|a| a.kind.as_str()),
+        text(alert::PRIORITY, &|a| a.priority.as_str()),
+        text(alert::STATUS, &|a| a.status.as_str()),
         Column::new(
             alert::DUE_DATE.into(),
             alerts
@@ -171,21 +203,18 @@ pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
             alert::TOPIC_ID.into(),
             alerts.iter().map(|a| a.topic_id).collect::<Vec<_>>(),
         ),
-        Column::new(alert::TOPIC_STATE.into(), opt(&|a| a.topic_state.clone())),
-        Column::new(col::PERIOD.into(), text(&|a| a.period.clone())),
-        Column::new(
-            alert::FIRST_PERIOD.into(),
-            text(&|a| a.first_period.clone()),
-        ),
-        Column::new(col::CLASS.into(), text(&|a| a.class.clone())),
-        Column::new(col::PRODUCT_ID.into(), opt(&|a| a.product_id.clone())),
-        Column::new(out::PRODUCT_NAME.into(), opt(&|a| a.product_name.clone())),
-        Column::new(col::EVENT.into(), opt(&|a| a.event.clone())),
-        Column::new(col::REGION.into(), opt(&|a| a.region.clone())),
-        Column::new(col::REGION_NAME.into(), opt(&|a| a.region_name.clone())),
-        Column::new(col::BATCH.into(), opt(&|a| a.batch.clone())),
-        Column::new(col::CASE_ID.into(), opt(&|a| a.case_id.clone())),
-        Column::new(alert::RULE.into(), text(&|a| a.rule.clone())),
+        opt(alert::TOPIC_STATE, &|a| a.topic_state.as_deref()),
+        text(col::PERIOD, &|a| &a.period),
+        text(alert::FIRST_PERIOD, &|a| &a.first_period),
+        text(col::CLASS, &|a| &a.class),
+        opt(col::PRODUCT_ID, &|a| a.product_id.as_deref()),
+        opt(out::PRODUCT_NAME, &|a| a.product_name.as_deref()),
+        opt(col::EVENT, &|a| a.event.as_deref()),
+        opt(col::REGION, &|a| a.region.as_deref()),
+        opt(col::REGION_NAME, &|a| a.region_name.as_deref()),
+        opt(col::BATCH, &|a| a.batch.as_deref()),
+        opt(col::CASE_ID, &|a| a.case_id.as_deref()),
+        text(alert::RULE, &|a| &a.rule),
         Column::new(
             alert::THRESHOLD.into(),
             alerts
@@ -237,14 +266,8 @@ pub fn alerts_table(alerts: &[Alert]) -> Result<DataFrame> {
         columns.push(column);
     }
     columns.push(Column::new(NUMBERS_JSON.into(), numbers_json));
-    columns.push(Column::new(
-        alert::MESSAGE_EN.into(),
-        text(&|a| a.message_en.clone()),
-    ));
-    columns.push(Column::new(
-        alert::MESSAGE_ZH.into(),
-        text(&|a| a.message_zh.clone()),
-    ));
+    columns.push(text(alert::MESSAGE_EN, &|a| &a.message_en));
+    columns.push(text(alert::MESSAGE_ZH, &|a| &a.message_zh));
     DataFrame::new(n, columns).context(|| format!("{ALERTS_PARQUET}: building the table"))
 }
 
@@ -406,5 +429,30 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(rest, r#"{"cases":2.5,"window_start":"soon"}"#);
+    }
+
+    #[test]
+    fn numbers_json_is_the_object_less_the_flat_numbers() {
+        // The text is that of the object with the taken keys removed, as serde_json
+        // writes it; a value of the wrong type is not taken.
+        let numbers = json!({"a": 3, "cases": "three", "eb05": 2.5, "z": [1, 2], "expected": null})
+            .as_object()
+            .unwrap()
+            .clone();
+        let mut taken = Vec::new();
+        for (_, keys, ty) in FLAT_NUMBERS {
+            taken.extend(take(&numbers, keys, *ty).1);
+        }
+        let text = serde_json::to_string(&Rest {
+            numbers: &numbers,
+            taken: &taken,
+        })
+        .unwrap();
+        let mut rest = numbers.clone();
+        for k in &taken {
+            rest.remove(*k);
+        }
+        assert_eq!(text, Value::Object(rest).to_string());
+        assert_eq!(text, r#"{"cases":"three","z":[1,2]}"#);
     }
 }

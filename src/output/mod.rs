@@ -30,6 +30,7 @@ use crate::period::Period;
 use crate::schema::{alert, col, REJECTS_HEADER};
 use crate::signals::out;
 
+mod alerts_files;
 mod alerts_table;
 mod arrow_schema;
 pub mod publish;
@@ -41,6 +42,8 @@ pub use publish::{check_replaceable, stop_for_signal};
 
 pub const ALERTS_JSONL: &str = "alerts.jsonl";
 pub const ALERTS_CSV: &str = "alerts.csv";
+/// Alerts per batch of `alerts.parquet`: a few tens of MB of text at a time.
+pub const ALERT_CHUNK: usize = 50_000;
 pub const MANIFEST: &str = "manifest.json";
 /// A conversion's manifest (`pvwatch convert`), named here so that recovery knows a
 /// conversion's folder without importing `convert`.
@@ -291,62 +294,35 @@ impl Staging {
     /// Write `alerts.jsonl` (one JSON object per line), `alerts.csv` (UTF-8 with a
     /// byte-order mark so that Excel shows Chinese; `numbers` as a JSON object in one cell)
     /// and `alerts.parquet` (flat typed columns, [`alerts_table`]).
+    ///
+    /// The text files are written alert by alert ([`alerts_files`]), the table a chunk of
+    /// [`ALERT_CHUNK`] alerts at a time ([`Staging::write_parquet_batches`]): no copy of the
+    /// whole list's text is ever built.
     pub fn write_alerts(&mut self, alerts: &[Alert]) -> Result<()> {
-        let path = self.tmp.join(ALERTS_JSONL);
-        let io = |e: std::io::Error| Error::io(&path, e);
-        let mut f = std::io::BufWriter::new(fs::File::create(&path).map_err(io)?);
-        for a in alerts {
-            let line = serde_json::to_string(a).map_err(|e| io(std::io::Error::other(e)))?;
-            writeln!(f, "{line}").map_err(io)?;
-        }
-        f.flush().map_err(io)?;
-        drop(f);
-        self.record(ALERTS_JSONL, alerts.len() as u64)?;
+        self.write_alerts_in_chunks(alerts, ALERT_CHUNK)
+    }
 
-        let path = self.tmp.join(ALERTS_CSV);
-        let io = |e: std::io::Error| Error::io(&path, e);
-        let mut f = std::io::BufWriter::new(fs::File::create(&path).map_err(io)?);
-        f.write_all("\u{feff}".as_bytes()).map_err(io)?;
-        let mut w = csv::Writer::from_writer(f);
-        let csv_err = |e: csv::Error| Error::io(&path, std::io::Error::other(e));
-        w.write_record(ALERTS_CSV_HEADER).map_err(csv_err)?;
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        for a in alerts {
-            let numbers =
-                serde_json::to_string(&a.numbers).map_err(|e| io(std::io::Error::other(e)))?;
-            w.write_record([
-                a.alert_id.clone(),
-                a.kind.as_str().to_string(),
-                a.priority.as_str().to_string(),
-                a.status.as_str().to_string(),
-                a.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                a.overdue.to_string(),
-                a.topic_id.map(|t| t.to_string()).unwrap_or_default(),
-                opt(&a.topic_state),
-                a.period.clone(),
-                a.first_period.clone(),
-                a.class.clone(),
-                opt(&a.product_id),
-                opt(&a.product_name),
-                opt(&a.event),
-                opt(&a.region),
-                opt(&a.region_name),
-                opt(&a.batch),
-                opt(&a.case_id),
-                a.rule.clone(),
-                a.threshold.to_string(),
-                a.value.to_string(),
-                numbers,
-                a.message_en.clone(),
-                a.message_zh.clone(),
-            ])
-            .map_err(csv_err)?;
-        }
-        w.flush().map_err(io)?;
-        drop(w);
-        self.record(ALERTS_CSV, alerts.len() as u64)?;
-
-        self.write_parquet(ALERTS_PARQUET, &alerts_table(alerts)?)
+    fn write_alerts_in_chunks(&mut self, alerts: &[Alert], chunk: usize) -> Result<()> {
+        use crate::progress::timed;
+        let n = alerts.len() as u64;
+        timed("write: alerts.jsonl", || {
+            alerts_files::write_jsonl(&self.tmp.join(ALERTS_JSONL), alerts)
+        })?;
+        self.record(ALERTS_JSONL, n)?;
+        timed("write: alerts.csv", || {
+            alerts_files::write_csv(&self.tmp.join(ALERTS_CSV), alerts)
+        })?;
+        self.record(ALERTS_CSV, n)?;
+        timed("write: alerts.parquet", || {
+            if alerts.is_empty() {
+                // The one batch of an empty list: the typed header.
+                return self.write_parquet(ALERTS_PARQUET, &alerts_table(alerts)?);
+            }
+            self.write_parquet_batches(
+                ALERTS_PARQUET,
+                alerts.chunks(chunk.max(1)).map(alerts_table),
+            )
+        })
     }
 
     /// Write a text file (the review page).

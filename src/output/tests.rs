@@ -468,3 +468,77 @@ fn recovery_restores_a_hive_folder_set_aside() {
         "previous"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The alerts files.
+
+#[test]
+fn alerts_parquet_written_in_chunks_reads_back_as_one_table() {
+    use crate::alerts::{Kind, Priority, Status};
+    let alerts: Vec<Alert> = (0..5)
+        .map(|i| {
+            let mut a = Alert::example(
+                &format!("id-{i}"),
+                [Kind::Cluster, Kind::NewSignal][i % 2],
+                Priority::P2,
+                Status::New,
+            );
+            a.numbers = serde_json::json!({"cases": i, "prr": 1.5 * i as f64, "x": "y"})
+                .as_object()
+                .unwrap()
+                .clone();
+            a.product_id = (i % 3 == 0).then(|| format!("P{i}"));
+            a
+        })
+        .collect();
+    for chunk in [2, 5, 50_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Staging::create(dir.path(), "2025").unwrap();
+        s.write_alerts_in_chunks(&alerts, chunk).unwrap();
+        let rows: Vec<(String, u64)> = s.written.iter().map(|f| (f.file.clone(), f.rows)).collect();
+        assert_eq!(
+            rows,
+            [
+                (ALERTS_JSONL.to_string(), 5),
+                (ALERTS_CSV.to_string(), 5),
+                (ALERTS_PARQUET.to_string(), 5)
+            ]
+        );
+        let f = fs::File::open(s.tmp.join(ALERTS_PARQUET)).unwrap();
+        let back = ParquetReader::new(f).finish().unwrap();
+        let want = alerts_table(&alerts).unwrap();
+        assert!(
+            back.equals_missing(&want),
+            "chunk {chunk}: {back} vs {want}"
+        );
+        // No part file is left beside the outputs.
+        let mut left: Vec<String> = fs::read_dir(&s.tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".part-"))
+            .collect();
+        left.sort();
+        assert!(left.is_empty(), "{left:?}");
+        // JSON lines: each alert as serde writes it, one per line.
+        let jsonl = fs::read_to_string(s.tmp.join(ALERTS_JSONL)).unwrap();
+        let want: String = alerts
+            .iter()
+            .map(|a| serde_json::to_string(a).unwrap() + "\n")
+            .collect();
+        assert_eq!(jsonl, want);
+    }
+}
+
+#[test]
+fn an_empty_alert_list_writes_headers_and_a_typed_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Staging::create(dir.path(), "2025").unwrap();
+    s.write_alerts(&[]).unwrap();
+    assert_eq!(fs::read_to_string(s.tmp.join(ALERTS_JSONL)).unwrap(), "");
+    let csv = fs::read_to_string(s.tmp.join(ALERTS_CSV)).unwrap();
+    assert_eq!(csv, format!("\u{feff}{}\n", ALERTS_CSV_HEADER.join(",")));
+    let f = fs::File::open(s.tmp.join(ALERTS_PARQUET)).unwrap();
+    let back = ParquetReader::new(f).finish().unwrap();
+    assert_eq!(back.height(), 0);
+    assert_eq!(back.schema(), alerts_table(&[]).unwrap().schema());
+}

@@ -1,36 +1,40 @@
 //! `fatal_report` and `serious_report`: cases on watched products received or followed up in the period.
 
 use super::*;
+use crate::alerts::index::{watched_pairs, CaseRows, Watched};
 
-/// A case first received in the period, or one whose latest version (a follow-up, 跟踪报告)
-/// arrived in it: a follow-up that turns a case fatal must alert.
-pub(super) fn received_or_followed_up_in(p: &Period) -> Expr {
-    let day = |c: &str| col(c).cast(DataType::Int32);
-    let within = |c: &str| {
-        day(c)
-            .gt_eq(lit(epoch_days(p.start())))
-            .and(day(c).lt_eq(lit(epoch_days(p.end()))))
-    };
-    within(col::FIRST_RECEIVED).or(within(col::RECEIVED_DATE))
+/// Which cases were first received in the period, or had their latest version (a
+/// follow-up, 跟踪报告) arrive in it: a follow-up that turns a case fatal must alert. One
+/// flag per row of `cases`.
+pub(super) fn received_or_followed_up_in(cases: &DataFrame, p: &Period) -> Result<Vec<bool>> {
+    let s = Cols(cases, "cases");
+    let (first, latest) = (s.days(col::FIRST_RECEIVED)?, s.days(col::RECEIVED_DATE)?);
+    let (start, end) = (epoch_days(p.start()), epoch_days(p.end()));
+    let within = |d: Option<i32>| d.is_some_and(|d| d >= start && d <= end);
+    Ok(first
+        .iter()
+        .zip(latest.iter())
+        .map(|(f, l)| within(f) || within(l))
+        .collect())
 }
 
-/// One row per (case, watched product it names as suspect or interacting), for the given
-/// cases (a frame with `__case`): the product's registry columns beside the case's.
-pub(super) fn watched_products_of(inp: &RuleInputs<'_>, cases: LazyFrame) -> LazyFrame {
-    let watched = watched_products(inp.products, &inp.signals_cfg.watch);
-    suspect_products(inp.case_products, watched.clone())
-        .join(
-            watched,
-            [col(col::PRODUCT_ID)],
-            [col(col::PRODUCT_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            cases,
-            [col(col::CASE_KEY)],
-            [col(col::CASE_KEY)],
-            JoinArgs::new(JoinType::Inner),
-        )
+/// The distinct (case row, watched product row) pairs of the cases `keep` marks, ordered
+/// by case id then product id: one per case and watched product it names as suspect or
+/// interacting.
+pub(super) fn watched_products_of(
+    inp: &RuleInputs<'_>,
+    watched: &Watched,
+    keep: &[bool],
+) -> Result<Vec<(u32, u32)>> {
+    let rows = CaseRows::of(inp.cases)?;
+    let mut pairs = watched_pairs(&rows, inp.case_products, watched, |r| keep[r])?;
+    let case = Cols(inp.cases, "cases").str(col::CASE_ID)?;
+    let case = case.rechunk().into_owned();
+    pairs.sort_by(|x, y| {
+        (case.get(x.0 as usize), watched.id.get(x.1 as usize))
+            .cmp(&(case.get(y.0 as usize), watched.id.get(y.1 as usize)))
+    });
+    Ok(pairs)
 }
 
 pub(super) fn case_alerts(
@@ -38,62 +42,34 @@ pub(super) fn case_alerts(
     cfg: &Alerts,
     out_alerts: &mut Vec<Alert>,
 ) -> Result<()> {
-    let ctx = || "alerts: fatal and serious cases on watched products".to_string();
-    let in_period = inp
-        .cases
-        .clone()
-        .lazy()
-        .filter(received_or_followed_up_in(inp.period))
-        .select([
-            col(col::CASE_KEY),
-            col(col::CASE_ID),
-            col(col::CLASS),
-            col(col::REGION),
-            col(col::FIRST_RECEIVED),
-            col(col::FATAL).fill_null(lit(false)),
-            col(col::IS_SERIOUS).fill_null(lit(false)),
-            col(col::IS_NEW).fill_null(lit(false)),
-        ]);
-    let df = watched_products_of(inp, in_period)
-        .filter(
-            col(col::FATAL)
-                .or(col(col::IS_SERIOUS))
-                .or(col(col::IS_NEW)),
-        )
-        .sort(
-            [col::CASE_ID, col::PRODUCT_ID],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .context(ctx)?;
-    let s = Cols(&df, "cases");
-    let (case, class, region, pid, pname) = (
-        s.str(col::CASE_ID)?,
-        s.str(col::CLASS)?,
-        s.str(col::REGION)?,
-        s.str(col::PRODUCT_ID)?,
-        s.str(out::PRODUCT_NAME)?,
-    );
+    let s = Cols(inp.cases, "cases");
+    let flag =
+        |n: &str| -> Result<Vec<bool>> { Ok(s.bool(n)?.iter().map(|b| b == Some(true)).collect()) };
     let (fatal, serious, new) = (
-        s.bool(col::FATAL)?,
-        s.bool(col::IS_SERIOUS)?,
-        s.bool(col::IS_NEW)?,
+        flag(col::FATAL)?,
+        flag(col::IS_SERIOUS)?,
+        flag(col::IS_NEW)?,
     );
-    let (innov, cond, proc_) = (
-        s.bool(col::INNOVATIVE)?,
-        s.bool(col::CONDITIONAL)?,
-        s.bool(col::PROCURED)?,
+    let mut keep = received_or_followed_up_in(inp.cases, inp.period)?;
+    for (i, k) in keep.iter_mut().enumerate() {
+        *k = *k && (fatal[i] || serious[i] || new[i]);
+    }
+    let watched = Watched::of(inp.products, &inp.signals_cfg.watch)?;
+    let pairs = watched_products_of(inp, &watched, &keep)?;
+    let (case, class, region) = (
+        s.str(col::CASE_ID)?.rechunk().into_owned(),
+        s.str(col::CLASS)?.rechunk().into_owned(),
+        s.str(col::REGION)?.rechunk().into_owned(),
     );
-    let date = s.days(col::FIRST_RECEIVED)?;
-    for i in 0..df.height() {
-        let (Some(cid), Some(c), Some(pr)) = (case.get(i), class.get(i), pid.get(i)) else {
+    let date = s.days(col::FIRST_RECEIVED)?.rechunk().into_owned();
+    let (pid, pname) = (&watched.id, &watched.name);
+    let (innov, cond, proc_) = (&watched.innovative, &watched.conditional, &watched.procured);
+    for &(row, w) in &pairs {
+        let (i, w) = (row as usize, w as usize);
+        let (Some(cid), Some(c), Some(pr)) = (case.get(i), class.get(i), pid.get(w)) else {
             continue;
         };
-        let (is_fatal, is_serious, is_new) = (
-            fatal.get(i) == Some(true),
-            serious.get(i) == Some(true),
-            new.get(i) == Some(true),
-        );
+        let (is_fatal, is_serious, is_new) = (fatal[i], serious[i], new[i]);
         let device = c == "device";
         let (kind, priority, due_en, due_zh) = if is_fatal && cfg.fatal_report {
             if device {
@@ -132,13 +108,13 @@ pub(super) fn case_alerts(
         } else {
             continue;
         };
-        let name = pname.get(i);
+        let name = pname.get(w);
         let label = product_label(pr, name);
         let (wen, wzh) = watch_labels(
             c,
-            innov.get(i).unwrap_or(false),
-            cond.get(i).unwrap_or(false),
-            proc_.get(i).unwrap_or(false),
+            innov.get(w).unwrap_or(false),
+            cond.get(w).unwrap_or(false),
+            proc_.get(w).unwrap_or(false),
         );
         let reg = region.get(i).unwrap_or("");
         let place = crate::regions::label(reg);

@@ -9,79 +9,77 @@
 
 use super::case::{received_or_followed_up_in, watched_products_of};
 use super::*;
+use crate::alerts::index::Watched;
 
 pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Alert>) -> Result<()> {
-    let ctx = || "alerts: cases with a null seriousness or outcome".to_string();
     let recorded = |c: &str| inp.cases.column(c).is_ok_and(|s| s.null_count() < s.len());
     let (serious_recorded, fatal_recorded) = (recorded(col::IS_SERIOUS), recorded(col::FATAL));
     if !serious_recorded && !fatal_recorded {
         return Ok(());
     }
-    let missing = |c: &str, recorded: bool| col(c).is_null().and(lit(recorded));
-    let cases = inp
-        .cases
-        .clone()
-        .lazy()
-        .filter(received_or_followed_up_in(inp.period))
-        .select([
-            col(col::CASE_KEY),
-            col(col::CASE_ID),
-            col(col::CLASS),
-            col(col::REGION),
-            col(col::FIRST_RECEIVED),
-            missing(col::IS_SERIOUS, serious_recorded).alias(col::IS_SERIOUS),
-            missing(col::FATAL, fatal_recorded).alias(col::FATAL),
-        ])
-        .filter(col(col::IS_SERIOUS).or(col(col::FATAL)));
-    let df = watched_products_of(inp, cases)
-        .sort(
-            [col::CASE_ID, col::PRODUCT_ID],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .context(ctx)?;
-    let s = Cols(&df, "cases");
-    let (case, class, region, pid, pname) = (
-        s.str(col::CASE_ID)?,
-        s.str(col::CLASS)?,
-        s.str(col::REGION)?,
-        s.str(col::PRODUCT_ID)?,
-        s.str(out::PRODUCT_NAME)?,
+    let s = Cols(inp.cases, "cases");
+    // A flag is missing when it is null in a column that some case of the run fills.
+    let missing = |c: &str, recorded: bool| -> Result<Vec<bool>> {
+        if !recorded {
+            return Ok(vec![false; inp.cases.height()]);
+        }
+        Ok(s.bool(c)?.iter().map(|b| b.is_none()).collect())
+    };
+    let (no_serious, no_fatal) = (
+        missing(col::IS_SERIOUS, serious_recorded)?,
+        missing(col::FATAL, fatal_recorded)?,
     );
-    let (no_serious, no_fatal) = (s.bool(col::IS_SERIOUS)?, s.bool(col::FATAL)?);
-    let date = s.days(col::FIRST_RECEIVED)?;
+    let mut keep = received_or_followed_up_in(inp.cases, inp.period)?;
+    for (i, k) in keep.iter_mut().enumerate() {
+        *k = *k && (no_serious[i] || no_fatal[i]);
+    }
+    if !keep.contains(&true) {
+        return Ok(());
+    }
+    let watched = Watched::of(inp.products, &inp.signals_cfg.watch)?;
+    let pairs = watched_products_of(inp, &watched, &keep)?;
+    let (case, class, region) = (
+        s.str(col::CASE_ID)?.rechunk().into_owned(),
+        s.str(col::CLASS)?.rechunk().into_owned(),
+        s.str(col::REGION)?.rechunk().into_owned(),
+    );
+    let date = s.days(col::FIRST_RECEIVED)?.rechunk().into_owned();
+    let (pid, pname) = (&watched.id, &watched.name);
     // One alert per case: its watched products, sorted, in one alert.
     let mut i = 0;
-    while i < df.height() {
-        let cid = case.get(i).unwrap_or("");
+    while i < pairs.len() {
+        let row = pairs[i].0;
         let mut j = i;
         let mut labels = Vec::new();
         let mut ids = Vec::new();
-        while j < df.height() && case.get(j) == Some(cid) {
-            if let Some(p) = pid.get(j) {
-                labels.push(product_label(p, pname.get(j)));
+        while j < pairs.len() && pairs[j].0 == row {
+            let w = pairs[j].1 as usize;
+            if let Some(p) = pid.get(w) {
+                labels.push(product_label(p, pname.get(w)));
                 ids.push(p.to_string());
             }
             j += 1;
         }
-        let c = class.get(i).unwrap_or("");
+        let (r, w0) = (row as usize, pairs[i].1 as usize);
+        let cid = case.get(r).unwrap_or("");
+        let c = class.get(r).unwrap_or("");
         // (key in `numbers`, English, Chinese) of each flag the case is missing.
         let missing: Vec<(&str, &str, &str)> = [
             (
-                no_serious.get(i),
+                no_serious[r],
                 ("seriousness", "seriousness (is_serious)", "严重程度"),
             ),
-            (no_fatal.get(i), ("outcome", "outcome (fatal)", "是否死亡")),
+            (no_fatal[r], ("outcome", "outcome (fatal)", "是否死亡")),
         ]
         .into_iter()
-        .filter_map(|(m, what)| (m == Some(true)).then_some(what))
+        .filter_map(|(m, what)| m.then_some(what))
         .collect();
         let missing_en: Vec<&str> = missing.iter().map(|m| m.1).collect();
         let missing_zh: Vec<&str> = missing.iter().map(|m| m.2).collect();
-        let reg = region.get(i).unwrap_or("");
+        let reg = region.get(r).unwrap_or("");
         let place = crate::regions::label(reg);
         let received = date
-            .get(i)
+            .get(r)
             .map(from_epoch_days)
             .map(|d| d.to_string())
             .unwrap_or_default();
@@ -92,14 +90,14 @@ pub(super) fn data_quality_alerts(inp: &RuleInputs<'_>, out_alerts: &mut Vec<Ale
             c,
             alert_id("data_quality", &[cid]),
         );
-        al.due_date = date.get(i).map(|d| {
+        al.due_date = date.get(r).map(|d| {
             due_from(
                 from_epoch_days(d),
                 deadline_days(Kind::DataQuality, Priority::P3, c, false),
             )
         });
         al.product_id = ids.first().cloned();
-        al.product_name = pname.get(i).map(str::to_string);
+        al.product_name = pname.get(w0).map(str::to_string);
         al.region = Some(reg.to_string());
         al.case_id = Some(cid.to_string());
         al.numbers.insert("products".into(), json!(ids));

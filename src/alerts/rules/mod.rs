@@ -15,8 +15,7 @@ use crate::config::{Alerts, Signals};
 use crate::error::{PolarsContext, Result};
 use crate::period::{epoch_days, from_epoch_days, Period};
 use crate::schema::col;
-use crate::signals::counts::suspect_products;
-use crate::signals::{out, watched_products};
+use crate::signals::out;
 
 /// The frames the rules read.
 pub struct RuleInputs<'a> {
@@ -109,9 +108,11 @@ impl Cols<'_> {
             .and_then(|c| c.f64().cloned())
             .context(|| self.ctx())
     }
+    /// A flag column (a column of nulls, as a frame built without it has, reads as one).
     fn bool(&self, name: &str) -> Result<BooleanChunked> {
         self.0
             .column(name)
+            .and_then(|c| c.cast(&DataType::Boolean))
             .and_then(|c| c.bool().cloned())
             .context(|| self.ctx())
     }
@@ -145,43 +146,4 @@ use rate::rate_alerts;
 use signal::signal_alerts;
 
 #[cfg(test)]
-mod tests {
-    use super::cluster::{best_window, Hit};
-    use super::signal::eb05_tier;
-
-    fn hits(days: &[i32]) -> Vec<Hit> {
-        days.iter()
-            .enumerate()
-            .map(|(i, d)| Hit {
-                day: *d,
-                case: format!("C{i}"),
-                region: "330100".into(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn best_window_counts_cases_within_w_days_touching_the_period() {
-        // Days 0, 3, 6 are within 7 days (0..=6); day 7 is not with day 0.
-        let h = hits(&[0, 3, 6, 7, 30]);
-        assert_eq!(best_window(&h, 7, 0, 100), Some((0, 2)));
-        // The window must include a case in the period [20, 40]: only day 30 does.
-        assert_eq!(best_window(&h, 7, 20, 40), Some((4, 4)));
-        // A window of 8 days holds 0, 3, 6, 7.
-        assert_eq!(best_window(&h, 8, 0, 100), Some((0, 3)));
-        assert_eq!(best_window(&h, 7, 50, 60), None);
-    }
-
-    #[test]
-    fn tiers() {
-        assert_eq!(
-            (
-                eb05_tier(1.9),
-                eb05_tier(2.0),
-                eb05_tier(4.1),
-                eb05_tier(9.0)
-            ),
-            (0, 1, 2, 3)
-        );
-    }
-}
+mod tests;
