@@ -70,6 +70,7 @@ const SIGNALS_COLUMNS: &[(&str, Kind)] = &[
     ("ebgm", Kind::Measure),
     ("eb05", Kind::Measure),
     ("eb95", Kind::Measure),
+    ("ebgm_prior", Kind::Text),
     ("prr_flag", Kind::Flag),
     ("ror_flag", Kind::Flag),
     ("bcpnn_flag", Kind::Flag),
