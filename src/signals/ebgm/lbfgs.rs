@@ -97,7 +97,7 @@ pub(super) fn minimize(
             |v: Point| -> Point { std::array::from_fn(|j| if free[j] { v[j] } else { 0.0 }) };
         let gf = mask(g);
         let mut d = mask(two_loop(&memory, &gf));
-        if !(dot(&d, &gf) < 0.0) {
+        if dot(&d, &gf).partial_cmp(&0.0) != Some(std::cmp::Ordering::Less) {
             // Not a descent direction in the free coordinates: forget the curvature.
             memory.clear();
             d = gf.map(|v| -v);
@@ -206,8 +206,8 @@ mod tests {
         let r = minimize(fg, [0.0; DIM], lo, hi, opts);
         assert!(r.converged, "{r:?}");
         let want = [1.0, -1.0, 3.0, 0.5, 5.0];
-        for j in 0..DIM {
-            assert!((r.x[j] - want[j]).abs() < 1e-8, "{j}: {r:?}");
+        for (j, (got, want)) in r.x.iter().zip(want).enumerate() {
+            assert!((got - want).abs() < 1e-8, "{j}: {r:?}");
         }
     }
 

@@ -200,7 +200,9 @@ fn fit_timing_500k_pairs() {
 // ---------------------------------------------------------------------------------
 
 /// The datasets of this file's tests, plus a small one like a sparse class.
-fn datasets() -> Vec<(&'static str, (Vec<f64>, Vec<f64>, Vec<f64>))> {
+type Data = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn datasets() -> Vec<(&'static str, Data)> {
     vec![
         ("20k grid seed 42", simulate(&TRUE_PRIOR, 20_000, 42, true)),
         ("30k seed 7", simulate(&TRUE_PRIOR, 30_000, 7, false)),
@@ -211,8 +213,8 @@ fn datasets() -> Vec<(&'static str, (Vec<f64>, Vec<f64>, Vec<f64>))> {
     ]
 }
 
-/// The new optimum is at least as good as the old one: −lnL(L-BFGS) ≤ −lnL(Nelder–Mead)
-/// + 1e-6·|−lnL(Nelder–Mead)|, on every dataset of this file, in the mixture truncation
+/// The new optimum is at least as good as the old one: −lnL(L-BFGS) is at most
+/// −lnL(Nelder–Mead) plus 1e-6·|−lnL(Nelder–Mead)|, on every dataset of this file, in the mixture truncation
 /// and in openEBGM's per-component one (the likelihood of openEBGM's `autoHyper` fits):
 /// the pipeline's fit ([`DEFAULT_STARTS`]) against the previous pipeline fit (Nelder–Mead
 /// from openEBGM's five starts), and both methods from the same other start set.
