@@ -160,8 +160,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows / total
     );
     println!(
-        "prior: α1={:.4} β1={:.4} α2={:.4} β2={:.4} P={:.4}  −logL={:.3}  iterations={} converged={}",
-        prior.alpha1, prior.beta1, prior.alpha2, prior.beta2, prior.p, prior.neg_log_lik, prior.iterations, prior.converged
+        "prior: α1={:.4} β1={:.4} α2={:.4} β2={:.4} P={:.4}  −logL={:.3}  iterations={:?} ebgm_prior={}",
+        prior.alpha1, prior.beta1, prior.alpha2, prior.beta2, prior.p, prior.neg_log_lik,
+        prior.class_fit.as_ref().map(|f| f.iterations), prior.ebgm_prior.as_str()
     );
     println!("peak resident memory: {:.0} MiB", peak_rss_mib());
     Ok(())

@@ -131,7 +131,18 @@ pub fn run_paragraph(s: &RunSummary, lang: Lang) -> String {
             s.output.display(),
         ),
     };
-    paragraph + &unknown_seriousness(s, lang)
+    paragraph + &unknown_seriousness(s, lang) + &prior_notes(s, lang)
+}
+
+/// One line per class whose EBGM does not use the prior fitted to its own pairs, saying
+/// which prior it uses and why; empty when every class uses its own fit.
+fn prior_notes(s: &RunSummary, lang: Lang) -> String {
+    s.signals
+        .priors
+        .iter()
+        .filter(|p| p.ebgm_prior != crate::signals::PriorKind::Fitted)
+        .map(|p| format!("\n{}", p.sentence(lang)))
+        .collect()
 }
 
 /// A sentence when the converted source left seriousness unknown (a FAERS OUTC file

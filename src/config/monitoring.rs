@@ -2,7 +2,7 @@
 
 use super::{AlertsConfig, NotifyConfig, PriorConfig, SignalsConfig, ToggleConfig};
 use super::{Lang, Problems};
-use crate::signals::ebgm::{PARAM_MAX, PARAM_MIN, P_MAX, P_MIN};
+use crate::signals::ebgm::{OPENEBGM_CAERS_PRIOR, PARAM_MAX, PARAM_MIN, P_MAX, P_MIN};
 
 /// Disproportionality methods, in output order.
 pub const METHODS: &[&str] = &["prr", "ror", "bcpnn", "ebgm"];
@@ -26,6 +26,13 @@ pub struct Signals {
     /// Truncate the zero-truncated likelihood per component, as openEBGM does.
     pub ebgm_per_component: bool,
     pub prior: Option<PriorConfig>,
+    /// A class with fewer pairs (a ≥ 1) than this does not use its own fit.
+    pub ebgm_min_pairs: u64,
+    /// What a class uses when its own fit is unusable.
+    pub ebgm_fallback: PriorFallback,
+    /// The fixed prior of the fallback (`signals.ebgm.fallback_prior`; openEBGM's
+    /// published CAERS estimate by default).
+    pub ebgm_fallback_prior: PriorConfig,
     pub strata_sex: bool,
     pub strata_age_bands: Vec<f64>,
     pub strata_year: bool,
@@ -42,6 +49,56 @@ impl Default for Signals {
 impl Signals {
     pub fn stratified(&self) -> bool {
         self.strata_sex || !self.strata_age_bands.is_empty() || self.strata_year
+    }
+}
+
+/// The default of `signals.ebgm.min_pairs`. Below about 500 pairs a per-class fit of the
+/// five-parameter mixture is unstable: on bootstrap resamples of a 51-pair class its EB05
+/// for a borderline pair spreads several times wider than under the pooled prior (test
+/// `signals::priors::tests::bootstrap_51_pairs_pooled_prior_is_stabler`), and openEBGM's
+/// own examples fit thousands of pairs.
+pub const DEFAULT_MIN_PAIRS: i64 = 500;
+
+/// What a class uses when its own EBGM prior fit is unusable (too few pairs, at a bound of
+/// the search box, or not converged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorFallback {
+    /// One fit over the pairs of every class of the run; if that one is unusable too, the
+    /// fixed fallback prior.
+    Pooled,
+    /// The fixed fallback prior (`signals.ebgm.fallback_prior`).
+    Fixed,
+}
+
+/// Every parameter of a prior given in the pipeline inside the fit's search box.
+fn check_prior(p: &mut Problems, key: &str, pr: &PriorConfig) {
+    // The fit's own search box: a fixed prior outside it is no prior the data could
+    // have given (e.g. `alpha1 = 1e308, beta1 = 1e-308` makes every EB05 exceed its
+    // EBGM), so it is refused rather than used.
+    for (k, v) in [
+        ("alpha1", pr.alpha1),
+        ("beta1", pr.beta1),
+        ("alpha2", pr.alpha2),
+        ("beta2", pr.beta2),
+    ] {
+        if !(PARAM_MIN..=PARAM_MAX).contains(&v) {
+            p.push(
+                format!("{key}.{k}"),
+                format!(
+                    "expected a number from {PARAM_MIN:e} to {PARAM_MAX} (the bounds the prior is fitted within), found `{}`",
+                    number(v)
+                ),
+            );
+        }
+    }
+    if !(P_MIN..=P_MAX).contains(&pr.p) {
+        p.push(
+            format!("{key}.p"),
+            format!(
+                "expected a number from {P_MIN:e} to {P_MAX} (the bounds the prior is fitted within), found `{}`",
+                number(pr.p)
+            ),
+        );
     }
 }
 
@@ -170,36 +227,32 @@ pub(super) fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals 
             format!("expected a finite number, found `{min_ic025}`"),
         );
     }
-    if let Some(pr) = &ebgm.prior {
-        // The fit's own search box: a fixed prior outside it is no prior the data could
-        // have given (e.g. `alpha1 = 1e308, beta1 = 1e-308` makes every EB05 exceed its
-        // EBGM), so it is refused rather than used.
-        for (k, v) in [
-            ("alpha1", pr.alpha1),
-            ("beta1", pr.beta1),
-            ("alpha2", pr.alpha2),
-            ("beta2", pr.beta2),
-        ] {
-            if !(PARAM_MIN..=PARAM_MAX).contains(&v) {
-                p.push(
-                    format!("signals.ebgm.prior.{k}"),
-                    format!(
-                        "expected a number from {PARAM_MIN:e} to {PARAM_MAX} (the bounds the prior is fitted within), found `{}`",
-                        number(v)
-                    ),
-                );
-            }
-        }
-        if !(P_MIN..=P_MAX).contains(&pr.p) {
-            p.push(
-                "signals.ebgm.prior.p",
-                format!(
-                    "expected a number from {P_MIN:e} to {P_MAX} (the bounds the prior is fitted within), found `{}`",
-                    number(pr.p)
-                ),
-            );
+    for (key, pr) in [
+        ("signals.ebgm.prior", &ebgm.prior),
+        ("signals.ebgm.fallback_prior", &ebgm.fallback_prior),
+    ] {
+        if let Some(pr) = pr {
+            check_prior(p, key, pr);
         }
     }
+    let min_pairs = ebgm.min_pairs.unwrap_or(DEFAULT_MIN_PAIRS);
+    if min_pairs < 1 {
+        p.push(
+            "signals.ebgm.min_pairs",
+            format!("expected a whole number >= 1, found `{min_pairs}`"),
+        );
+    }
+    let fallback = match ebgm.fallback.as_deref() {
+        None | Some("pooled") => PriorFallback::Pooled,
+        Some("fixed") => PriorFallback::Fixed,
+        Some(other) => {
+            p.push(
+                "signals.ebgm.fallback",
+                format!("expected `pooled` or `fixed`, found `{other}`"),
+            );
+            PriorFallback::Pooled
+        }
+    };
     let per_component = match ebgm.truncation.as_deref() {
         None | Some("mixture") => false,
         Some("per_component") => true,
@@ -241,6 +294,15 @@ pub(super) fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals 
         ebgm_min_eb05: nonneg(p, "signals.ebgm.min_eb05", ebgm.min_eb05, 2.0),
         ebgm_per_component: per_component,
         prior: ebgm.prior,
+        ebgm_min_pairs: min_pairs.max(1) as u64,
+        ebgm_fallback: fallback,
+        ebgm_fallback_prior: ebgm.fallback_prior.unwrap_or(PriorConfig {
+            alpha1: OPENEBGM_CAERS_PRIOR.alpha1,
+            beta1: OPENEBGM_CAERS_PRIOR.beta1,
+            alpha2: OPENEBGM_CAERS_PRIOR.alpha2,
+            beta2: OPENEBGM_CAERS_PRIOR.beta2,
+            p: OPENEBGM_CAERS_PRIOR.p,
+        }),
         strata_sex: strata.sex.unwrap_or(false),
         strata_age_bands: bands,
         strata_year: strata.year.unwrap_or(false),

@@ -177,8 +177,14 @@ pub struct EbgmConfig {
     pub min_eb05: Option<f64>,
     /// `mixture` (default) or `per_component` (openEBGM's and PhViD's likelihood).
     pub truncation: Option<String>,
-    /// A fixed prior instead of the fitted one.
+    /// A fixed prior instead of the fitted one, for every class.
     pub prior: Option<PriorConfig>,
+    /// Fewest pairs (a ≥ 1) a class needs for its own fit; default 500.
+    pub min_pairs: Option<i64>,
+    /// `pooled` (default) or `fixed`: what a class uses when its own fit is unusable.
+    pub fallback: Option<String>,
+    /// The fixed prior of the fallback; default openEBGM's published CAERS estimate.
+    pub fallback_prior: Option<PriorConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

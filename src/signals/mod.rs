@@ -20,8 +20,11 @@ pub mod bcpnn;
 mod cells;
 pub mod counts;
 pub mod ebgm;
+pub mod priors;
 pub mod prr;
 pub mod ror;
+
+pub use priors::{PriorKind, PriorReport};
 
 use std::collections::BTreeMap;
 
@@ -51,6 +54,8 @@ pub mod out {
     pub const EBGM: &str = "ebgm";
     pub const EB05: &str = "eb05";
     pub const EB95: &str = "eb95";
+    /// Which prior the row's EBGM uses: `fitted`, `pooled` or `fixed`.
+    pub const EBGM_PRIOR: &str = "ebgm_prior";
     pub const PRR_FLAG: &str = "prr_flag";
     pub const ROR_FLAG: &str = "ror_flag";
     pub const BCPNN_FLAG: &str = "bcpnn_flag";
@@ -59,176 +64,12 @@ pub mod out {
     pub const IS_SIGNAL: &str = "is_signal";
 }
 
-/// How the EBGM prior of one class was obtained, for the manifest.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PriorReport {
-    pub class: String,
-    /// Pairs with `a ≥ 1` in the class, and how many distinct (a, expected) values.
-    pub pairs: u64,
-    pub distinct_pairs: u64,
-    /// `fitted` or `pipeline`.
-    pub source: &'static str,
-    pub alpha1: f64,
-    pub beta1: f64,
-    pub alpha2: f64,
-    pub beta2: f64,
-    pub p: f64,
-    pub neg_log_lik: f64,
-    pub iterations: u64,
-    pub converged: bool,
-    pub starts: usize,
-    /// Starts whose optimum agreed with the best (as openEBGM's `num_close`).
-    pub starts_agreeing: usize,
-    /// Some parameter ended at a bound of the search box.
-    pub at_bound: bool,
-    /// `mixture` or `per_component`.
-    pub truncation: &'static str,
-}
-
 /// The signals table and the priors used.
 pub struct SignalsResult {
     pub table: DataFrame,
     pub priors: Vec<PriorReport>,
     /// All pairs counted (every product, not only watched ones).
     pub pairs_counted: u64,
-}
-
-fn to_prior(p: &crate::config::PriorConfig) -> ebgm::Prior {
-    ebgm::Prior {
-        alpha1: p.alpha1,
-        beta1: p.beta1,
-        alpha2: p.alpha2,
-        beta2: p.beta2,
-        p: p.p,
-    }
-}
-
-/// Distinct (a, expected) values of a class and their multiplicities.
-type DistinctPairs = (Vec<f64>, Vec<f64>, Vec<f64>);
-
-/// Fit (or take) the EBGM prior of each class, over distinct (a, expected) with weights.
-fn priors(counts: &DataFrame, cfg: &Signals) -> Result<BTreeMap<String, PriorReport>> {
-    let ctx = || "signals: fitting the EBGM prior".to_string();
-    // Distinct (class, a, E) with their multiplicities, in that order: the rows sorted and
-    // run-length counted, which needs a fraction of the memory of a hash group-by over
-    // millions of nearly distinct expected counts.
-    let class = counts
-        .column(col::CLASS)
-        .and_then(|c| c.str().cloned())
-        .context(ctx)?;
-    let a = counts
-        .column(counts::A)
-        .and_then(|c| c.i64().cloned())
-        .context(ctx)?;
-    let e = counts
-        .column(counts::EXPECTED)
-        .and_then(|c| c.f64().cloned())
-        .context(ctx)?;
-    let mut rows: Vec<(&str, i64, f64)> = class
-        .iter()
-        .zip(a.iter())
-        .zip(e.iter())
-        .filter_map(|((k, n), e)| Some((k?, n?, e?)))
-        .collect();
-    rows.sort_unstable_by(|x, y| {
-        (x.0, x.1)
-            .cmp(&(y.0, y.1))
-            .then_with(|| x.2.total_cmp(&y.2))
-    });
-    let mut by_class: BTreeMap<String, DistinctPairs> = BTreeMap::new();
-    for run in rows.chunk_by(|x, y| x.0 == y.0 && x.1 == y.1 && x.2.total_cmp(&y.2).is_eq()) {
-        let (k, n, e) = run[0];
-        if !by_class.contains_key(k) {
-            by_class.insert(k.to_string(), DistinctPairs::default());
-        }
-        let v = by_class.get_mut(k).expect("inserted above");
-        v.0.push(n as f64);
-        v.1.push(e);
-        v.2.push(run.len() as f64);
-    }
-    drop(rows);
-    let mut out = BTreeMap::new();
-    for (k, (n, e, w)) in by_class {
-        let pairs = w.iter().sum::<f64>() as u64;
-        let truncation = if cfg.ebgm_per_component {
-            ebgm::Truncation::PerComponent
-        } else {
-            ebgm::Truncation::Mixture
-        };
-        let fit = match &cfg.prior {
-            Some(p) => {
-                let prior = to_prior(p);
-                let nll = match truncation {
-                    ebgm::Truncation::Mixture => ebgm::neg_log_lik(&prior, &n, &e, &w),
-                    ebgm::Truncation::PerComponent => {
-                        ebgm::neg_log_lik_per_component(&prior, &n, &e, &w)
-                    }
-                };
-                ebgm::Fit {
-                    prior,
-                    neg_log_lik: nll,
-                    iterations: 0,
-                    converged: true,
-                    starts: 0,
-                    evaluations: 0,
-                    starts_agreeing: 0,
-                    at_bound: false,
-                }
-            }
-            None => ebgm::fit_prior_with(&n, &e, &w, &ebgm::Prior::OPENEBGM_STARTS, truncation),
-        };
-        let source = if cfg.prior.is_some() {
-            "pipeline"
-        } else {
-            "fitted"
-        };
-        let (prior, nll, converged) = (fit.prior, fit.neg_log_lik, fit.converged);
-        if !converged || fit.at_bound {
-            tracing::warn!(
-                class = %k,
-                converged,
-                at_bound = fit.at_bound,
-                "the EBGM prior fit did not settle inside its bounds; EBGM values use the best prior found"
-            );
-        }
-        tracing::debug!(
-            class = %k,
-            pairs,
-            alpha1 = prior.alpha1,
-            beta1 = prior.beta1,
-            alpha2 = prior.alpha2,
-            beta2 = prior.beta2,
-            p = prior.p,
-            neg_log_lik = nll,
-            converged,
-            "EBGM prior"
-        );
-        out.insert(
-            k.clone(),
-            PriorReport {
-                class: k,
-                pairs,
-                distinct_pairs: n.len() as u64,
-                source,
-                alpha1: prior.alpha1,
-                beta1: prior.beta1,
-                alpha2: prior.alpha2,
-                beta2: prior.beta2,
-                p: prior.p,
-                neg_log_lik: nll,
-                iterations: fit.iterations,
-                converged,
-                starts: fit.starts,
-                starts_agreeing: fit.starts_agreeing,
-                at_bound: fit.at_bound,
-                truncation: match truncation {
-                    ebgm::Truncation::Mixture => "mixture",
-                    ebgm::Truncation::PerComponent => "per_component",
-                },
-            },
-        );
-    }
-    Ok(out)
 }
 
 /// Column of [`watched_products`]: the class the registry gives a product.
@@ -314,7 +155,9 @@ pub fn compute_signals(
         )
     })?;
     tracing::debug!(pairs = counts.height(), "signals: counted");
-    let priors = timed("signals: fitting the EBGM prior", || priors(&counts, cfg))?;
+    let priors = timed("signals: fitting the EBGM prior", || {
+        priors::priors(&counts, cfg)
+    })?;
     let table = timed("signals: statistics", || {
         let rows = watched_rows(&counts, &data.products, data.event_terms.as_ref(), cfg)?;
         add_statistics(rows, &priors, cfg, &period.to_string())
@@ -470,6 +313,7 @@ fn add_statistics(
         fcol(out::EBGM, s.ebgm),
         fcol(out::EB05, s.eb05),
         fcol(out::EB95, s.eb95),
+        ebgm_prior_column(&class, priors),
     ]);
     let [f0, f1, f2, f3] = s.flags;
     for (name, v) in [
@@ -503,6 +347,16 @@ fn add_statistics(
         }
     }
     Ok(df)
+}
+
+/// `ebgm_prior` of each row: the kind of its class's prior (null only for a class with
+/// no prior, where EBGM is null too).
+fn ebgm_prior_column(class: &StringChunked, priors: &BTreeMap<String, PriorReport>) -> Column {
+    let v: Vec<Option<&str>> = class
+        .iter()
+        .map(|k| k.and_then(|k| priors.get(k)).map(|p| p.ebgm_prior.as_str()))
+        .collect();
+    Column::new(out::EBGM_PRIOR.into(), v)
 }
 
 /// Every statistic of one row, computed on a worker thread.

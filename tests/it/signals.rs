@@ -70,6 +70,7 @@ const SIGNALS_COLUMNS: &[(&str, Kind)] = &[
     ("ebgm", Kind::Measure),
     ("eb05", Kind::Measure),
     ("eb95", Kind::Measure),
+    ("ebgm_prior", Kind::Text),
     ("prr_flag", Kind::Flag),
     ("ror_flag", Kind::Flag),
     ("bcpnn_flag", Kind::Flag),
@@ -991,9 +992,16 @@ fn demo_manifest_records_each_class_prior_and_the_table_counts() {
             assert!(v.is_finite() && v > 0.0, "{class}: {k} = {v}");
         }
         assert!(prior.p > 0.0 && prior.p < 1.0, "{class}: p = {}", prior.p);
-        assert_eq!(p["source"], "fitted", "{class}");
+        // The demo's classes are small: each takes its own fit, the pooled fit or the fixed
+        // prior by the rule of `signals::priors`, and says which.
+        let kind = p["ebgm_prior"].as_str().expect("ebgm_prior");
+        assert!(
+            ["fitted", "pooled", "fixed"].contains(&kind),
+            "{class}: {kind}"
+        );
+        assert_eq!(p["reason"].is_null(), kind == "fitted", "{class}: {p}");
         assert_eq!(p["truncation"], "mixture", "{class}");
-        // Fitted over all pairs of the class, not only the watched ones.
+        // Over all pairs of the class, not only the watched ones.
         let pairs: Vec<(f64, f64)> = rc
             .cells
             .iter()
@@ -1487,7 +1495,11 @@ fn fixed_prior_is_used_as_given() {
     let fx = two_by_two().fixture(FIXED_PRIOR);
     let (t, manifest) = run_signals(&fx, "2025", &[]);
     let p = manifest_prior(&manifest, "drug");
-    assert_eq!(p["source"], "pipeline");
+    assert_eq!(p["ebgm_prior"], "fixed");
+    assert_eq!(
+        p["reason"],
+        "the pipeline gives the prior (signals.ebgm.prior)"
+    );
     for (k, v) in [
         ("alpha1", 0.2),
         ("beta1", 0.1),
@@ -1529,7 +1541,11 @@ fn fixed_prior_is_used_as_given() {
     );
     let (t, manifest) = run_signals(&fx, "2025", &[]);
     let p = manifest_prior(&manifest, "drug");
-    assert_eq!(p["source"], "pipeline");
+    assert_eq!(p["ebgm_prior"], "fixed");
+    assert_eq!(
+        p["reason"],
+        "the pipeline gives the prior (signals.ebgm.prior)"
+    );
     assert_eq!(p["truncation"], "per_component");
     assert_close(
         p["neg_log_lik"].as_f64().expect("a number"),

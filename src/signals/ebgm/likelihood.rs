@@ -9,9 +9,12 @@
 //! whatever the thread count; that is what makes the fit deterministic.
 
 use super::posterior::Prior;
-use statrs::function::gamma::ln_gamma;
+use statrs::function::gamma::{digamma, ln_gamma};
 use std::fmt;
 use std::ops::Range;
+
+mod gradient;
+pub(super) use gradient::{Grad, GRAD_LEN};
 
 /// Why a set of pairs cannot enter the likelihood.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,28 +195,30 @@ impl Pairs {
         out
     }
 
+    /// One component's per-evaluation constants.
+    fn component(&self, alpha: f64, beta: f64) -> Component {
+        let lg_a = ln_gamma(alpha);
+        // ln Γ(α+n) − ln Γ(α) − ln n!, once per distinct count.
+        let c = self
+            .distinct_n
+            .iter()
+            .zip(&self.ln_fact)
+            .map(|(&k, &lf)| ln_gamma(alpha + k) - lg_a - lf)
+            .collect();
+        Component {
+            alpha,
+            beta,
+            ln_alpha: alpha.ln(),
+            ln_beta: beta.ln(),
+            inv_beta: 1.0 / beta,
+            c,
+        }
+    }
+
     /// Negative log-likelihood. The caller has checked that the prior is valid.
     pub(super) fn neg_log_lik(&self, prior: &Prior, truncation: Truncation) -> f64 {
-        let comp = |alpha: f64, beta: f64| {
-            let lg_a = ln_gamma(alpha);
-            // ln Γ(α+n) − ln Γ(α) − ln n!, once per distinct count.
-            let c: Vec<f64> = self
-                .distinct_n
-                .iter()
-                .zip(&self.ln_fact)
-                .map(|(&k, &lf)| ln_gamma(alpha + k) - lg_a - lf)
-                .collect();
-            Component {
-                alpha,
-                beta,
-                ln_alpha: alpha.ln(),
-                ln_beta: beta.ln(),
-                inv_beta: 1.0 / beta,
-                c,
-            }
-        };
-        let c1 = comp(prior.alpha1, prior.beta1);
-        let c2 = comp(prior.alpha2, prior.beta2);
+        let c1 = self.component(prior.alpha1, prior.beta1);
+        let c2 = self.component(prior.alpha2, prior.beta2);
         let ln_p = prior.p.ln();
         let ln_q = (1.0 - prior.p).ln();
 
@@ -348,25 +353,42 @@ const CHUNK: usize = 8192;
 const PARALLEL_MIN: usize = 4 * CHUNK;
 
 fn chunked_sum(len: usize, chunk_sum: &(dyn Fn(Range<usize>) -> f64 + Sync)) -> f64 {
+    chunked(len, chunk_sum).iter().sum()
+}
+
+/// The sums of the likelihood and its gradient over fixed chunks, added in chunk order,
+/// so the result is bit-identical whatever the thread count.
+fn chunked_grad_sum(len: usize, chunk_sum: &(dyn Fn(Range<usize>) -> Grad + Sync)) -> Grad {
+    let mut total = [0.0; GRAD_LEN];
+    for part in chunked(len, chunk_sum) {
+        for (t, v) in total.iter_mut().zip(part) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// `chunk_sum` over the chunks of `0..len`, on all cores, in chunk order.
+fn chunked<T: Send>(len: usize, chunk_sum: &(dyn Fn(Range<usize>) -> T + Sync)) -> Vec<T> {
     let n_chunks = len.div_ceil(CHUNK);
     let range = move |c: usize| c * CHUNK..((c + 1) * CHUNK).min(len);
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(n_chunks);
     if len < PARALLEL_MIN || threads <= 1 {
-        return (0..n_chunks).map(|c| chunk_sum(range(c))).sum();
+        return (0..n_chunks).map(|c| chunk_sum(range(c))).collect();
     }
     let per_thread = n_chunks.div_ceil(threads);
     // The work for thread t. It is a factory so that a thread which fails to start, or
     // panics, can be redone on this thread.
     let work = move |t: usize| {
-        move || -> Vec<f64> {
+        move || -> Vec<T> {
             let first = t * per_thread;
             let last = ((t + 1) * per_thread).min(n_chunks);
             (first..last).map(|c| chunk_sum(range(c))).collect()
         }
     };
-    let parts: Vec<Vec<f64>> = std::thread::scope(|scope| {
+    let parts: Vec<Vec<T>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (1..threads)
             .map(|t| std::thread::Builder::new().spawn_scoped(scope, work(t)))
             .collect();
@@ -381,7 +403,7 @@ fn chunked_sum(len: usize, chunk_sum: &(dyn Fn(Range<usize>) -> f64 + Sync)) -> 
         }
         parts
     });
-    parts.iter().flatten().sum()
+    parts.into_iter().flatten().collect()
 }
 
 /// Negative log marginal likelihood of the prior over observed pairs (n ≥ 1),

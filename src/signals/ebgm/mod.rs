@@ -97,13 +97,19 @@
 //! one path, `signals::ebgm::X`, whichever file the item lives in.
 
 mod fit;
+mod lbfgs;
 mod likelihood;
 mod optimize;
 mod posterior;
 #[cfg(test)]
+pub(crate) mod simulate;
+#[cfg(test)]
 mod test_support;
 
-pub use fit::{fit_prior, fit_prior_from, fit_prior_with, Fit, PARAM_MAX, PARAM_MIN, P_MAX, P_MIN};
+pub use fit::{
+    fit_prior, fit_prior_from, fit_prior_nelder_mead, fit_prior_with, Fit, DEFAULT_STARTS,
+    OPENEBGM_CAERS_PRIOR, PARAM_MAX, PARAM_MIN, P_MAX, P_MIN,
+};
 pub use likelihood::{check_pairs, neg_log_lik, neg_log_lik_per_component, PairError, Truncation};
 pub use posterior::{
     ebgm, posterior, quantile, try_ebgm, try_posterior, try_quantile, Posterior, Prior,
