@@ -511,6 +511,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             rejects: data.rejects.len(),
             conversion: conversion.as_ref(),
             page_limit: pipeline.alerts.page_limit,
+            priors: &sig.priors,
         },
         lang,
     );

@@ -71,6 +71,8 @@ pub struct ReviewData<'a> {
     /// "changes", are listed; the rest are counted, with where to find them
     /// (`alerts.page_limit`).
     pub page_limit: usize,
+    /// The EBGM prior of each class and why it was chosen (`signals.priors`).
+    pub priors: &'a [crate::signals::PriorReport],
 }
 
 const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
@@ -129,7 +131,8 @@ pub fn render_review(data: &ReviewData<'_>, lang: Lang) -> String {
     s.push_str(&ctx.summary(&signals, &screening));
     s.push_str(&ctx.alerts());
     s.push_str(&attainment::attainment(&rates, tr));
-    s.push_str(&sections::signals(&signals, tr));
+    let priors: Vec<String> = data.priors.iter().map(|p| p.sentence(lang)).collect();
+    s.push_str(&sections::signals(&signals, &priors, tr));
     s.push_str(&sections::screening(&screening, data.page_limit, tr));
     s.push_str(&ctx.changes(&screening));
     s.push_str(&ctx.quality());

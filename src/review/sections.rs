@@ -81,7 +81,11 @@ pub fn strongest(signals: &[SignalRow]) -> Vec<&SignalRow> {
     v
 }
 
-pub fn signals(signals: &[SignalRow], tr: Tr) -> String {
+///
+/// `priors` are one sentence per class on the EBGM prior it used and why
+/// (`PriorReport::sentence`), shown under the table so that a reviewer reading EB05 knows
+/// whether it rests on the class's own fit, a pooled one or the fixed prior.
+pub fn signals(signals: &[SignalRow], priors: &[String], tr: Tr) -> String {
     let mut s = open_section("signals", tr);
     let all = strongest(signals);
     if all.is_empty() {
@@ -89,6 +93,7 @@ pub fn signals(signals: &[SignalRow], tr: Tr) -> String {
             "No signals among the watched products in this batch.",
             "本批次重点监测产品中没有检出信号。",
         )));
+        s.push_str(&prior_notes(priors, tr));
         s.push_str("</section>\n");
         return s;
     }
@@ -148,7 +153,25 @@ pub fn signals(signals: &[SignalRow], tr: Tr) -> String {
             opt_int(r.n_methods)
         );
     }
-    s.push_str("</tbody></table></div>\n</section>\n");
+    s.push_str("</tbody></table></div>\n");
+    s.push_str(&prior_notes(priors, tr));
+    s.push_str("</section>\n");
+    s
+}
+
+/// Which EBGM prior each class used, one line each.
+fn prior_notes(priors: &[String], tr: Tr) -> String {
+    if priors.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "<div class=\"note priors\"><b>{}</b><ul>",
+        tr.t("EBGM prior by class", "各类别 EBGM 先验")
+    );
+    for p in priors {
+        w!(s, "<li>{}</li>", escape(p));
+    }
+    s.push_str("</ul></div>\n");
     s
 }
 

@@ -138,6 +138,15 @@ fn review_page_renders_offline_with_every_section_in_chinese_and_english() {
         }
         // The planted cluster and signal reach the page, with their numbers.
         assert!(dom.contains("B250611"), "{lang}: the planted batch cluster");
+        // Every class of the demo has fewer pairs than `min_pairs` (500), and so do all
+        // of them pooled: the page says each class's EBGM rests on the fixed prior.
+        let (heading, fixed) = if lang == "zh" {
+            ("各类别 EBGM 先验", "EBGM 使用固定先验")
+        } else {
+            ("EBGM prior by class", "EBGM uses the fixed prior")
+        };
+        assert!(html.contains(heading), "{lang}: the priors note");
+        assert_eq!(html.matches(fixed).count(), 3, "{lang}: one line per class");
         assert!(
             dom.contains("替雷利珠单抗注射液") && dom.contains("Myocarditis"),
             "{lang}"
