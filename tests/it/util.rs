@@ -443,7 +443,7 @@ pub fn read_rejects(path: &Path) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
-pub const REJECTS_CSV_HEADER: &str = "table,file,line,column,found,expected,action";
+pub const REJECTS_CSV_HEADER: &str = "table,file,line,column,found,expected,action,cell";
 
 #[track_caller]
 pub fn read_json(path: &Path) -> serde_json::Value {
