@@ -428,4 +428,34 @@ mod tests {
         assert_eq!(out, b"a,b\nR1,\xe7\x94\xb7\nR2,\xff\n");
         assert_eq!(Encoding::parse("latin-1"), None);
     }
+
+    proptest::proptest! {
+        /// Any text in GB18030 or UTF-16 reads back as the same UTF-8, line for line, so
+        /// lines keep their numbers; detection finds GB18030 whenever a line is not UTF-8.
+        #[test]
+        fn transcoding_keeps_text_and_lines(
+            lines in proptest::collection::vec("[a-z0-9,，男女报告日期严重新的 ]{0,12}", 1..20),
+            crlf in proptest::bool::ANY,
+        ) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|l| format!("{l}{end}")).collect();
+            let dir = tempfile::tempdir().unwrap();
+            let gb = encoding_rs::GB18030.encode(&text).0.into_owned();
+            let p = write(dir.path(), "gb.csv", &gb);
+            let declared = utf8_of(open_utf8(&p, Some(Encoding::Gb18030)).unwrap());
+            proptest::prop_assert_eq!(&declared, &text);
+            let detected = open_utf8(&p, None).unwrap();
+            if std::str::from_utf8(&gb).is_err() {
+                proptest::prop_assert_eq!(detected.encoding, Encoding::Gb18030);
+            }
+            let mut le = vec![0xFF, 0xFE];
+            for u in text.encode_utf16() {
+                le.extend(u.to_le_bytes());
+            }
+            let p = write(dir.path(), "le.csv", &le);
+            let back = utf8_of(open_utf8(&p, None).unwrap());
+            proptest::prop_assert_eq!(back.lines().count(), text.lines().count());
+            proptest::prop_assert_eq!(back, text);
+        }
+    }
 }

@@ -492,3 +492,65 @@ fn canonical_reports_in_a_workbook_name_their_bad_cells() {
         run.stdout
     );
 }
+
+/// Canonical CSV tables in UTF-16 (detected by its byte-order mark) and GB18030 (declared
+/// in `[inputs.options]`): rows read with their lines, a byte sequence that does not decode
+/// rejects its row only; an options key that is not an input is a configuration error.
+#[test]
+fn canonical_tables_in_utf16_and_gb18030_keep_their_lines() {
+    let fx = Fixture::new();
+    let products = "product_id,name,class\r\nD001,阿莫西林胶囊,drug\r\nD002,头孢\u{FFFD},drug\r\nD003,布洛芬,drug\r\n";
+    let mut gb = encoding_rs::GB18030.encode(products).0.into_owned();
+    // U+FFFD has a GB18030 code; put an undecodable lead byte in its place instead.
+    let fffd = encoding_rs::GB18030.encode("\u{FFFD}").0.into_owned();
+    let at = gb
+        .windows(fffd.len())
+        .position(|w| w == fffd.as_slice())
+        .unwrap();
+    gb.splice(at..at + fffd.len(), [0x81]);
+    fs::write(fx.p("products.csv"), gb).unwrap();
+    let events = "report_id,event,onset_date\nR0001,皮疹,2025-01-02\nR0002,头晕,2025-13-01\n";
+    let mut le = vec![0xFF, 0xFE];
+    for u in events.encode_utf16() {
+        le.extend(u.to_le_bytes());
+    }
+    fs::write(fx.p("report_events.csv"), le).unwrap();
+    fx.pipeline(
+        "",
+        "[inputs.options.products]\nencoding = \"gb18030\"\n\n[ingest]\nmax_rejected_fraction = 0.5\n",
+    );
+    let run = fx.run(&["validate", &fx.toml()]);
+    run.expect_ok();
+    let out = &run.stdout;
+    assert!(
+        out.contains(&format!(
+            "{}: line 3, column `name`: expected GB18030 text",
+            fx.ps("products.csv")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{}: line 3, column `onset_date`: expected a date",
+            fx.ps("report_events.csv")
+        )),
+        "{out}"
+    );
+
+    fx.pipeline("", "[inputs.options.sources]\nencoding = \"latin-1\"\n");
+    let run = fx.run(&["validate", &fx.toml()]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("inputs.options.sources: not an input table of this pipeline; expected one of `populations`, `reports`, `report_products`, `report_events`, `products`"),
+        "{}",
+        run.stderr
+    );
+    fx.pipeline("", "[inputs.options.reports]\nencoding = \"latin-1\"\n");
+    let run = fx.run(&["validate", &fx.toml()]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("inputs.options.reports.encoding: expected one of `utf-8`, `utf-16le`, `utf-16be`, `gb18030` (also `gbk`, `gb2312`), found `latin-1`"),
+        "{}",
+        run.stderr
+    );
+}
