@@ -276,7 +276,7 @@ fn write_xlsx(path: &Path, rows: &[Row]) -> Result<(), rust_xlsxwriter::XlsxErro
             let excel_date = matches!(row.style, Style::Excel) && is_date_column(c as usize);
             match ExcelDateTime::parse_from_str(v) {
                 Ok(d) if excel_date => {
-                    sheet.write_datetime_with_format(r, c, &d, &date)?;
+                    sheet.write_datetime_with_format(r, c, d, &date)?;
                 }
                 _ if HEADERS[c as usize] == "年龄" => {
                     sheet.write_number(r, c, v.parse::<f64>().unwrap_or_default())?;

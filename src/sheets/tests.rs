@@ -16,7 +16,7 @@ fn book(path: &Path) {
         s.write_string(2, 1 + c as u16, *h).unwrap();
     }
     s.write_string(3, 1, "R1").unwrap();
-    s.write_datetime_with_format(3, 2, &ExcelDateTime::from_ymd(2025, 3, 5).unwrap(), &date)
+    s.write_datetime_with_format(3, 2, ExcelDateTime::from_ymd(2025, 3, 5).unwrap(), &date)
         .unwrap();
     s.write_number(3, 3, 40.0).unwrap();
     s.write_string(4, 1, "R2").unwrap();

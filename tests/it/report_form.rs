@@ -148,7 +148,7 @@ fn report_form_xlsx_and_gb18030_csv_convert_to_the_same_tables() {
         x[0]
     );
     assert!(
-        c[0].contains(",21,报告日期,2025-02-30,") && c[0].ends_with(",row rejected,"),
+        c[0].contains(",21,报告日期,2025-02-30,") && c[0].ends_with(",row rejected"),
         "{}",
         c[0]
     );
@@ -449,13 +449,8 @@ fn canonical_reports_in_a_workbook_name_their_bad_cells() {
         } else if i % 3 == 0 {
             s.write_string(r, 1, "2025年3月5日").unwrap();
         } else {
-            s.write_datetime_with_format(
-                r,
-                1,
-                &ExcelDateTime::from_ymd(2025, 3, 5).unwrap(),
-                &date,
-            )
-            .unwrap();
+            s.write_datetime_with_format(r, 1, ExcelDateTime::from_ymd(2025, 3, 5).unwrap(), &date)
+                .unwrap();
         }
         s.write_string(r, 2, "drug").unwrap();
         s.write_string(r, 3, "330100").unwrap();

@@ -131,6 +131,9 @@ pub struct Tables {
     pub serious_unknown: u64,
 }
 
+/// A product's registry details from a flat export: (holder, approval number).
+type ProductDetails = (Option<Box<str>>, Option<Box<str>>);
+
 /// Collects reports, products, events and the fate of every source row.
 pub struct Builder {
     files: Vec<SourceAccount>,
@@ -151,7 +154,7 @@ pub struct Builder {
     /// Source files that were missing and allowed to be.
     missing: Vec<MissingFile>,
     /// Per product: (holder, approval number), from the first row naming them (flat).
-    product_details: HashMap<u32, (Option<Box<str>>, Option<Box<str>>)>,
+    product_details: HashMap<u32, ProductDetails>,
     /// Per workbook file: its sheet, header names and first column, to name cells.
     sheet_cells: HashMap<u32, (String, Vec<String>, u32)>,
 }
