@@ -35,16 +35,24 @@ pub struct Reject {
     pub table: &'static str,
     pub file: String,
     /// CSV: the line the record starts on (header = 1). Parquet: the 1-based row.
+    /// Spreadsheet: Excel's row number.
     pub line: i64,
     pub column: String,
     pub found: String,
     pub expected: String,
     pub action: Action,
+    /// Spreadsheet inputs: the cell as Excel names it (`Sheet1!C17`), or the row's first
+    /// cell (`Sheet1!A17`) for a reject of the whole row; empty for other files.
+    pub cell: String,
 }
 
 impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: line {}", self.file, self.line)?;
+        if self.cell.is_empty() {
+            write!(f, "{}: line {}", self.file, self.line)?;
+        } else {
+            write!(f, "{}: {}", self.file, self.cell)?;
+        }
         if !self.column.is_empty() {
             write!(f, ", column `{}`", self.column)?;
         }

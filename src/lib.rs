@@ -43,6 +43,7 @@ pub mod schema;
 pub mod scope;
 pub mod screening;
 pub mod serve;
+pub mod sheets;
 pub mod signals;
 pub mod summary;
 pub mod topic_state;

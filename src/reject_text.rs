@@ -16,7 +16,11 @@ pub fn reject_line(r: &Reject, lang: Lang) -> String {
     match lang {
         Lang::En => r.to_string(),
         Lang::Zh => {
-            let mut s = format!("{}：第 {} 行", r.file, r.line);
+            let mut s = if r.cell.is_empty() {
+                format!("{}：第 {} 行", r.file, r.line)
+            } else {
+                format!("{}：{}", r.file, r.cell)
+            };
             if !r.column.is_empty() {
                 s.push_str(&format!("，列 `{}`", r.column));
             }
@@ -152,6 +156,7 @@ mod tests {
 
     fn reject(expected: &str, action: Action) -> Reject {
         Reject {
+            cell: String::new(),
             table: "reports",
             file: "sample-data/reports.csv".into(),
             line: 1043,

@@ -145,6 +145,10 @@ pub mod col {
     pub const EXPECTED: &str = "expected";
     pub const TABLE: &str = "table";
     pub const ACTION: &str = "action";
+    /// Converted products (flat exports): the approval number (批准文号).
+    pub const APPROVAL_NUMBER: &str = "approval_number";
+    /// rejects.csv: a spreadsheet input's cell, as Excel names it (`Sheet1!C17`).
+    pub const CELL: &str = "cell";
 
     // cases.parquet (one row per case; `case_id`, `report_id`, `version`, `class`,
     // `region`, `province`, `sex`, `age_years`, `reporter_type`, the flags and `period`
@@ -194,6 +198,7 @@ pub const REJECTS_HEADER: &[&str] = &[
     col::FOUND,
     col::EXPECTED,
     col::ACTION,
+    col::CELL,
 ];
 
 /// What a cell must hold.

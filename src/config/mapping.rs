@@ -34,6 +34,13 @@ pub struct MappingConfig {
     pub columns: Option<BTreeMap<String, String>>,
     pub values: Option<BTreeMap<String, BTreeMap<String, toml::Value>>>,
     pub date_formats: Option<Vec<String>>,
+    /// Source headers that hold personal data: never read, listed in the manifest as
+    /// dropped.
+    pub personal: Option<Vec<String>>,
+    /// The sheet of a workbook export (default: the first).
+    pub sheet: Option<String>,
+    /// The encoding of a CSV export (default: detected).
+    pub encoding: Option<String>,
 }
 
 /// A canonical column that a flat export may fill.
@@ -52,7 +59,18 @@ pub struct Mapping {
     /// Canonical column → (source value → canonical value, as text).
     pub values: HashMap<&'static str, HashMap<String, String>>,
     pub date_formats: Vec<DateFormat>,
+    /// Source headers holding personal data, never read (see [`MappingConfig`]).
+    pub personal: Vec<String>,
+    pub sheet: Option<String>,
+    pub encoding: Option<crate::records::encoding::Encoding>,
 }
+
+/// A product registry column a flat export may fill: the approval number (批准文号).
+static APPROVAL_NUMBER: ColumnSpec = ColumnSpec {
+    name: schema::col::APPROVAL_NUMBER,
+    kind: Kind::Text,
+    required: false,
+};
 
 /// The name a flat mapping may use for `product_id`: names are ids in a flat export.
 pub const PRODUCT_NAME: &str = "product_name";
@@ -70,6 +88,19 @@ fn target(key: &str) -> Option<Target> {
         return Some(Target {
             spec,
             report_level: true,
+        });
+    }
+    // The registry's own columns, kept for each product (first row naming it wins).
+    if key == schema::col::HOLDER {
+        return schema::PRODUCTS.column(key).map(|spec| Target {
+            spec,
+            report_level: false,
+        });
+    }
+    if key == schema::col::APPROVAL_NUMBER {
+        return Some(Target {
+            spec: &APPROVAL_NUMBER,
+            report_level: false,
         });
     }
     [&schema::REPORT_PRODUCTS, &schema::REPORT_EVENTS]
@@ -91,6 +122,8 @@ fn keys() -> String {
         schema::col::BATCH,
         schema::col::EVENT,
         schema::col::ONSET_DATE,
+        schema::col::HOLDER,
+        schema::col::APPROVAL_NUMBER,
     ]);
     all.iter()
         .map(|k| format!("`{k}`"))
@@ -254,8 +287,15 @@ impl Mapping {
                 Some(t) => columns.push((t, header.trim().to_string())),
             }
         }
+        // Without a report id, a version's id is `case_id#version` (the national form has
+        // one case code for the initial report and its follow-ups).
+        let composed_id = !columns
+            .iter()
+            .any(|(c, _)| c.spec.name == schema::col::REPORT_ID)
+            && columns
+                .iter()
+                .any(|(c, _)| c.spec.name == schema::col::CASE_ID);
         let mut required = vec![
-            schema::col::REPORT_ID,
             schema::col::RECEIVED_DATE,
             schema::col::PRODUCT_ID,
             schema::col::EVENT,
@@ -263,11 +303,17 @@ impl Mapping {
         if !region_default {
             required.push(schema::col::REGION);
         }
+        if !composed_id {
+            required.insert(0, schema::col::REPORT_ID);
+        }
         for r in required {
             if !columns.iter().any(|(c, _)| c.spec.name == r) {
                 let hint = match r {
                     schema::col::PRODUCT_ID => " (or `product_name`)",
                     schema::col::REGION => " (or give a default region)",
+                    schema::col::REPORT_ID => {
+                        " (or `case_id`, with `version`: the id is then `case_id#version`)"
+                    }
                     _ => "",
                 };
                 push(
@@ -329,11 +375,47 @@ impl Mapping {
                 ),
             }
         }
+        let personal: Vec<String> = raw
+            .personal
+            .unwrap_or_default()
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        for (i, h) in personal.iter().enumerate() {
+            if let Some((t, _)) = columns.iter().find(|(_, x)| x == h) {
+                push(
+                    format!("personal[{i}]"),
+                    format!(
+                        "`{h}` holds personal data, so it cannot also be mapped (to `{}`)",
+                        t.spec.name
+                    ),
+                );
+            }
+        }
+        let encoding = match raw.encoding.as_deref() {
+            None => None,
+            Some(e) => {
+                let parsed = crate::records::encoding::Encoding::parse(e);
+                if parsed.is_none() {
+                    push(
+                        "encoding".into(),
+                        format!(
+                            "expected one of {}, found `{e}`",
+                            crate::records::encoding::Encoding::LABELS
+                        ),
+                    );
+                }
+                parsed
+            }
+        };
         if problems.is_empty() {
             Ok(Mapping {
                 columns,
                 values,
                 date_formats,
+                personal,
+                sheet: raw.sheet,
+                encoding,
             })
         } else {
             Err(problems)

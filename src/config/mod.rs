@@ -27,7 +27,7 @@ pub mod mapping;
 mod raw;
 pub mod source;
 pub use raw::*;
-pub use source::{Format, Source};
+pub use source::{Format, ReadOptions, Source};
 
 // ---------------------------------------------------------------------------------------
 // Validated types.
@@ -59,6 +59,16 @@ pub struct Inputs {
     /// A real-world source converted at run time; then the case tables (and products,
     /// unless given) are empty paths until `ingest::source::prepare` fills them.
     pub source: Option<Source>,
+    /// How to read each table's file (`[inputs.options.<table>]`); a table not listed is
+    /// read with the defaults.
+    pub options: std::collections::BTreeMap<&'static str, ReadOptions>,
+}
+
+impl Inputs {
+    /// How to read a table's file.
+    pub fn read_options(&self, table: &str) -> ReadOptions {
+        self.options.get(table).cloned().unwrap_or_default()
+    }
 }
 
 mod monitoring;
@@ -177,10 +187,10 @@ impl Pipeline {
                 .extension()
                 .map(|e| e.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
-            if ext != "csv" && ext != "parquet" {
+            if !source::TABLE_EXTENSIONS.contains(&ext.as_str()) {
                 p.push(
                     format!("inputs.{key}"),
-                    format!("expected a .csv or .parquet file, found `{value}`"),
+                    format!("expected a .csv, .parquet or .xlsx (.xls) file, found `{value}`"),
                 );
             } else if let Some(problem) = readable::problem(&path, readable::Expect::File) {
                 p.push(format!("inputs.{key}"), problem);
@@ -219,6 +229,24 @@ impl Pipeline {
         for (key, message) in shape {
             p.push(format!("inputs.{key}"), message);
         }
+        let mut tables = vec![schema::POPULATIONS.name];
+        if raw.inputs.source.is_none() {
+            tables.extend([
+                schema::REPORTS.name,
+                schema::REPORT_PRODUCTS.name,
+                schema::REPORT_EVENTS.name,
+            ]);
+        }
+        if raw.inputs.products.is_some() || raw.inputs.source.is_none() {
+            tables.push(schema::PRODUCTS.name);
+        }
+        if raw.inputs.event_terms.is_some() {
+            tables.push(schema::EVENT_TERMS.name);
+        }
+        let (options, problems) = source::validate_read_options(raw.inputs.options, &tables);
+        for problem in problems {
+            p.push(problem.key, problem.message);
+        }
         let source = raw.inputs.source.and_then(|s| {
             let (source, problems) = source::validate_source(s, &base);
             p.0.extend(problems);
@@ -232,6 +260,7 @@ impl Pipeline {
             populations,
             event_terms,
             source,
+            options,
         };
 
         let max_rejected_fraction = match raw.ingest.max_rejected_fraction {

@@ -46,6 +46,17 @@ pub struct InputsConfig {
     pub event_terms: Option<String>,
     /// A real-world source (FAERS, E2B, flat) converted at run time (`ingest::source`).
     pub source: Option<SourceConfig>,
+    /// How to read each table's file: `[inputs.options.<table>]` with `sheet` (a
+    /// workbook's sheet) and `encoding` (a CSV file's), see `config::source`.
+    pub options: Option<BTreeMap<String, InputOptionsConfig>>,
+}
+
+/// `[inputs.options.<table>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputOptionsConfig {
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
 }
 
 /// `[inputs.source]`: see `config::source` and the README, "Real-world inputs".
@@ -71,6 +82,10 @@ pub struct SourceConfig {
     pub columns: Option<BTreeMap<String, String>>,
     pub values: Option<BTreeMap<String, BTreeMap<String, toml::Value>>>,
     pub date_formats: Option<Vec<String>>,
+    /// Flat: headers holding personal data (never read), the sheet, the CSV encoding.
+    pub personal: Option<Vec<String>>,
+    pub sheet: Option<String>,
+    pub encoding: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -54,6 +54,68 @@ impl Format {
     }
 }
 
+/// How to read one input file: its declared encoding (CSV) and its sheet (workbooks),
+/// from `[inputs.options.<table>]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    /// `None`: detected (byte-order mark, else UTF-8 validity, else GB18030).
+    pub encoding: Option<crate::records::encoding::Encoding>,
+    /// `None`: the workbook's first sheet.
+    pub sheet: Option<String>,
+}
+
+/// The file extensions an input table may have.
+pub const TABLE_EXTENSIONS: &[&str] = &["csv", "parquet", "xlsx", "xlsm", "xls"];
+
+/// Check `[inputs.options]`: each key a table the pipeline reads, each encoding known.
+pub fn validate_read_options(
+    raw: Option<std::collections::BTreeMap<String, super::raw::InputOptionsConfig>>,
+    tables: &[&'static str],
+) -> (
+    std::collections::BTreeMap<&'static str, ReadOptions>,
+    Vec<ConfigProblem>,
+) {
+    let mut out = std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
+    for (key, o) in raw.unwrap_or_default() {
+        let Some(table) = tables.iter().find(|t| **t == key) else {
+            problems.push(ConfigProblem {
+                key: format!("inputs.options.{key}"),
+                message: format!(
+                    "not an input table of this pipeline; expected one of {}",
+                    tables
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            continue;
+        };
+        let encoding = o.encoding.as_deref().and_then(|e| {
+            let parsed = crate::records::encoding::Encoding::parse(e);
+            if parsed.is_none() {
+                problems.push(ConfigProblem {
+                    key: format!("inputs.options.{key}.encoding"),
+                    message: format!(
+                        "expected one of {}, found `{e}`",
+                        crate::records::encoding::Encoding::LABELS
+                    ),
+                });
+            }
+            parsed
+        });
+        out.insert(
+            *table,
+            ReadOptions {
+                encoding,
+                sheet: o.sheet,
+            },
+        );
+    }
+    (out, problems)
+}
+
 /// A validated source. Converting it is `convert`'s (with its `Options` built from these
 /// fields), at run time in [`crate::ingest::load_inputs`].
 #[derive(Debug, Clone)]
@@ -143,7 +205,12 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
         }
     }
     let mut mapping = None;
-    let inline = raw.columns.is_some() || raw.values.is_some() || raw.date_formats.is_some();
+    let inline = raw.columns.is_some()
+        || raw.values.is_some()
+        || raw.date_formats.is_some()
+        || raw.personal.is_some()
+        || raw.sheet.is_some()
+        || raw.encoding.is_some();
     if format == Some(Format::Flat) {
         let region_default = raw.region.is_some();
         match (&raw.mapping, inline) {
@@ -167,6 +234,9 @@ pub fn validate_source(raw: SourceConfig, base: &Path) -> (Option<Source>, Vec<C
                     columns: raw.columns,
                     values: raw.values,
                     date_formats: raw.date_formats,
+                    personal: raw.personal,
+                    sheet: raw.sheet,
+                    encoding: raw.encoding,
                 };
                 match Mapping::from_config(raw_mapping, region_default, "inputs.source.") {
                     Ok(m) => mapping = Some(m),

@@ -31,8 +31,10 @@ use crate::config::parse_bool;
 use crate::error::{Error, Result};
 use crate::period::{epoch_days, from_epoch_days};
 use crate::plausible::Plausible;
-use crate::records::{CsvRecords, Next};
+use crate::records::encoding::{open_utf8, Encoding};
+use crate::records::{CsvRecords, Next, Refused};
 use crate::schema::{col, Kind};
+use crate::sheets::SheetTable;
 
 /// A typed canonical value.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,8 +59,13 @@ fn parse_cell(kind: Kind, v: &str, mapping: &Mapping) -> Option<Cell> {
                 .ok()
                 .filter(|x| x.is_finite() && *x >= min && *x <= max)?,
         ),
+        // `YYYY-MM-DD` always reads: a workbook's date cells arrive in it.
         Kind::Date => Cell::Date(epoch_days(
-            mapping.date_formats.iter().find_map(|f| f.date(v))?,
+            mapping
+                .date_formats
+                .iter()
+                .find_map(|f| f.date(v))
+                .or_else(|| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())?,
         )),
     })
 }
@@ -109,33 +116,58 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
         return Err(Error::input(src, format!("expected a CSV file: {problem}")));
     }
     let file = b.add_file(src, "flat")?;
-    let f = File::open(src).map_err(|e| Error::io(src, e))?;
-    // Bounded records, every physical line accounted for (see `records`).
-    let mut records = CsvRecords::new(f);
-    let header_line = match records.next(None).map_err(|e| Error::io(src, e))? {
-        Some(Next::Record { line }) => line,
-        Some(Next::Refused(r)) => {
-            return Err(Error::input(src, format!("header: {}", r.message())))
-        }
-        None => return Err(Error::input(src, "empty file: expected a header row")),
-    };
-    let mut names = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        let h = std::str::from_utf8(records.field(i)).map_err(|_| {
-            Error::input(
-                src,
-                format!("line {header_line}: header field {} is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)", i + 1),
-            )
-        })?;
-        names.push(
-            if i == 0 {
-                h.trim_start_matches('\u{feff}')
-            } else {
-                h
+    let mut rows = if crate::sheets::is_spreadsheet(src) {
+        let dates: Vec<&str> = mapping
+            .columns
+            .iter()
+            .filter(|(t, _)| t.spec.kind == Kind::Date)
+            .map(|(_, h)| h.as_str())
+            .collect();
+        let table =
+            crate::sheets::read_sheet(src, mapping.sheet.as_deref(), &|h| dates.contains(&h))?;
+        b.set_sheet_table(file, &table);
+        SourceRows::Sheet { table, next: 0 }
+    } else {
+        let text = open_utf8(src, mapping.encoding)?;
+        b.set_encoding(file, text.encoding);
+        // Bounded records, every physical line accounted for (see `records`).
+        let mut records = CsvRecords::new(text.file);
+        let header_line = match records.next(None).map_err(|e| Error::io(src, e))? {
+            Some(Next::Record { line }) => line,
+            Some(Next::Refused(r)) => {
+                return Err(Error::input(src, format!("header: {}", r.message())))
             }
-            .to_string(),
-        );
-    }
+            None => return Err(Error::input(src, "empty file: expected a header row")),
+        };
+        let mut names = Vec::with_capacity(records.len());
+        for i in 0..records.len() {
+            let h = std::str::from_utf8(records.field(i)).map_err(|_| {
+                Error::input(
+                    src,
+                    format!(
+                        "line {header_line}: header field {} is not {} text",
+                        i + 1,
+                        text.encoding.name()
+                    ),
+                )
+            })?;
+            names.push(
+                if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    h
+                }
+                .trim()
+                .to_string(),
+            );
+        }
+        SourceRows::Csv {
+            records: Box::new(records),
+            names,
+            encoding: text.encoding,
+        }
+    };
+    let names = rows.names().to_vec();
     let mut positions = Vec::with_capacity(mapping.columns.len());
     for (t, h) in &mapping.columns {
         let Some(i) = names.iter().position(|n| n == h) else {
@@ -143,7 +175,8 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             return Err(Error::input(
                 src,
                 format!(
-                    "missing column `{h}`, mapped to `{}` (found: {})",
+                    "{}missing column `{h}`, mapped to `{}` (found: {})",
+                    rows.place(),
                     t.spec.name,
                     excerpt(&found.join(", "))
                 ),
@@ -151,29 +184,36 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
         };
         positions.push(i);
     }
+    let dropped: Vec<String> = mapping
+        .personal
+        .iter()
+        .filter(|h| names.contains(h))
+        .cloned()
+        .collect();
+    b.set_personal_dropped(file, dropped);
+    // A row refused while reading is quoted in its reject, unless the export holds
+    // personal data: then its raw text (which may hold a name) is withheld.
+    let withhold = !mapping.personal.is_empty();
 
     let plausible = opts.plausible();
     // First line of each report, by report index, to explain conflicts.
     let mut first_line: Vec<u64> = Vec::new();
     let mut record = csv::ByteRecord::new();
     loop {
-        let line = match records
-            .next(Some(names.len()))
-            .map_err(|e| Error::io(src, e))?
-        {
+        let line = match rows.next(&mut record).map_err(|e| Error::io(src, e))? {
             None => break,
-            Some(Next::Record { .. }) if records.is_blank() => continue,
-            Some(Next::Record { line }) => line,
-            Some(Next::Refused(r)) => {
+            Some(Ok(line)) => line,
+            Some(Err(r)) => {
                 b.read(file, 1);
-                b.reject(file, r.line, "", r.found(), r.expected(Some(names.len())));
+                let found = if withhold {
+                    "(withheld: the export holds personal data)".to_string()
+                } else {
+                    r.found()
+                };
+                b.reject(file, r.line, "", found, r.expected(Some(names.len())));
                 continue;
             }
         };
-        record.clear();
-        for i in 0..records.len() {
-            record.push_field(records.field(i));
-        }
         b.read(file, 1);
         if record.len() != names.len() {
             let found = format!("{} fields", record.len());
@@ -186,7 +226,9 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
             );
             continue;
         }
-        let (row, nulled) = match read_row(&record, &positions, mapping, opts, &plausible) {
+        let encoding = rows.encoding();
+        let (row, nulled) = match read_row(&record, &positions, mapping, opts, &plausible, encoding)
+        {
             Ok(row) => row,
             Err((header, found, expected)) => {
                 b.reject(file, line, &header, found, expected);
@@ -221,6 +263,11 @@ pub fn convert(src: &Path, opts: &Options, b: &mut Builder) -> Result<()> {
         let role = row.enumerated(mapping, col::ROLE);
         let batch = row.text(mapping, col::BATCH);
         b.add_product(r, &product, role, batch.as_deref());
+        b.set_product_details(
+            &product,
+            row.text(mapping, col::HOLDER).as_deref(),
+            row.text(mapping, col::APPROVAL_NUMBER).as_deref(),
+        );
         let event = row.text(mapping, col::EVENT).unwrap_or_default();
         let onset = match row.get(mapping, col::ONSET_DATE) {
             Some(Cell::Date(d)) => Some(*d),
@@ -251,6 +298,7 @@ fn read_row(
     mapping: &Mapping,
     opts: &Options,
     plausible: &Plausible,
+    encoding: Encoding,
 ) -> std::result::Result<(Row, Vec<Nulled>), CellProblem> {
     let region_default = opts.region.is_some();
     let mut nulled = Vec::new();
@@ -258,7 +306,7 @@ fn read_row(
     for ((t, header), &i) in mapping.columns.iter().zip(positions) {
         let raw = std::str::from_utf8(&record[i]).map_err(|_| {
             let found = String::from_utf8_lossy(&record[i]).into_owned();
-            (header.clone(), found, "UTF-8 text".to_string())
+            (header.clone(), found, format!("{} text", encoding.name()))
         })?;
         let mapped = mapping
             .values
@@ -338,7 +386,20 @@ fn report_of(
     m: &Mapping,
     opts: &Options,
 ) -> std::result::Result<Report, (String, String)> {
-    let report_id = row.text(m, col::REPORT_ID).unwrap_or_default();
+    let report_id = match row.text(m, col::REPORT_ID) {
+        Some(id) => id,
+        // No report id mapped: the case id and version (see `Mapping`).
+        None => match row.text(m, col::CASE_ID) {
+            Some(case) => {
+                let version = match row.get(m, col::VERSION) {
+                    Some(Cell::Int(v)) => *v,
+                    _ => 1,
+                };
+                format!("{case}#{version}")
+            }
+            None => return Err((String::new(), "a report_id".to_string())),
+        },
+    };
     let Some(Cell::Date(date)) = row.get(m, col::RECEIVED_DATE).cloned() else {
         return Err((String::new(), "a received_date".to_string()));
     };
@@ -416,4 +477,75 @@ fn conflict(first: &Report, new: &Report, m: &Mapping) -> Option<(String, String
         .find(|(t, _)| t.spec.name == name)
         .map_or(name.to_string(), |(_, h)| h.clone());
     Some((header, found, was))
+}
+
+/// The rows of a flat export: CSV records (any encoding, read as UTF-8) or a sheet's rows.
+enum SourceRows {
+    Csv {
+        records: Box<CsvRecords<File>>,
+        names: Vec<String>,
+        encoding: Encoding,
+    },
+    Sheet {
+        table: SheetTable,
+        next: usize,
+    },
+}
+
+impl SourceRows {
+    fn names(&self) -> &[String] {
+        match self {
+            SourceRows::Csv { names, .. } => names,
+            SourceRows::Sheet { table, .. } => &table.names,
+        }
+    }
+
+    fn encoding(&self) -> Encoding {
+        match self {
+            SourceRows::Csv { encoding, .. } => *encoding,
+            SourceRows::Sheet { .. } => Encoding::Utf8,
+        }
+    }
+
+    /// Where the header is, for a message: `sheet `报告`: ` or nothing.
+    fn place(&self) -> String {
+        match self {
+            SourceRows::Csv { .. } => String::new(),
+            SourceRows::Sheet { table, .. } => format!("sheet `{}`: ", table.sheet),
+        }
+    }
+
+    /// The next row into `record`, with its line (Excel's row number for a sheet), or a
+    /// row refused while reading; `None` at the end. Blank rows are skipped.
+    fn next(
+        &mut self,
+        record: &mut csv::ByteRecord,
+    ) -> std::io::Result<Option<std::result::Result<u64, Refused>>> {
+        record.clear();
+        match self {
+            SourceRows::Csv { records, names, .. } => loop {
+                match records.next(Some(names.len()))? {
+                    None => return Ok(None),
+                    Some(Next::Record { .. }) if records.is_blank() => continue,
+                    Some(Next::Record { line }) => {
+                        for i in 0..records.len() {
+                            record.push_field(records.field(i));
+                        }
+                        return Ok(Some(Ok(line)));
+                    }
+                    Some(Next::Refused(r)) => return Ok(Some(Err(r))),
+                }
+            },
+            SourceRows::Sheet { table, next } => {
+                let Some(row) = table.rows.get(*next) else {
+                    return Ok(None);
+                };
+                *next += 1;
+                for c in &row.cells {
+                    record.push_field(c.as_deref().unwrap_or("").as_bytes());
+                }
+                Ok(Some(Ok(u64::from(row.row))))
+            }
+        }
+    }
 }

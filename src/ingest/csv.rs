@@ -10,7 +10,9 @@
 //!
 //! Output: one `String` column per column of the table spec found in the header, plus the
 //! internal `__line` column. Values are trimmed; an empty field is null. A UTF-8 byte-order
-//! mark (as Excel writes) is dropped from the first header name.
+//! mark (as Excel writes) is dropped from the first header name. A file in UTF-16 (with its
+//! byte-order mark) or GB18030/GBK, detected or declared, is read through its UTF-8
+//! transcoding ([`crate::records::encoding`]), with the same line numbers.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use polars::prelude::*;
 use super::RawFrame;
 use crate::accounting::{excerpt, excerpt_bytes, Action, Reject};
 use crate::error::{Error, Result};
+use crate::records::encoding::{open_utf8, Encoding};
 pub use crate::records::MAX_RECORD_BYTES;
 use crate::records::{CsvRecords, Next};
 use crate::schema::{col, TableSpec};
@@ -44,6 +47,8 @@ pub struct CsvBatches {
     extra: Vec<String>,
     /// Rows read so far (records, good or not; blank lines are not rows).
     read: u64,
+    /// The file's own encoding (rows that do not decode are rejected, naming it).
+    encoding: Encoding,
     started: bool,
     done: bool,
 }
@@ -52,7 +57,26 @@ impl CsvBatches {
     /// Open a file and read its header, checking it against the spec (a missing required
     /// column, a duplicate name or a header that is not UTF-8 is an error naming the file).
     pub fn open(path: &Path, spec: &'static TableSpec) -> Result<CsvBatches> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        CsvBatches::open_with(path, spec, None)
+    }
+
+    /// [`CsvBatches::open`] with a declared encoding (`None`: detected).
+    pub fn open_with(
+        path: &Path,
+        spec: &'static TableSpec,
+        declared: Option<Encoding>,
+    ) -> Result<CsvBatches> {
+        let text = open_utf8(path, declared)?;
+        let encoding = text.encoding;
+        if encoding != Encoding::Utf8 {
+            tracing::debug!(
+                file = %path.display(),
+                encoding = encoding.name(),
+                detected = text.detected,
+                "input transcoded to UTF-8"
+            );
+        }
+        let file: File = text.file;
         let mut records = CsvRecords::new(file);
         let line = match records.next(None).map_err(|e| Error::io(path, e))? {
             Some(Next::Record { line }) => line,
@@ -77,8 +101,9 @@ impl CsvBatches {
                     Error::input(
                         path,
                         format!(
-                            "line {line}: header field {} is not UTF-8 (found `{}`)",
+                            "line {line}: header field {} is not {} text (found `{}`)",
                             i + 1,
+                            encoding.name(),
                             excerpt_bytes(raw)
                         ),
                     )
@@ -105,6 +130,7 @@ impl CsvBatches {
             wanted,
             extra,
             read: 0,
+            encoding,
             started: false,
             done: false,
         })
@@ -152,6 +178,7 @@ impl CsvBatches {
                     rows += 1;
                     self.read += 1;
                     rejects.push(Reject {
+                        cell: String::new(),
                         action: Action::RowRejected,
                         table: spec.name,
                         file: self.file_name.clone(),
@@ -170,6 +197,7 @@ impl CsvBatches {
             }
             if records.len() != fields {
                 rejects.push(Reject {
+                    cell: String::new(),
                     action: Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
@@ -190,13 +218,14 @@ impl CsvBatches {
             }
             if let Some((column, found)) = bad {
                 rejects.push(Reject {
+                    cell: String::new(),
                     action: Action::RowRejected,
                     table: spec.name,
                     file: self.file_name.clone(),
                     line,
                     column: column.to_string(),
                     found,
-                    expected: "UTF-8 text".to_string(),
+                    expected: format!("{} text", self.encoding.name()),
                 });
                 continue;
             }
@@ -222,6 +251,7 @@ impl CsvBatches {
             read: rows as u64,
             rejects,
             extra_columns: self.extra.clone(),
+            cells: None,
         })
     }
 }

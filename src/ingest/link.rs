@@ -282,6 +282,7 @@ impl Linker<'_> {
                         format!("a report_id present in {}", self.file_of_reports)
                     };
                     checked.rejects.push(Reject {
+                        cell: String::new(),
                         action: Action::RowRejected,
                         table: spec.name,
                         file: file.clone(),

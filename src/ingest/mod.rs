@@ -45,6 +45,7 @@ pub mod csv;
 mod link;
 pub mod parquet;
 pub mod previous;
+mod sheet;
 pub mod source;
 mod table;
 pub mod validate;
@@ -138,12 +139,13 @@ fn load_tables(pipeline: &Pipeline, cutoff: NaiveDate, stage: &Stage) -> Result<
             .into_iter()
             .map(|(spec, path)| {
                 let counter = counter.clone();
+                let options = pipeline.inputs.read_options(spec.name);
                 tokio::task::spawn_blocking(move || {
                     if is_child(spec) {
-                        let batches = Batches::open(spec, &path)?;
+                        let batches = Batches::open(spec, &path, &options)?;
                         Ok(Opened::Child(spec, path, batches))
                     } else {
-                        load_table(spec, &path, &counter, &dates).map(Opened::Whole)
+                        load_table(spec, &path, &options, &counter, &dates).map(Opened::Whole)
                     }
                 })
             })

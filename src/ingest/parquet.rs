@@ -144,6 +144,7 @@ impl ParquetBatches {
             read: n as u64,
             rejects: Vec::new(),
             extra_columns: self.extra.clone(),
+            cells: None,
         })
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::validate::{self, DateRules};
-use super::{csv, parquet};
+use super::{csv, parquet, sheet};
 use crate::accounting::{nulled_cells, Action, Reject, TableAccount};
 use crate::error::{Error, PolarsContext, Result};
 use crate::files::sha256_file;
@@ -26,6 +26,8 @@ pub struct RawFrame {
     /// Rows refused while reading (wrong field count, bad UTF-8).
     pub rejects: Vec<Reject>,
     pub extra_columns: Vec<String>,
+    /// Spreadsheet inputs: where each column is, to name a reject's cell (`Sheet1!C17`).
+    pub cells: Option<super::sheet::CellRefs>,
 }
 
 /// The spec's columns found in a header, with their positions.
@@ -148,19 +150,38 @@ pub(super) fn is_parquet(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
-/// An input file being read: CSV or Parquet (by extension), whole or in batches.
+pub use crate::config::ReadOptions;
+
+/// An input file being read: CSV, Parquet or a spreadsheet (by extension), whole or in
+/// batches.
 pub(super) enum Batches {
     Csv(Box<csv::CsvBatches>),
     Parquet(parquet::ParquetBatches),
+    Sheet(Box<sheet::SheetBatches>),
 }
 
 impl Batches {
-    /// Open a file and check its header against the spec; no rows are read yet.
-    pub(super) fn open(spec: &'static TableSpec, path: &Path) -> Result<Batches> {
+    /// Open a file and check its header against the spec; no rows are read yet (a
+    /// spreadsheet's sheet is read whole here).
+    pub(super) fn open(
+        spec: &'static TableSpec,
+        path: &Path,
+        options: &ReadOptions,
+    ) -> Result<Batches> {
         Ok(if is_parquet(path) {
             Batches::Parquet(parquet::ParquetBatches::open(path, spec)?)
+        } else if crate::sheets::is_spreadsheet(path) {
+            Batches::Sheet(Box::new(sheet::SheetBatches::open(
+                path,
+                spec,
+                options.sheet.as_deref(),
+            )?))
         } else {
-            Batches::Csv(Box::new(csv::CsvBatches::open(path, spec)?))
+            Batches::Csv(Box::new(csv::CsvBatches::open_with(
+                path,
+                spec,
+                options.encoding,
+            )?))
         })
     }
 
@@ -168,6 +189,7 @@ impl Batches {
         match self {
             Batches::Csv(_) => "csv",
             Batches::Parquet(_) => "parquet",
+            Batches::Sheet(_) => "spreadsheet",
         }
     }
 
@@ -179,6 +201,7 @@ impl Batches {
         match self {
             Batches::Csv(b) => b.next_batch(max_rows, on_rows),
             Batches::Parquet(b) => b.next_batch(max_rows, on_rows),
+            Batches::Sheet(b) => b.next_batch(max_rows, on_rows),
         }
     }
 
@@ -186,6 +209,7 @@ impl Batches {
         match self {
             Batches::Csv(b) => b.is_done(),
             Batches::Parquet(b) => b.is_done(),
+            Batches::Sheet(b) => b.is_done(),
         }
     }
 
@@ -193,6 +217,7 @@ impl Batches {
         match self {
             Batches::Csv(b) => b.extra_columns(),
             Batches::Parquet(b) => b.extra_columns(),
+            Batches::Sheet(b) => b.extra_columns(),
         }
     }
 }
@@ -216,6 +241,8 @@ pub(super) struct Checked {
     pub(super) rejects: Vec<Reject>,
     /// Rows read, good or not.
     pub(super) read: u64,
+    /// Spreadsheet inputs: where each column is, to name a reject's cell.
+    pub(super) cells: Option<sheet::CellRefs>,
 }
 
 impl Checked {
@@ -246,6 +273,7 @@ pub(super) fn check_cells(
         .and_then(|c| c.i64().map(|ca| ca.into_no_null_iter().collect()))
         .context(context)?;
     let height = raw.df.height();
+    let refs = raw.cells;
     drop(raw.df);
     for c in spec.columns {
         if !columns.iter().any(|x| x.name() == c.name) {
@@ -265,6 +293,7 @@ pub(super) fn check_cells(
     let mut rejects = raw.rejects;
     for p in problems {
         rejects.push(Reject {
+            cell: String::new(),
             action: if good[p.row] {
                 Action::CellNulled
             } else {
@@ -278,12 +307,18 @@ pub(super) fn check_cells(
             expected: p.expected,
         });
     }
+    if let Some(refs) = &refs {
+        for r in rejects.iter_mut().filter(|r| r.cell.is_empty()) {
+            r.cell = refs.cell(&r.column, r.line);
+        }
+    }
     Ok(Checked {
         df,
         good,
         lines,
         rejects,
         read: raw.read,
+        cells: refs,
     })
 }
 
@@ -291,12 +326,13 @@ pub(super) fn check_cells(
 pub(super) fn load_table(
     spec: &'static TableSpec,
     path: &Path,
+    options: &ReadOptions,
     counter: &RowCounter,
     dates: &DateRules,
 ) -> Result<Loaded> {
     let on_rows = row_reporter(counter);
     let step = |what: &str| format!("ingest: {} {what}", spec.name);
-    let mut batches = Batches::open(spec, path)?;
+    let mut batches = Batches::open(spec, path, options)?;
     let format = batches.format();
     let raw = timed(&step("read"), || batches.next_batch(usize::MAX, &on_rows))?;
     let extra_columns = raw.extra_columns.clone();
@@ -312,6 +348,7 @@ pub(super) fn load_table(
         lines,
         mut rejects,
         read,
+        cells,
     } = timed(&step("cell checks"), || check_cells(spec, path, raw, dates))?;
     let height = df.height();
 
@@ -351,6 +388,7 @@ pub(super) fn load_table(
             if let Some(first) = seen.get(&k) {
                 good[row] = false;
                 rejects.push(Reject {
+                    cell: String::new(),
                     action: Action::RowRejected,
                     table: spec.name,
                     file: file.clone(),
@@ -358,10 +396,15 @@ pub(super) fn load_table(
                     column: key.join("+"),
                     found: crate::accounting::excerpt(&k.join("+")),
                     expected: format!(
-                        "a unique {} (first seen on line {first})",
-                        key.join(" and ")
+                        "a unique {} (first seen on {} {first})",
+                        key.join(" and "),
+                        if cells.is_some() { "row" } else { "line" }
                     ),
                 });
+                if let Some(refs) = &cells {
+                    let last = rejects.len() - 1;
+                    rejects[last].cell = refs.cell(key[0], lines[row]);
+                }
             } else {
                 seen.insert(k, lines[row]);
             }

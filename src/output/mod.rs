@@ -283,6 +283,7 @@ impl Staging {
                 &r.found,
                 &r.expected,
                 r.action.as_str(),
+                &r.cell,
             ])
             .map_err(csv_err)?;
         }

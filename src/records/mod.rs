@@ -25,6 +25,7 @@
 //! lines`. Two stray quotes on different lines whose record happens to have the header's
 //! field count read as one quoted field with line breaks: no reader can tell them apart.
 
+pub(crate) mod encoding;
 mod lines;
 mod quoted;
 #[cfg(test)]
@@ -34,7 +35,7 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 
 use crate::files::LineEnds;
 pub(crate) use lines::{Line, Lines};
-pub(crate) use quoted::{CsvRecords, Next};
+pub(crate) use quoted::{CsvRecords, Next, Refused};
 
 /// A record (or a line) longer than this is refused: it is a quote left open or not a
 /// table at all, and it bounds the memory one row may take.

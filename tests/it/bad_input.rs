@@ -368,7 +368,7 @@ serious = 18
 error: {d}/p.toml: period: expected a period like `2025`, `2025-Q3` or `2025-07`, found `2025-Q5`
 error: {d}/p.toml: lang: expected `en` or `zh`, found `fr`
 error: {d}/p.toml: inputs.reports: no such file `{d}/nope.csv`
-error: {d}/p.toml: inputs.report_products: expected a .csv or .parquet file, found `report_products.txt`
+error: {d}/p.toml: inputs.report_products: expected a .csv, .parquet or .xlsx (.xls) file, found `report_products.txt`
 error: {d}/p.toml: ingest.max_rejected_fraction: expected a fraction from 0 to 1, found `1.5`
 error: {d}/p.toml: rates.levels[0]: expected `province` or `city`, found `county`
 error: {d}/p.toml: rates.regions[0]: expected a 6-digit GB/T 2260 region code, found `3301`

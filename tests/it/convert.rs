@@ -630,7 +630,7 @@ fn flat_export_missing_a_mapped_column_is_a_usage_error() {
     )));
     assert!(r.stderr.contains(&format!("error: {m}: columns: missing the required canonical column `product_id` (or `product_name`)\n")));
     assert!(r.stderr.contains(&format!("error: {m}: columns: missing the required canonical column `region` (or give a default region)\n")));
-    // A GBK export (`报告` in GBK) is refused with a hint, not read as garbage.
+    // A GBK export (`报告` in GBK) is detected and decoded, so its headers read as text.
     std::fs::write(fx.p("gbk.csv"), b"\xb1\xa8\xb8\xe6,x\n1,2\n").expect("write");
     let r = convert(
         &fx,
@@ -641,7 +641,10 @@ fn flat_export_missing_a_mapped_column_is_a_usage_error() {
     r.expect_code(2);
     assert_eq!(
         r.stderr,
-        format!("error: {}: line 1: header field 1 is not UTF-8 (a GBK or GB18030 export? save it as UTF-8)\n", fx.ps("gbk.csv"))
+        format!(
+            "error: {}: missing column `报告编码`, mapped to `report_id` (found: `报告`, `x`)\n",
+            fx.ps("gbk.csv")
+        )
     );
     let r = convert(&fx, "flat", &data("flat/export.csv"), &[]);
     r.expect_code(2);

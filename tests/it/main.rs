@@ -42,6 +42,9 @@
 //! - `types`: Parquet input types as other tools write them (decimals, timestamps, date64,
 //!   integers of every width, floats with NaN), and plausible dates (`ingest.today`,
 //!   `ingest.timezone`).
+//! - `report_form`: the national report form's synthetic export (`.xlsx` and GB18030 CSV)
+//!   through its shipped mapping, convert and a pipeline; personal data never copied;
+//!   canonical tables in workbooks; encrypted, corrupt and mis-encoded inputs.
 //! - `serve`: the review app over HTTP in process (access control, CSRF, escaping,
 //!   conflicts) on SQLite and PostgreSQL, and the real `pvwatch serve` killed and restarted.
 
@@ -64,6 +67,7 @@ mod rates;
 mod records;
 mod regions;
 mod regression;
+mod report_form;
 mod review;
 mod review_run;
 mod scale;

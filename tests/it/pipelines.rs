@@ -121,7 +121,7 @@ fn demo_rejects_exactly_the_planted_bad_rows() {
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     assert_eq!(
         rdr.headers().expect("a header").iter().collect::<Vec<_>>(),
-        ["table", "file", "line", "column", "found", "expected", "action"]
+        ["table", "file", "line", "column", "found", "expected", "action", "cell"]
     );
     type Row = (String, String, u64, String, String, String);
     let got: Vec<Row> = rdr

@@ -433,17 +433,25 @@ pub fn read_parquet(path: &Path) -> Table {
     Table { schema, rows }
 }
 
-/// The lines of `rejects.csv`, header first, without the byte-order mark.
+/// The lines of `rejects.csv`, header first, without the byte-order mark. A row's last
+/// field, `cell`, is empty for every input but a workbook; it is left off (with its comma)
+/// so that such rows read as the seven columns they had before `cell` was added.
 #[track_caller]
 pub fn read_rejects(path: &Path) -> Vec<String> {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let text = text
         .strip_prefix('\u{feff}')
         .expect("rejects.csv starts with a byte-order mark for Excel");
-    text.lines().map(str::to_string).collect()
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| match l.strip_suffix(',') {
+            Some(row) if i > 0 => row.to_string(),
+            _ => l.to_string(),
+        })
+        .collect()
 }
 
-pub const REJECTS_CSV_HEADER: &str = "table,file,line,column,found,expected,action";
+pub const REJECTS_CSV_HEADER: &str = "table,file,line,column,found,expected,action,cell";
 
 #[track_caller]
 pub fn read_json(path: &Path) -> serde_json::Value {

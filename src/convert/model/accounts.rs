@@ -31,6 +31,9 @@ impl Builder {
             rejected: 0,
             nulled_cells: BTreeMap::new(),
             malformed: None,
+            encoding: None,
+            sheet: None,
+            personal_columns_dropped: Vec::new(),
         });
         Ok(self.files.len() as u32 - 1)
     }
@@ -79,8 +82,10 @@ impl Builder {
         found: impl Into<String>,
         expected: impl Into<String>,
     ) {
+        let cell = self.cell_of(file, line, column);
         let f = &self.files[file as usize];
         self.rejects.push(Reject {
+            cell,
             action,
             table: f.kind,
             file: f.path.clone(),

@@ -94,6 +94,15 @@ pub struct SourceAccount {
     /// file was rejected, each ICSR in it a rejected row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub malformed: Option<String>,
+    /// A CSV export's encoding (flat), as read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<crate::records::encoding::Encoding>,
+    /// A workbook export's sheet (flat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// Columns of the file that hold personal data (the mapping's `personal`): never read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub personal_columns_dropped: Vec<String>,
 }
 
 /// A source file that was missing and allowed to be (`--allow-missing`), and what its
@@ -122,6 +131,9 @@ pub struct Tables {
     pub serious_unknown: u64,
 }
 
+/// A product's registry details from a flat export: (holder, approval number).
+type ProductDetails = (Option<Box<str>>, Option<Box<str>>);
+
 /// Collects reports, products, events and the fate of every source row.
 pub struct Builder {
     files: Vec<SourceAccount>,
@@ -141,6 +153,10 @@ pub struct Builder {
     pending_versions: Vec<PendingVersion>,
     /// Source files that were missing and allowed to be.
     missing: Vec<MissingFile>,
+    /// Per product: (holder, approval number), from the first row naming them (flat).
+    product_details: HashMap<u32, ProductDetails>,
+    /// Per workbook file: its sheet, header names and first column, to name cells.
+    sheet_cells: HashMap<u32, (String, Vec<String>, u32)>,
 }
 
 impl Default for Builder {
@@ -164,7 +180,65 @@ impl Builder {
             dead: Vec::new(),
             pending_versions: Vec::new(),
             missing: Vec::new(),
+            product_details: HashMap::default(),
+            sheet_cells: HashMap::default(),
         }
+    }
+
+    /// Keep a product's holder and approval number for the registry: the first values
+    /// given for it win.
+    pub fn set_product_details(
+        &mut self,
+        product_id: &str,
+        holder: Option<&str>,
+        approval_number: Option<&str>,
+    ) {
+        if holder.is_none() && approval_number.is_none() {
+            return;
+        }
+        let product = self.product_names.intern(product_id);
+        let entry = self.product_details.entry(product).or_default();
+        if entry.0.is_none() {
+            entry.0 = holder.map(Into::into);
+        }
+        if entry.1.is_none() {
+            entry.1 = approval_number.map(Into::into);
+        }
+    }
+
+    /// The registry details of a product (holder, approval number).
+    pub(super) fn product_details(&self, product: u32) -> (Option<&str>, Option<&str>) {
+        self.product_details
+            .get(&product)
+            .map_or((None, None), |(h, a)| (h.as_deref(), a.as_deref()))
+    }
+
+    /// A workbook file's sheet and header, so that its rejects name their cells.
+    pub fn set_sheet_table(&mut self, file: u32, table: &crate::sheets::SheetTable) {
+        self.files[file as usize].sheet = Some(table.sheet.clone());
+        self.sheet_cells.insert(
+            file,
+            (table.sheet.clone(), table.names.clone(), table.first_column),
+        );
+    }
+
+    /// A CSV file's encoding, for the manifest.
+    pub fn set_encoding(&mut self, file: u32, encoding: crate::records::encoding::Encoding) {
+        self.files[file as usize].encoding = Some(encoding);
+    }
+
+    /// The personal-data columns found in a file, never read: the manifest lists them.
+    pub fn set_personal_dropped(&mut self, file: u32, columns: Vec<String>) {
+        self.files[file as usize].personal_columns_dropped = columns;
+    }
+
+    /// The cell a reject names in a workbook file (`报告!C17`); empty for other files.
+    pub(super) fn cell_of(&self, file: u32, line: u64, column: &str) -> String {
+        let Some((sheet, names, first)) = self.sheet_cells.get(&file) else {
+            return String::new();
+        };
+        let i = names.iter().position(|n| n == column).unwrap_or(0) as u32;
+        crate::sheets::cell_ref(sheet, first + i, u32::try_from(line).unwrap_or(0))
     }
 
     /// A source file was missing and allowed to be: the manifest and summary say so.

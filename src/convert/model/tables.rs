@@ -174,6 +174,9 @@ impl Builder {
         let names: Vec<&str> = (0..pn.len() as u32).map(|i| pn.get(i)).collect();
         let n = names.len();
         let none_bool = || vec![None::<bool>; n];
+        let details: Vec<(Option<&str>, Option<&str>)> = (0..pn.len() as u32)
+            .map(|i| self.product_details(i))
+            .collect();
         let products = DataFrame::new_infer_height(vec![
             Column::new(col::PRODUCT_ID.into(), names.clone()),
             Column::new(col::NAME.into(), names),
@@ -181,6 +184,14 @@ impl Builder {
             Column::new(col::INNOVATIVE.into(), none_bool()),
             Column::new(col::CONDITIONAL.into(), none_bool()),
             Column::new(col::PROCURED.into(), none_bool()),
+            Column::new(
+                col::HOLDER.into(),
+                details.iter().map(|d| d.0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::APPROVAL_NUMBER.into(),
+                details.iter().map(|d| d.1).collect::<Vec<_>>(),
+            ),
         ])
         .context(ctx("products"))?;
 
