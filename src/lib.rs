@@ -45,6 +45,7 @@ pub mod screening;
 pub mod serve;
 pub mod signals;
 pub mod summary;
+pub mod terms;
 pub mod topic_state;
 
 use std::path::PathBuf;
