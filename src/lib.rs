@@ -308,6 +308,9 @@ struct Manifest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     conversion: Option<&'a ingest::ConversionReport>,
     signals: &'a SignalsHeadline,
+    /// `[terms]`: the MedDRA version (and the previous run's) and the unmapped terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terms: Option<&'a terms::TermsReport>,
     alerts: &'a AlertsHeadline,
     /// The review database the topics were read from, and how many (no password).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -350,7 +353,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     } else {
         ingest::previous::load_previous(&out_dir, &pipeline.name, &period)?
     };
+    let release = terms::load_release(pipeline)?;
     let (mut data, conversion) = load(pipeline, &period, &opts.progress, &mut timings)?;
+    let (term_index, mut terms_report) = terms::index_for_run(pipeline, release, &data)?;
+    if let (Some(r), Some(prev)) = (terms_report.as_mut(), previous.as_ref()) {
+        r.compare_with_previous(&prev.dir);
+    }
     // Each case's completeness score, read by rates (well-documented shares) and the case
     // table.
     let completeness =
@@ -382,7 +390,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
 
     check_signals_memory(pipeline, background)?;
     let stage = opts.progress.stage("signals");
-    let sig = signals::compute_signals(background, &pipeline.signals, &period)?;
+    let sig =
+        signals::compute_signals_with(background, &pipeline.signals, &period, term_index.as_ref())?;
     let flagged = sig
         .table
         .column(signals::out::IS_SIGNAL)
@@ -512,6 +521,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             rejects: data.rejects.len(),
             conversion: conversion.as_ref(),
             page_limit: pipeline.alerts.page_limit,
+            terms: terms_report.as_ref(),
         },
         lang,
     );
@@ -541,6 +551,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         inputs: &data.tables,
         conversion: conversion.as_ref(),
         signals: &signals_headline,
+        terms: terms_report.as_ref(),
         alerts: &alerts_headline,
         review_database: opts.decisions_source.as_ref(),
         notify: &[],
@@ -693,6 +704,7 @@ pub struct ValidateSummary {
 /// Check the pipeline and every input as a run would, and write nothing.
 pub fn validate(pipeline: &Pipeline, progress: &Progress) -> Result<ValidateSummary> {
     let mut timings = Timings::default();
+    terms::load_release(pipeline)?;
     let (data, _) = load(pipeline, &pipeline.period, progress, &mut timings)?;
     let unknown_regions = unknown_regions(&data.cases)?;
     Ok(ValidateSummary {

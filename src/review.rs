@@ -33,6 +33,7 @@ mod quality;
 mod sections;
 mod style;
 mod svg;
+mod terms_quality;
 #[cfg(test)]
 mod tests;
 
@@ -71,6 +72,8 @@ pub struct ReviewData<'a> {
     /// "changes", are listed; the rest are counted, with where to find them
     /// (`alerts.page_limit`).
     pub page_limit: usize,
+    /// Terms (`[terms]`): the MedDRA version and the unmapped events, if any.
+    pub terms: Option<&'a crate::terms::TermsReport>,
 }
 
 const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
@@ -365,6 +368,7 @@ impl Ctx<'_, '_> {
             }
         }
         s.push_str(&quality::nulled_cells(d.inputs, tr));
+        s.push_str(&terms_quality::terms_lines(d.terms, tr));
         s.push_str(&quality::well_documented(
             &frame::rate_rows(d.rates, d.period),
             tr,

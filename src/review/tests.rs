@@ -187,6 +187,7 @@ fn render_limited(lang: Lang, alerts: &[Alert], n_signals: usize, page_limit: us
         rejects: 11,
         conversion: None,
         page_limit,
+        terms: None,
     };
     render_review(&data, lang)
 }
@@ -437,6 +438,7 @@ fn empty_inputs_render() {
             rejects: 0,
             conversion: None,
             page_limit: 200,
+            terms: None,
         };
         let html = render_review(&data, lang);
         for id in IDS.iter().filter(|id| **id != "summary") {
@@ -475,6 +477,7 @@ fn frames_with_missing_columns_and_other_types_render() {
         rejects: 0,
         conversion: None,
         page_limit: 200,
+        terms: None,
     };
     let html = render_review(&data, Lang::En);
     let part = section(&html, "attainment");

@@ -426,3 +426,142 @@ fn read_smqs(list: &Path, content: &Path) -> Result<BTreeMap<u64, Smq>> {
     smqs.retain(|c, _| active.contains(c));
     Ok(smqs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn synthetic() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/meddra-synthetic")
+    }
+
+    #[test]
+    fn reads_the_synthetic_release() {
+        let m = Meddra::load(&synthetic(), true).unwrap();
+        assert_eq!(
+            (m.version.as_str(), m.version_source),
+            ("99.0", "meddra_release.asc")
+        );
+        assert_eq!(
+            (
+                m.llt.len(),
+                m.pt.len(),
+                m.hlt.len(),
+                m.hlgt.len(),
+                m.soc.len()
+            ),
+            (8, 4, 3, 2, 2)
+        );
+        // LLT and PT codes and names, any case, roll up to the PT.
+        assert_eq!(m.pt_of("90002001"), Some(90001001));
+        assert_eq!(m.pt_of("90001001"), Some(90001001));
+        assert_eq!(m.pt_of(" synthetic CEPHALALGIA "), Some(90001001));
+        assert_eq!(m.pt_of("Synthetic pruritus"), Some(90001004));
+        assert_eq!(m.pt_of("Synthetic itching"), Some(90001004));
+        assert_eq!(m.pt_of("90009999"), None);
+        assert_eq!(m.pt_of("headache"), None);
+        assert!(!m.llt[&90002004].2, "llt_currency N");
+        // The primary path only: pruritus is also linked under 90000201, not primary.
+        assert_eq!(
+            m.primary[&90001004],
+            Path4 {
+                hlt: 90000203,
+                hlgt: 90000102,
+                soc: 90000002
+            }
+        );
+        assert_eq!(m.primary.len(), 4);
+    }
+
+    #[test]
+    fn smqs_by_scope_with_sub_smqs_and_inactive_terms() {
+        let m = Meddra::load(&synthetic(), true).unwrap();
+        let smqs = m.smqs.as_ref().unwrap();
+        // The retired SMQ (status I) is gone.
+        assert_eq!(
+            smqs.keys().copied().collect::<Vec<_>>(),
+            [20000001, 20000002, 20000003]
+        );
+        let n = SmqScope::Narrow;
+        let b = SmqScope::Broad;
+        assert_eq!(m.smqs_of(90001001, None, n), [20000001]);
+        // Migraine is a broad term of the headache SMQ only.
+        assert_eq!(m.smqs_of(90001002, None, n), Vec::<u64>::new());
+        assert_eq!(m.smqs_of(90001002, None, b), [20000001]);
+        // Rash's headache-SMQ row is inactive (term_status I).
+        assert_eq!(m.smqs_of(90001003, None, b), [20000002]);
+        // Pruritus is in the sub-SMQ, and so in its parent.
+        assert_eq!(m.smqs_of(90001004, None, n), [20000002, 20000003]);
+    }
+
+    fn copy_without(skip: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(synthetic()).unwrap().flatten() {
+            if !e.file_name().to_string_lossy().eq_ignore_ascii_case(skip) {
+                std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let dir = copy_without("mdhier.asc");
+        let e = Meddra::load(dir.path(), false).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: MedDRA release folder is missing `mdhier.asc` (a MedDRA ASCII release holds llt.asc, pt.asc, hlt.asc, hlgt.asc, soc.asc, mdhier.asc)",
+                dir.path().display()
+            )
+        );
+        // SMQ files are needed only for the smq level.
+        let dir = copy_without("smq_content.asc");
+        assert!(Meddra::load(dir.path(), false).unwrap().smqs.is_none());
+        let e = Meddra::load(dir.path(), true).unwrap_err().to_string();
+        assert!(e.contains("is missing `smq_content.asc`"), "{e}");
+    }
+
+    #[test]
+    fn bad_lines_name_file_line_and_field() {
+        let dir = copy_without("");
+        std::fs::write(
+            dir.path().join("pt.asc"),
+            "90001001$Synthetic headache$$90000001$\n9000100x$Bad$$90000001$\n",
+        )
+        .unwrap();
+        let e = Meddra::load(dir.path(), false).unwrap_err().to_string();
+        assert!(
+            e.ends_with("pt.asc: line 2, field 1 `pt_code`: expected a MedDRA code (digits), found `9000100x`"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("pt.asc"), "90001001$Synthetic headache\n").unwrap();
+        let e = Meddra::load(dir.path(), false).unwrap_err().to_string();
+        assert!(e.ends_with("pt.asc: line 1: expected at least 4 `$`-separated fields (field 4 is `pt_soc_code`), found 2"), "{e}");
+        std::fs::write(
+            dir.path().join("pt.asc"),
+            b"90001001$Synth\xffetic$$90000001$\n",
+        )
+        .unwrap();
+        let e = Meddra::load(dir.path(), false).unwrap_err().to_string();
+        assert!(e.ends_with("pt.asc: line 1: expected UTF-8 text (a MedDRA ASCII file), found bytes that are not"), "{e}");
+    }
+
+    #[test]
+    fn version_from_the_folder_name_without_a_release_file() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("MedDRA_99_0_English").join("MedAscii");
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(synthetic()).unwrap().flatten() {
+            if e.file_name() != "meddra_release.asc" {
+                std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+            }
+        }
+        let m = Meddra::load(&dir, false).unwrap();
+        assert_eq!(
+            (m.version.as_str(), m.version_source),
+            ("MedDRA_99_0_English", "folder name")
+        );
+    }
+}

@@ -374,3 +374,212 @@ impl TermsReport {
         self.previous_meddra_version = prev;
     }
 }
+
+/// The MedDRA release of a pipeline (`[terms] meddra`), read and checked; `None` without
+/// one. Read before any input, so a broken release fails the run at once (exit 2).
+pub fn load_release(pipeline: &crate::config::Pipeline) -> Result<Option<Meddra>> {
+    let Some(dir) = pipeline.terms.as_ref().and_then(|t| t.meddra.as_ref()) else {
+        return Ok(None);
+    };
+    let need_smq = pipeline
+        .signals
+        .levels
+        .as_ref()
+        .is_some_and(|l| l.contains(&TermLevel::Smq));
+    let m = Meddra::load(dir, need_smq)?;
+    tracing::info!(
+        version = %m.version,
+        source = m.version_source,
+        llts = m.llt.len(),
+        pts = m.pt.len(),
+        smqs = m.smqs.as_ref().map(|s| s.len()).unwrap_or(0),
+        "MedDRA release read"
+    );
+    Ok(Some(m))
+}
+
+/// The index a run maps events with, and its report, when the pipeline has `[terms]` or
+/// `signals.levels`: `(None, None)` otherwise (the signals of today).
+pub fn index_for_run(
+    pipeline: &crate::config::Pipeline,
+    release: Option<Meddra>,
+    data: &crate::ingest::Dataset,
+) -> Result<(Option<TermIndex>, Option<TermsReport>)> {
+    if pipeline.terms.is_none() && pipeline.signals.levels.is_none() {
+        return Ok((None, None));
+    }
+    let scope = pipeline
+        .terms
+        .as_ref()
+        .map(|t| t.smq_scope)
+        .unwrap_or(SmqScope::Narrow);
+    let index = TermIndex::new(release, scope, data.event_terms.as_ref())?;
+    let report = match &pipeline.terms {
+        Some(_) => Some(TermsReport::of(
+            &index,
+            &data.case_events,
+            pipeline.signals.levels.as_deref().unwrap_or(&[]),
+        )?),
+        None => None,
+    };
+    Ok((Some(index), report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(scope: SmqScope, mapping: Option<DataFrame>) -> TermIndex {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/meddra-synthetic");
+        TermIndex::new(
+            Some(Meddra::load(&dir, true).unwrap()),
+            scope,
+            mapping.as_ref(),
+        )
+        .unwrap()
+    }
+
+    fn keys(i: &TermIndex, level: TermLevel, e: &str) -> Vec<String> {
+        i.groups(level, e).into_iter().map(|g| g.key).collect()
+    }
+
+    fn mapping() -> DataFrame {
+        df!(
+            col::EVENT => ["皮痒", "头痛（旧）"],
+            col::PT => [Some("Synthetic pruritus"), None],
+            col::TERM_VERSION => ["centre-2024", "centre-2024"],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn events_roll_up_to_their_groups() {
+        let i = index(SmqScope::Narrow, Some(mapping()));
+        let (pt, hlt, soc, smq) = (
+            TermLevel::Pt,
+            TermLevel::Hlt,
+            TermLevel::Soc,
+            TermLevel::Smq,
+        );
+        assert_eq!(keys(&i, pt, "90002001"), ["90001001"]);
+        assert_eq!(keys(&i, hlt, "Synthetic head pain"), ["hlt:90000201"]);
+        assert_eq!(keys(&i, TermLevel::Hlgt, "90001002"), ["hlgt:90000101"]);
+        assert_eq!(keys(&i, soc, "90001004"), ["soc:90000002"]);
+        assert_eq!(keys(&i, smq, "90001004"), ["smq:20000002", "smq:20000003"]);
+        assert_eq!(keys(&i, smq, "90001002"), Vec::<String>::new());
+        // The centre's legacy term maps through its `pt`.
+        assert_eq!(keys(&i, pt, "皮痒"), ["90001004"]);
+        let g = &i.groups(hlt, "皮痒")[0];
+        assert_eq!(
+            (g.name.as_str(), g.soc.as_deref()),
+            ("Synthetic rashes", Some("Synthetic skin disorders"))
+        );
+        assert_eq!(i.mapping_versions, ["centre-2024"]);
+        // Unmapped: the raw term at event and PT level, flagged; nothing above.
+        for l in [TermLevel::Event, pt] {
+            let g = i.groups(l, "头痛（旧）");
+            assert_eq!(g.len(), 1);
+            assert_eq!(
+                (g[0].key.as_str(), g[0].mapped, g[0].soc.as_ref()),
+                ("头痛（旧）", false, None)
+            );
+        }
+        for l in [hlt, TermLevel::Hlgt, soc, smq] {
+            assert!(i.groups(l, "头痛（旧）").is_empty());
+        }
+        // Event level keeps the raw key and names its PT.
+        let g = &i.groups(TermLevel::Event, "90002002")[0];
+        assert_eq!(
+            (g.key.as_str(), g.name.as_str(), g.mapped),
+            ("90002002", "Synthetic headache", true)
+        );
+    }
+
+    #[test]
+    fn broad_scope_adds_broad_terms() {
+        let i = index(SmqScope::Broad, None);
+        assert_eq!(
+            keys(&i, TermLevel::Smq, "Synthetic migraine"),
+            ["smq:20000001"]
+        );
+    }
+
+    #[test]
+    fn without_a_release_the_given_pt_is_taken_as_it_is() {
+        let i = TermIndex::new(None, SmqScope::Narrow, Some(&mapping())).unwrap();
+        assert_eq!(keys(&i, TermLevel::Pt, "皮痒"), ["Synthetic pruritus"]);
+        assert!(i.groups(TermLevel::Pt, "皮痒")[0].mapped);
+        assert!(!i.groups(TermLevel::Pt, "90001001")[0].mapped);
+        assert!(i.groups(TermLevel::Hlt, "皮痒").is_empty());
+    }
+
+    #[test]
+    fn report_counts_and_lists_unmapped_terms() {
+        let i = index(SmqScope::Narrow, Some(mapping()));
+        let ce = df!(
+            col::CASE_KEY => [0u32, 0, 1, 2, 2, 3],
+            col::EVENT => ["90002001", "头痛（旧）", "头痛（旧）", "zzz", "zzz", "皮痒"],
+        )
+        .unwrap();
+        let r = TermsReport::of(&i, &ce, &[TermLevel::Pt]).unwrap();
+        assert_eq!(
+            (r.distinct_events, r.mapped_events, r.unmapped_events),
+            (4, 2, 2)
+        );
+        // Cases 0, 1 and 2; case 2 lists `zzz` twice and counts once.
+        assert_eq!(r.cases_with_unmapped, 3);
+        assert_eq!(
+            r.unmapped,
+            [
+                UnmappedTerm {
+                    event: "头痛（旧）".into(),
+                    cases: 2
+                },
+                UnmappedTerm {
+                    event: "zzz".into(),
+                    cases: 1
+                }
+            ]
+        );
+        assert_eq!(r.meddra_version.as_deref(), Some("99.0"));
+    }
+
+    #[test]
+    fn version_change_against_the_previous_manifest() {
+        let i = index(SmqScope::Narrow, None);
+        let ce = df!(col::CASE_KEY => [0u32], col::EVENT => ["90001001"]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            r#"{"terms":{"meddra_version":"98.1"}}"#,
+        )
+        .unwrap();
+        let mut r = TermsReport::of(&i, &ce, &[]).unwrap();
+        r.compare_with_previous(dir.path());
+        assert_eq!(
+            (
+                r.previous_meddra_version.as_deref(),
+                r.meddra_version_changed
+            ),
+            (Some("98.1"), true)
+        );
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            r#"{"terms":{"meddra_version":"99.0"}}"#,
+        )
+        .unwrap();
+        r.compare_with_previous(dir.path());
+        assert!(!r.meddra_version_changed);
+        // A previous run without terms: nothing to compare.
+        std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
+        r.compare_with_previous(dir.path());
+        assert_eq!(
+            (
+                r.previous_meddra_version.as_deref(),
+                r.meddra_version_changed
+            ),
+            (None, false)
+        );
+    }
+}
