@@ -265,7 +265,10 @@ fn a_new_meddra_version_is_recorded_and_said_against_the_previous_run() {
     let fx = fixture("[terms]\nmeddra = \"meddra\"\n", "");
     for f in fs::read_dir(repo().join(RELEASE)).unwrap().flatten() {
         let name = f.file_name().to_string_lossy().into_owned();
-        fx.write(&format!("meddra/{name}"), &fs::read_to_string(f.path()).unwrap());
+        fx.write(
+            &format!("meddra/{name}"),
+            &fs::read_to_string(f.path()).unwrap(),
+        );
     }
     let toml = fx.toml();
     fx.run(&["run", &toml, "--period", "2025-Q1"]).expect_ok();
@@ -273,7 +276,8 @@ fn a_new_meddra_version_is_recorded_and_said_against_the_previous_run() {
     let run = fx.run(&["run", &toml, "--period", "2025-Q2"]);
     run.expect_ok();
     assert!(
-        run.stderr.contains("the MedDRA version differs from the previous run's"),
+        run.stderr
+            .contains("the MedDRA version differs from the previous run's"),
         "{}",
         run.stderr
     );
@@ -281,7 +285,6 @@ fn a_new_meddra_version_is_recorded_and_said_against_the_previous_run() {
     assert_eq!(m["terms"]["meddra_version"], "99.1");
     assert_eq!(m["terms"]["previous_meddra_version"], "99.0");
     assert_eq!(m["terms"]["meddra_version_changed"], true);
-    let html =
-        fs::read_to_string(period_dir(&fx.p("out"), "2025-Q2").join("review.html")).unwrap();
+    let html = fs::read_to_string(period_dir(&fx.p("out"), "2025-Q2").join("review.html")).unwrap();
     assert!(html.contains("MedDRA version changed</strong>: 99.1 in this run, 99.0"));
 }
