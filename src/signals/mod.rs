@@ -10,6 +10,8 @@
 //! 3. Each watched row gets every statistic: [`prr`] (with χ²), [`ror`], [`bcpnn`] (IC),
 //!    [`ebgm`]; one flag per method; `n_methods_flagged` counts the flags of the methods
 //!    the pipeline chose, and `is_signal` is `n_methods_flagged ≥ min_methods`.
+//! 4. With `signals.levels`, steps 1–3 run once per MedDRA level over each case's distinct
+//!    groups at that level ([`levels`]), and the levels' rows follow one another.
 //!
 //! PRR and ROR use the crude cells `a, b, c, d`; IC and EBGM use `expected`, which is
 //! stratified when strata are configured. A statistic that is undefined at an edge (a zero
