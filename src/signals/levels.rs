@@ -132,3 +132,156 @@ pub fn label(table: DataFrame, level: TermLevel, info: &GroupInfo) -> Result<Dat
     }
     DataFrame::new(h, columns).context(ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::Signals;
+    use crate::signals::counts;
+    use crate::terms::{Meddra, SmqScope};
+
+    /// Terms as reports carry them: LLT and PT codes and names of the synthetic release,
+    /// and one that maps to nothing.
+    const TERMS: [&str; 8] = [
+        "90001001",
+        "90002001",
+        "Synthetic cephalalgia",
+        "90001002",
+        "Synthetic rash",
+        "90002003",
+        "90001004",
+        "未映射",
+    ];
+
+    fn index() -> TermIndex {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/meddra-synthetic");
+        TermIndex::new(
+            Some(Meddra::load(&dir, true).unwrap()),
+            SmqScope::Narrow,
+            None,
+        )
+        .unwrap()
+    }
+
+    type Db = (usize, Vec<(usize, usize)>, Vec<(usize, usize)>);
+
+    fn db() -> impl Strategy<Value = Db> {
+        (1usize..25).prop_flat_map(|n| {
+            (
+                Just(n),
+                proptest::collection::vec((0..n, 0usize..3), 0..40),
+                proptest::collection::vec((0..n, 0..TERMS.len()), 0..60),
+            )
+        })
+    }
+
+    fn frames(db: &Db) -> (DataFrame, DataFrame, DataFrame) {
+        let (n, products, events) = db;
+        let cases = DataFrame::new_infer_height(vec![
+            Column::new(col::CASE_KEY.into(), (0..*n as IdxSize).collect::<Vec<_>>()),
+            Column::new(col::CLASS.into(), vec!["drug"; *n]),
+            Column::new(col::FIRST_RECEIVED.into(), vec![20000i32; *n])
+                .cast(&DataType::Date)
+                .unwrap(),
+        ])
+        .unwrap();
+        let products = DataFrame::new_infer_height(vec![
+            Column::new(
+                col::CASE_KEY.into(),
+                products.iter().map(|p| p.0 as IdxSize).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::PRODUCT_ID.into(),
+                products
+                    .iter()
+                    .map(|p| format!("P{}", p.1))
+                    .collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap();
+        let events = DataFrame::new_infer_height(vec![
+            Column::new(
+                col::CASE_KEY.into(),
+                events.iter().map(|e| e.0 as IdxSize).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::EVENT.into(),
+                events.iter().map(|e| TERMS[e.1]).collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap();
+        (cases, products, events)
+    }
+
+    /// Brute force: each case's set of products and set of groups, then the four cells.
+    fn recount(db: &Db, idx: &TermIndex, level: TermLevel) -> BTreeMap<(String, String), [i64; 5]> {
+        let (n, products, events) = db;
+        let prods = |i: usize| -> BTreeSet<String> {
+            products
+                .iter()
+                .filter(|p| p.0 == i)
+                .map(|p| format!("P{}", p.1))
+                .collect()
+        };
+        let groups = |i: usize| -> BTreeSet<String> {
+            events
+                .iter()
+                .filter(|e| e.0 == i)
+                .flat_map(|e| idx.groups(level, TERMS[e.1]))
+                .map(|g| g.key)
+                .collect()
+        };
+        let mut out = BTreeMap::new();
+        let all_p: BTreeSet<String> = (0..*n).flat_map(prods).collect();
+        let all_g: BTreeSet<String> = (0..*n).flat_map(groups).collect();
+        for p in &all_p {
+            for g in &all_g {
+                let (mut a, mut b, mut c, mut d) = (0, 0, 0, 0);
+                for i in 0..*n {
+                    match (prods(i).contains(p), groups(i).contains(g)) {
+                        (true, true) => a += 1,
+                        (true, false) => b += 1,
+                        (false, true) => c += 1,
+                        (false, false) => d += 1,
+                    }
+                }
+                if a > 0 {
+                    out.insert((p.clone(), g.clone()), [a, b, c, d, *n as i64]);
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// At every level, each cell equals a recount over each case's distinct groups,
+        /// and `a + b + c + d = n` = every case of the background.
+        #[test]
+        fn level_cells_are_a_recount_over_each_cases_groups(db in db()) {
+            let idx = index();
+            let (cases, products, events) = frames(&db);
+            let end = chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+            for level in TermLevel::ALL {
+                let (ev, _) = case_events_at(level, &events, &idx).unwrap();
+                let t = counts::count_pairs(&cases, &products, &ev, end, &Signals::default()).unwrap();
+                let s = |c: &str| t.column(c).unwrap().str().unwrap().clone();
+                let i = |c: &str| t.column(c).unwrap().i64().unwrap().clone();
+                let (p, e) = (s(col::PRODUCT_ID), s(col::EVENT));
+                let cells = [i(counts::A), i(counts::B), i(counts::C), i(counts::D), i(counts::N)];
+                let mut got = BTreeMap::new();
+                for r in 0..t.height() {
+                    let v = cells.each_ref().map(|c| c.get(r).unwrap());
+                    prop_assert_eq!(v[0] + v[1] + v[2] + v[3], v[4]);
+                    got.insert((p.get(r).unwrap().to_string(), e.get(r).unwrap().to_string()), v);
+                }
+                prop_assert_eq!(got, recount(&db, &idx, level), "level {}", level.name());
+            }
+        }
+    }
+}
