@@ -418,7 +418,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let alerted_signals = match (&scoped, pipeline.scope.background) {
         (Some(s), scope::Background::All) => {
             progress::timed("scope: signals with a case in scope", || {
-                scope::signals_with_cases_in_scope(&sig.table, s)
+                match (&term_index, &pipeline.signals.levels) {
+                    (Some(index), Some(levels)) => {
+                        signals::levels::with_cases_in_scope(&sig.table, s, index, levels)
+                    }
+                    _ => scope::signals_with_cases_in_scope(&sig.table, s),
+                }
             })?
         }
         _ => sig.table.clone(),

@@ -133,6 +133,71 @@ pub fn label(table: DataFrame, level: TermLevel, info: &GroupInfo) -> Result<Dat
     DataFrame::new(h, columns).context(ctx)
 }
 
+/// The rows of a levelled signals table (with `level`) whose class × product × group
+/// occurs in at least one case of `scoped` at the row's level: what
+/// [`crate::scope::signals_with_cases_in_scope`] does for raw events, so that a PT, HLT or
+/// SMQ row alerts a jurisdiction when one of its own cases reports a term of that group.
+pub fn with_cases_in_scope(
+    signals: &DataFrame,
+    scoped: &crate::ingest::Dataset,
+    index: &TermIndex,
+    levels: &[TermLevel],
+) -> Result<DataFrame> {
+    let ctx = || "scope: signals with a case in scope, by level".to_string();
+    let watched = signals.clone().lazy().select([col(col::PRODUCT_ID)]);
+    let products = super::counts::suspect_products(&scoped.case_products, watched);
+    let classes = scoped
+        .cases
+        .clone()
+        .lazy()
+        .select([col(col::CASE_KEY), col(col::CLASS)]);
+    let mut pairs = Vec::new();
+    for &level in levels {
+        let (events, _) = case_events_at(level, &scoped.case_events, index)?;
+        pairs.push(
+            products
+                .clone()
+                .join(
+                    events.lazy().select([col(col::CASE_KEY), col(col::EVENT)]),
+                    [col(col::CASE_KEY)],
+                    [col(col::CASE_KEY)],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .join(
+                    classes.clone(),
+                    [col(col::CASE_KEY)],
+                    [col(col::CASE_KEY)],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .select([
+                    lit(level.name()).alias(col::LEVEL),
+                    col(col::CLASS),
+                    col(col::PRODUCT_ID),
+                    col(col::EVENT),
+                ])
+                .unique(None, UniqueKeepStrategy::Any),
+        );
+    }
+    let pairs = concat(pairs, UnionArgs::default()).context(ctx)?;
+    let on = || {
+        [
+            col(col::LEVEL),
+            col(col::CLASS),
+            col(col::PRODUCT_ID),
+            col(col::EVENT),
+        ]
+    };
+    signals
+        .clone()
+        .lazy()
+        .with_row_index("__row", None)
+        .join(pairs, on(), on(), JoinArgs::new(JoinType::Semi))
+        .sort(["__row"], SortMultipleOptions::default())
+        .collect()
+        .and_then(|df| df.drop("__row"))
+        .context(ctx)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};

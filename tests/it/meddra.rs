@@ -288,3 +288,44 @@ fn a_new_meddra_version_is_recorded_and_said_against_the_previous_run() {
     let html = fs::read_to_string(period_dir(&fx.p("out"), "2025-Q2").join("review.html")).unwrap();
     assert!(html.contains("MedDRA version changed</strong>: 99.1 in this run, 99.0"));
 }
+
+#[test]
+fn a_jurisdiction_is_alerted_to_a_group_when_its_own_cases_report_a_term_of_it() {
+    // R1, P1's only headache case, is in Shanghai, outside the scope; every row flags
+    // (IC025 > -100), so each row with a case in scope raises a new_signal alert.
+    let fx = fixture(
+        "[terms]\nmeddra = \"RELEASE\"\n\n[scope]\nregions = [\"330000\"]\n",
+        "levels = [\"pt\", \"hlt\"]\nmethods = [\"bcpnn\"]\n\n[signals.bcpnn]\nmin_ic025 = -100",
+    );
+    let reports = fs::read_to_string(fx.p("reports.csv")).unwrap().replace(
+        "R1,C1,1,2025-03-01,drug,330100",
+        "R1,C1,1,2025-03-01,drug,310100",
+    );
+    fx.write("reports.csv", &reports);
+    fx.write(
+        "populations.csv",
+        "region,year,population\n330000,2024,2000000\n310000,2024,2000000\n",
+    );
+    fx.run_pipeline(&[]).expect_ok();
+    let text = fs::read_to_string(period_dir(&fx.p("out"), "2025").join("alerts.jsonl")).unwrap();
+    let mut events: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|a| a["kind"] == "new_signal" && a["product_id"] == "P1")
+        .map(|a| a["event"].as_str().unwrap().to_string())
+        .collect();
+    events.sort();
+    // Rash (R3 reported it by name) and pruritus alert at PT level; headache does not,
+    // and neither does its HLT: its only P1 case is out of scope.
+    assert_eq!(
+        events,
+        [
+            "90001002",
+            "90001003",
+            "90001004",
+            "hlt:90000202",
+            "hlt:90000203",
+            "不明术语"
+        ]
+    );
+}
