@@ -46,6 +46,7 @@ pub mod serve;
 pub mod sheets;
 pub mod signals;
 pub mod summary;
+pub mod terms;
 pub mod topic_state;
 
 use std::path::PathBuf;
@@ -308,6 +309,9 @@ struct Manifest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     conversion: Option<&'a ingest::ConversionReport>,
     signals: &'a SignalsHeadline,
+    /// `[terms]`: the MedDRA version (and the previous run's) and the unmapped terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terms: Option<&'a terms::TermsReport>,
     alerts: &'a AlertsHeadline,
     /// The review database the topics were read from, and how many (no password).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -350,7 +354,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     } else {
         ingest::previous::load_previous(&out_dir, &pipeline.name, &period)?
     };
+    let release = terms::load_release(pipeline)?;
     let (mut data, conversion) = load(pipeline, &period, &opts.progress, &mut timings)?;
+    let (term_index, mut terms_report) = terms::index_for_run(pipeline, release, &data)?;
+    if let (Some(r), Some(prev)) = (terms_report.as_mut(), previous.as_ref()) {
+        r.compare_with_previous(&prev.dir);
+    }
     // Each case's completeness score, read by rates (well-documented shares) and the case
     // table.
     let completeness =
@@ -382,7 +391,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
 
     check_signals_memory(pipeline, background)?;
     let stage = opts.progress.stage("signals");
-    let sig = signals::compute_signals(background, &pipeline.signals, &period)?;
+    let sig =
+        signals::compute_signals_with(background, &pipeline.signals, &period, term_index.as_ref())?;
     let flagged = sig
         .table
         .column(signals::out::IS_SIGNAL)
@@ -409,7 +419,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let alerted_signals = match (&scoped, pipeline.scope.background) {
         (Some(s), scope::Background::All) => {
             progress::timed("scope: signals with a case in scope", || {
-                scope::signals_with_cases_in_scope(&sig.table, s)
+                match (&term_index, &pipeline.signals.levels) {
+                    (Some(index), Some(levels)) => {
+                        signals::levels::with_cases_in_scope(&sig.table, s, index, levels)
+                    }
+                    _ => scope::signals_with_cases_in_scope(&sig.table, s),
+                }
             })?
         }
         _ => sig.table.clone(),
@@ -513,6 +528,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             conversion: conversion.as_ref(),
             page_limit: pipeline.alerts.page_limit,
             priors: &sig.priors,
+            terms: terms_report.as_ref(),
         },
         lang,
     );
@@ -542,6 +558,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         inputs: &data.tables,
         conversion: conversion.as_ref(),
         signals: &signals_headline,
+        terms: terms_report.as_ref(),
         alerts: &alerts_headline,
         review_database: opts.decisions_source.as_ref(),
         notify: &[],
@@ -694,6 +711,7 @@ pub struct ValidateSummary {
 /// Check the pipeline and every input as a run would, and write nothing.
 pub fn validate(pipeline: &Pipeline, progress: &Progress) -> Result<ValidateSummary> {
     let mut timings = Timings::default();
+    terms::load_release(pipeline)?;
     let (data, _) = load(pipeline, &pipeline.period, progress, &mut timings)?;
     let unknown_regions = unknown_regions(&data.cases)?;
     Ok(ValidateSummary {

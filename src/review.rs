@@ -33,6 +33,7 @@ mod quality;
 mod sections;
 mod style;
 mod svg;
+mod terms_quality;
 #[cfg(test)]
 mod tests;
 
@@ -73,6 +74,8 @@ pub struct ReviewData<'a> {
     pub page_limit: usize,
     /// The EBGM prior of each class and why it was chosen (`signals.priors`).
     pub priors: &'a [crate::signals::PriorReport],
+    /// Terms (`[terms]`): the MedDRA version and the unmapped events, if any.
+    pub terms: Option<&'a crate::terms::TermsReport>,
 }
 
 const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
@@ -368,6 +371,7 @@ impl Ctx<'_, '_> {
             }
         }
         s.push_str(&quality::nulled_cells(d.inputs, tr));
+        s.push_str(&terms_quality::terms_lines(d.terms, tr));
         s.push_str(&quality::well_documented(
             &frame::rate_rows(d.rates, d.period),
             tr,

@@ -75,6 +75,16 @@ pub mod col {
     pub const POPULATION: &str = "population";
     // event_terms
     pub const SOC: &str = "soc";
+    /// The MedDRA PT (or LLT: it rolls up) an event maps to, as a code or a name.
+    pub const PT: &str = "pt";
+    /// The version of the user's mapping table (e.g. `legacy-2024`).
+    pub const TERM_VERSION: &str = "term_version";
+    // signals.parquet, with `[terms]` or `signals.levels` (`level` as in rates)
+    /// The name of a signal row's event group: PT, HLT, HLGT, SOC or SMQ name, or the
+    /// raw term when it maps to no PT.
+    pub const EVENT_NAME: &str = "event_name";
+    /// Whether the row's event maps to a PT (false: the raw term, counted as it came).
+    pub const TERM_MAPPED: &str = "term_mapped";
 
     /// The input line (CSV: 1-based, header = line 1) or row (Parquet: 1-based) of a row.
     /// Internal: never written to an output table.
@@ -363,7 +373,12 @@ pub const POPULATIONS: TableSpec = TableSpec {
 
 pub const EVENT_TERMS: TableSpec = TableSpec {
     name: "event_terms",
-    columns: &[req(col::EVENT, Kind::Text), req(col::SOC, Kind::Text)],
+    columns: &[
+        req(col::EVENT, Kind::Text),
+        opt(col::SOC, Kind::Text),
+        opt(col::PT, Kind::Text),
+        opt(col::TERM_VERSION, Kind::Text),
+    ],
 };
 
 /// Valid first two digits of a GB/T 2260 code: the 31 provinces, Taiwan, Hong Kong, Macao.

@@ -79,6 +79,8 @@ pub mod scope;
 pub use scope::{Background, Scope};
 pub mod review;
 pub use review::{DatabaseUrl, Reopen, Review};
+pub mod terms;
+pub use terms::{TermLevel, Terms};
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -107,6 +109,8 @@ pub struct Pipeline {
     pub notify: Vec<Notify>,
     /// `[review]`: the review database and the reopen rule.
     pub review: Review,
+    /// `[terms]`: the MedDRA release, if any.
+    pub terms: Option<Terms>,
 }
 
 /// Collects problems with their dotted keys.
@@ -316,7 +320,10 @@ impl Pipeline {
         let mut rates = validate_rates(raw.rates, &mut p);
         let background = raw.signals.background.clone();
         let scope = scope::validate_scope(raw.scope, background, &mut rates, &mut p);
-        let signals = validate_signals(raw.signals, &mut p);
+        let levels = raw.signals.levels.clone();
+        let mut signals = validate_signals(raw.signals, &mut p);
+        let (terms, levels) = terms::validate_terms(raw.terms, levels, &base, &mut p);
+        signals.levels = levels;
         let alerts = validate_alerts(raw.alerts, &mut p);
         let notify = validate_notify(raw.notify, lang, &mut p);
         let review = review::validate_review(raw.review, &mut p);
@@ -345,6 +352,7 @@ impl Pipeline {
             alerts,
             notify,
             review,
+            terms,
         })
     }
 

@@ -36,6 +36,8 @@ pub struct Signals {
     pub strata_sex: bool,
     pub strata_age_bands: Vec<f64>,
     pub strata_year: bool,
+    /// `signals.levels` (see `config::terms`); `None`: event level, no `level` column.
+    pub levels: Option<Vec<super::TermLevel>>,
 }
 
 impl Default for Signals {
@@ -306,6 +308,7 @@ pub(super) fn validate_signals(raw: SignalsConfig, p: &mut Problems) -> Signals 
         strata_sex: strata.sex.unwrap_or(false),
         strata_age_bands: bands,
         strata_year: strata.year.unwrap_or(false),
+        levels: None,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct PipelineConfig {
     pub notify: Vec<NotifyConfig>,
     /// The review database and the reopen rule (`[review]`).
     pub review: Option<super::review::ReviewConfig>,
+    /// The MedDRA release (`[terms]`).
+    pub terms: Option<super::terms::TermsConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +157,8 @@ pub struct SignalsConfig {
     pub strata: Option<StrataConfig>,
     /// Which cases the statistics count: `all` (default) or `scope`.
     pub background: Option<String>,
+    /// MedDRA levels of the signal rows: `event`, `pt`, `hlt`, `hlgt`, `soc`, `smq`.
+    pub levels: Option<Vec<String>>,
 }
 
 /// `[scope]`: the regions a run answers for.

@@ -188,6 +188,7 @@ fn render_limited(lang: Lang, alerts: &[Alert], n_signals: usize, page_limit: us
         conversion: None,
         page_limit,
         priors: &[],
+        terms: None,
     };
     render_review(&data, lang)
 }
@@ -439,6 +440,7 @@ fn empty_inputs_render() {
             conversion: None,
             page_limit: 200,
             priors: &[],
+            terms: None,
         };
         let html = render_review(&data, lang);
         for id in IDS.iter().filter(|id| **id != "summary") {
@@ -478,6 +480,7 @@ fn frames_with_missing_columns_and_other_types_render() {
         conversion: None,
         page_limit: 200,
         priors: &[],
+        terms: None,
     };
     let html = render_review(&data, Lang::En);
     let part = section(&html, "attainment");

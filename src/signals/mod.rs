@@ -10,6 +10,8 @@
 //! 3. Each watched row gets every statistic: [`prr`] (with χ²), [`ror`], [`bcpnn`] (IC),
 //!    [`ebgm`]; one flag per method; `n_methods_flagged` counts the flags of the methods
 //!    the pipeline chose, and `is_signal` is `n_methods_flagged ≥ min_methods`.
+//! 4. With `signals.levels`, steps 1–3 run once per MedDRA level over each case's distinct
+//!    groups at that level ([`levels`]), and the levels' rows follow one another.
 //!
 //! PRR and ROR use the crude cells `a, b, c, d`; IC and EBGM use `expected`, which is
 //! stratified when strata are configured. A statistic that is undefined at an edge (a zero
@@ -21,6 +23,7 @@ mod cells;
 pub mod counts;
 pub mod ebgm;
 pub mod priors;
+pub mod levels;
 pub mod prr;
 pub mod ror;
 
@@ -144,15 +147,63 @@ pub fn compute_signals(
     cfg: &Signals,
     period: &crate::Period,
 ) -> Result<SignalsResult> {
+    compute_signals_with(data, cfg, period, None)
+}
+
+/// Compute the signals table, at each of `cfg.levels` when set (see [`levels`]): the
+/// levels' rows one after the other, each level counted and fitted on its own groups.
+/// `terms` maps events to the levels' groups; without it every event is unmapped.
+pub fn compute_signals_with(
+    data: &crate::ingest::Dataset,
+    cfg: &Signals,
+    period: &crate::Period,
+    terms: Option<&crate::terms::TermIndex>,
+) -> Result<SignalsResult> {
+    let Some(list) = &cfg.levels else {
+        return signals_of(data, &data.case_events, cfg, period);
+    };
+    let empty;
+    let terms = match terms {
+        Some(t) => t,
+        None => {
+            empty = crate::terms::TermIndex::new(
+                None,
+                crate::terms::SmqScope::Narrow,
+                data.event_terms.as_ref(),
+            )?;
+            &empty
+        }
+    };
+    let mut out: Option<SignalsResult> = None;
+    for &level in list {
+        let (events, info) = levels::case_events_at(level, &data.case_events, terms)?;
+        let r = signals_of(data, &events, cfg, period)?;
+        let table = levels::label(r.table, level, &info)?;
+        out = Some(match out {
+            None => SignalsResult { table, ..r },
+            Some(mut o) => {
+                o.table
+                    .vstack_mut(&table)
+                    .context(|| "signals: joining the levels' rows".to_string())?;
+                o.pairs_counted += r.pairs_counted;
+                o
+            }
+        });
+    }
+    Ok(out.expect("config validation keeps at least one level"))
+}
+
+/// Count, fit and compute the statistics over `case_events` (raw events, or one level's
+/// groups).
+fn signals_of(
+    data: &crate::ingest::Dataset,
+    case_events: &DataFrame,
+    cfg: &Signals,
+    period: &crate::Period,
+) -> Result<SignalsResult> {
     let end: NaiveDate = period.end();
     let counts = timed("signals: counting", || {
-        counts::count_pairs(
-            &data.cases,
-            &data.case_products,
-            &data.case_events,
-            end,
-            cfg,
-        )
+        counts::count_pairs(&data.cases, &data.case_products, case_events, end, cfg)
     })?;
     tracing::debug!(pairs = counts.height(), "signals: counted");
     let priors = timed("signals: fitting the EBGM prior", || {

@@ -254,7 +254,7 @@ fn unknown_top_level_key_names_key_and_line() {
         r.stderr,
         format!(
             "error: {}/p.toml: perod: unknown field `perod`, expected one of `name`, `period`, \
-             `output_dir`, `lang`, `max_memory_gib`, `inputs`, `ingest`, `rates`, `scope`, `signals`, `alerts`, `notify`, `review` (line 3)\n",
+             `output_dir`, `lang`, `max_memory_gib`, `inputs`, `ingest`, `rates`, `scope`, `signals`, `alerts`, `notify`, `review`, `terms` (line 3)\n",
             fx.d()
         )
     );

@@ -20,6 +20,8 @@
 //! - `properties`: `read = used + superseded + rejected` on random report sets;
 //! - `convert`: `pvwatch convert` on FAERS, E2B(R3) and flat files, hostile XML, and
 //!   pipelines with `[inputs.source]`.
+//! - `meddra`: `[terms]` and `signals.levels` on a synthetic MedDRA release: signal rows at
+//!   PT, HLT, SOC and SMQ level with hand-computed cells, unmapped terms, a broken release.
 //! - `case_versions`: the demo's `case_versions.parquet` (schema, every version received
 //!   by the period end) against an independent recount of the sample reports.
 //! - `cases`: the demo's `cases.parquet` (schema, lists, completeness) against an
@@ -60,6 +62,7 @@ mod crash;
 mod decisions;
 mod fuzz;
 mod hive;
+mod meddra;
 mod pipelines;
 mod previous;
 mod properties;
