@@ -25,7 +25,7 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((size, crate::config::hex(&hasher.finalize())))
+    Ok((size, hex(&hasher.finalize())))
 }
 
 /// Counts physical lines as an editor numbers them: `\r\n`, `\n` and a lone `\r` (old Mac
@@ -131,4 +131,15 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

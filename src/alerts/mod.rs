@@ -55,7 +55,7 @@ pub fn alert_id(family: &str, subject: &[&str]) -> String {
         h.update([0u8]);
         h.update(s.as_bytes());
     }
-    let digest = crate::config::hex(&h.finalize());
+    let digest = crate::files::hex(&h.finalize());
     format!("{family}-{}", &digest[..16])
 }
 

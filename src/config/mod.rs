@@ -80,7 +80,7 @@ pub use scope::{Background, Scope};
 pub mod review;
 pub use review::{DatabaseUrl, Reopen, Review};
 pub mod terms;
-pub use terms::{TermLevel, Terms};
+pub use terms::{SmqScope, TermLevel, Terms};
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -145,7 +145,7 @@ impl Pipeline {
         let text = String::from_utf8(bytes.clone())
             .map_err(|e| one(format!("the pipeline file is not UTF-8: {e}")))?;
         let raw = parse_toml(file, &text)?;
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = crate::files::hex(&Sha256::digest(&bytes));
         Pipeline::from_config(file, sha256, raw)
     }
 
@@ -476,17 +476,6 @@ fn parse_toml(file: &Path, text: &str) -> Result<PipelineConfig> {
         let key = if path == "." { String::new() } else { path };
         fail(key, e.inner())
     })
-}
-
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::Problems;
-pub use crate::terms::SmqScope;
+/// SMQ search scope (`[terms] smq_scope`): narrow terms only, or narrow and broad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmqScope {
+    Narrow,
+    Broad,
+}
 
 /// `[terms]` as written.
 #[derive(Debug, Default, Deserialize)]

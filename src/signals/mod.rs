@@ -22,8 +22,8 @@ pub mod bcpnn;
 mod cells;
 pub mod counts;
 pub mod ebgm;
-pub mod priors;
 pub mod levels;
+pub mod priors;
 pub mod prr;
 pub mod ror;
 

@@ -44,13 +44,7 @@ pub const REQUIRED: &[&str] = &[
 /// The SMQ files, needed only for the `smq` level.
 pub const SMQ_FILES: &[&str] = &["smq_list.asc", "smq_content.asc"];
 
-/// SMQ search scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmqScope {
-    Narrow,
-    Broad,
-}
+pub use crate::config::SmqScope;
 
 /// A PT's primary path up the hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
