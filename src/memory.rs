@@ -3,7 +3,7 @@
 //! allows, rather than being killed half-way by the kernel's out-of-memory killer.
 //!
 //! A stage's need is estimated from its row counts, with bytes per row measured by the
-//! benchmark harness (`examples/bench.rs`: peak resident memory over rows at 1, 10 and 25
+//! benchmark harness (`examples/bench/`: peak resident memory over rows at 1, 10 and 25
 //! million cases) and rounded up. The limit is `max_memory_gib` when the pipeline sets it,
 //! otherwise the memory available when the run starts: `MemAvailable` in /proc/meminfo,
 //! or the cgroup's `memory.max` less its current use when that is lower (containers).
