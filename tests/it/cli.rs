@@ -109,7 +109,10 @@ fn run_prints_summary_with_row_accounting() {
              3 cases were first received in the period; rates: 3 region × class rows, 0 of 3 \
              with a target on track; signals: 0 watched product × event pairs, 0 flagged; \
              alerts: 3 open (P0 0, P1 0, P2 0, P3 3), 3 new, 0 escalated, 0 resolved. \
-             Outputs: {d}/out/period=2025\n"
+             Outputs: {d}/out/period=2025\n\
+             drug: too few pairs (1, fewer than the minimum 500) to fit a prior, and the prior \
+             pooled over all classes is unusable too (too few pairs (1, fewer than the minimum \
+             500) to fit a prior); EBGM uses the fixed prior\n"
         )
     );
     for f in [
@@ -167,7 +170,8 @@ fn lang_zh_gives_the_chinese_summary() {
         format!(
             "pvwatch：流水线 `p`（2025）运行完成，用时 T 秒。读取 5 个表共 11 行：使用 7 行，\
              被跟踪报告替代或晚于本期收到 3 行，拒收 1 行（见 {d}/out/period=2025/rejects.csv）。本期首次收到病例 3 例；\
-             报告率共 3 行（地区 × 类别），有目标的 3 行中 0 行达标；信号检测：重点监测产品 × 不良事件组合 0 个，其中提示信号 0 个；预警：未关闭 3 条（P0 0，P1 0，P2 0，P3 3），新增 3 条，升级 0 条，解除 0 条。输出目录：{d}/out/period=2025\n"
+             报告率共 3 行（地区 × 类别），有目标的 3 行中 0 行达标；信号检测：重点监测产品 × 不良事件组合 0 个，其中提示信号 0 个；预警：未关闭 3 条（P0 0，P1 0，P2 0，P3 3），新增 3 条，升级 0 条，解除 0 条。输出目录：{d}/out/period=2025\n\
+             drug：组合数太少（1 个，少于最低要求 500 个），无法拟合先验，合并所有类别拟合的先验也不可用（组合数太少（1 个，少于最低要求 500 个），无法拟合先验）；EBGM 使用固定先验\n"
         )
     );
     let manifest = read_json(&fx.p("out/period=2025/manifest.json"));
