@@ -335,12 +335,21 @@ async fn a_reviewer_records_a_decision_in_chromium_and_the_next_batch_shows_it()
         .unwrap_or_else(|| panic!("2025-Q3 has the signal alert of {href}"));
     assert_eq!(alert["topic_state"], "validated", "{alert}");
     let id = alert["topic_id"].as_i64().expect("a topic id");
-    c.goto(&format!(
+    // The server looks at the output folder at most every 2 s: the new period appears on a
+    // reload within that, as it does for a user.
+    let queue = format!(
         "{base}/?period=2025-Q3&kind=new_signal&product={}",
         parts[1]
-    ))
-    .await
-    .unwrap();
+    );
+    let shown = std::time::Instant::now();
+    loop {
+        c.goto(&queue).await.unwrap();
+        let page = c.source().await.unwrap();
+        if !page.contains("period `2025-Q3`") || shown.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let topic_cell = format!("//tr[.//a[@href='{href}']]/td[9]");
     let cell = wait_for(&c, Locator::XPath(&topic_cell)).await;
     assert_eq!(cell.text().await.unwrap(), format!("#{id} validated"));
