@@ -71,7 +71,9 @@ pub struct Fit {
     pub iterations: u64,
     /// Whether the full-data polish met its tolerance: projected gradient ≤ 1e-9·|f|, or
     /// two successive steps gaining ≤ 1e-15·|f|. See [`fit_prior_with`]. (For
-    /// [`fit_prior_nelder_mead`], its own settle criterion.)
+    /// [`fit_prior_nelder_mead`], its own settle criterion.) For a fit that ended on a
+    /// bound before the polish ([`fit_prior_with`], stage 1b), whether that stage met the
+    /// search's tolerance.
     pub converged: bool,
     /// Number of starting points used.
     pub starts: usize,
@@ -83,7 +85,8 @@ pub struct Fit {
     pub starts_agreeing: usize,
     /// Whether a parameter ended within 0.1% of a bound ([`PARAM_MIN`], [`PARAM_MAX`],
     /// [`P_MIN`], [`P_MAX`]). openEBGM treats such an estimate as out of bounds. Check it
-    /// before using the prior.
+    /// before using the prior: such a prior is the optimum of the squashed data when the
+    /// search already ended on the bound (stage 1b of [`fit_prior_with`]), not polished.
     pub at_bound: bool,
 }
 
@@ -161,11 +164,15 @@ pub fn fit_prior_from(n: &[f64], e: &[f64], w: &[f64], starts: &[Prior]) -> Fit 
 ///    quarters of the points, this runs on data squashed to a 5% spread of `E` per point
 ///    (DuMouchel & Pregibon 2001; see `Pairs::squashed`); otherwise on all pairs. The best
 ///    optimum wins, ties going to the earlier start, so the thread count never matters.
+///    1b. **On a bound.** If the best optimum sits on a bound, the next stage (the finer
+///    squash when there is one, else all pairs) runs from it to the search's tolerance;
+///    if that optimum is on a bound too, the fit ends there, `at_bound`, unpolished: a
+///    prior on a bound is never used, so polishing it would only cost time.
 /// 2. **Settle.** For big inputs, from there to a tight optimum (projected gradient
 ///    ≤ 1e-9·|f|) of a finer squash (0.2% spread of `E`).
-/// 3. **Polish.** To the tight optimum of the full-data likelihood. The estimate is
-///    therefore always the optimum of the unsquashed likelihood; squashing only makes the
-///    way there cheaper.
+/// 3. **Polish.** To the tight optimum of the full-data likelihood. An estimate that can
+///    be used (not on a bound) is therefore always the optimum of the unsquashed
+///    likelihood; squashing only makes the way there cheaper.
 ///
 /// The result depends only on the inputs, not on the thread count: the likelihood is
 /// summed in fixed chunks, added in order, and each start runs on its own. Invalid pairs
@@ -237,7 +244,14 @@ fn fit_with_options(
         ftol: 1e-15,
         max_iter: 1_000,
     };
+    let clock = std::time::Instant::now();
     let results = run_starts(stage1, truncation, &usable, search, threads);
+    tracing::debug!(
+        points = stage1.len(),
+        evaluations = results.iter().map(|r| r.evals).sum::<u64>(),
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        "EBGM fit: search from every start"
+    );
     let mut iterations: u64 = results.iter().map(|r| r.iterations).sum();
     let mut evaluations: u64 = results.iter().map(|r| r.evals).sum();
     // min_by keeps the first of equal elements, so ties go to the earlier start.
@@ -250,13 +264,61 @@ fn fit_with_options(
         .count();
     let (lo, hi) = bounds();
     let mut x = best1.x;
+    // An optimum on a bound cannot be used (see `Fit::at_bound`): when the search ends on
+    // one, the next stage runs to the search's tolerance only, and if it stays on the
+    // bound the fit ends there, on its squashed data if it had any. Polishing an
+    // estimate that will be refused only costs time (1.6 s of the 1m benchmark's drug,
+    // device and pooled fits).
+    if near_bound(&best1.x) {
+        let next = medium.as_ref().unwrap_or(&full);
+        let clock = std::time::Instant::now();
+        let r = lbfgs::minimize(objective(next, truncation), x, lo, hi, search);
+        tracing::debug!(
+            points = next.len(),
+            evaluations = r.evals,
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            at_bound = near_bound(&r.x),
+            "EBGM fit: checking an optimum on a bound"
+        );
+        iterations += r.iterations;
+        evaluations += r.evals;
+        if near_bound(&r.x) {
+            let prior = to_prior(&r.x);
+            let nll = full.neg_log_lik(&prior, truncation);
+            return Fit {
+                prior,
+                neg_log_lik: nll,
+                iterations,
+                converged: r.converged && nll.is_finite(),
+                starts: usable.len(),
+                evaluations,
+                starts_agreeing,
+                at_bound: true,
+            };
+        }
+        x = r.x;
+    }
     if let Some(medium) = &medium {
+        let clock = std::time::Instant::now();
         let r = lbfgs::minimize(objective(medium, truncation), x, lo, hi, tight);
+        tracing::debug!(
+            points = medium.len(),
+            evaluations = r.evals,
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "EBGM fit: settle"
+        );
         iterations += r.iterations;
         evaluations += r.evals;
         x = r.x;
     }
+    let clock = std::time::Instant::now();
     let r = lbfgs::minimize(objective(&full, truncation), x, lo, hi, tight);
+    tracing::debug!(
+        points = full.len(),
+        evaluations = r.evals,
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        "EBGM fit: polish on every pair"
+    );
     iterations += r.iterations;
     evaluations += r.evals;
     let prior = to_prior(&r.x);
