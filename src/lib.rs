@@ -493,20 +493,22 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("screening.parquet", &screening)?;
     // Built and written a chunk of cases at a time, with every version of those cases:
     // neither whole table is ever in memory.
-    progress::timed("write: case table and case versions", || {
-        let chunks = cases::case_and_version_chunks(
-            in_scope,
-            &pipeline.signals,
-            &period,
-            cases::CHUNK_CASES,
-        )?
-        .map(|c| c.map(|(cases, versions)| vec![cases, versions]));
-        staging.write_parquet_files(
-            &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
-            chunks,
-        )
+    // The alerts' text files are written alongside, on the second core.
+    staging.write_alerts_alongside(&alert_list, |staging| {
+        progress::timed("write: case table and case versions", || {
+            let chunks = cases::case_and_version_chunks(
+                in_scope,
+                &pipeline.signals,
+                &period,
+                cases::CHUNK_CASES,
+            )?
+            .map(|c| c.map(|(cases, versions)| vec![cases, versions]));
+            staging.write_parquet_files(
+                &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
+                chunks,
+            )
+        })
     })?;
-    staging.write_alerts(&alert_list)?;
     let signal_log = decisions::log::signal_log_table(
         &opts.decisions,
         &decisions::log::product_names(&data.products),

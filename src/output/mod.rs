@@ -303,6 +303,44 @@ impl Staging {
         self.write_alerts_in_chunks(alerts, ALERT_CHUNK)
     }
 
+    /// [`Staging::write_alerts`], with the two text files written on a second thread
+    /// while `meanwhile` writes other files here (the case table: the machine's second
+    /// core is otherwise mostly idle then). Every file is recorded, and an error of either
+    /// side is returned, `meanwhile`'s first.
+    pub fn write_alerts_alongside<T>(
+        &mut self,
+        alerts: &[Alert],
+        meanwhile: impl FnOnce(&mut Staging) -> Result<T>,
+    ) -> Result<T> {
+        use crate::progress::timed;
+        let (jsonl, csv) = (self.tmp.join(ALERTS_JSONL), self.tmp.join(ALERTS_CSV));
+        let (out, text) = std::thread::scope(|scope| {
+            let text = scope.spawn(|| -> Result<()> {
+                timed("write: alerts.jsonl", || {
+                    alerts_files::write_jsonl(&jsonl, alerts)
+                })?;
+                timed("write: alerts.csv", || {
+                    alerts_files::write_csv(&csv, alerts)
+                })
+            });
+            let out = meanwhile(self);
+            let text = text.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    &jsonl,
+                    std::io::Error::other("the alerts' writer stopped"),
+                ))
+            });
+            (out, text)
+        });
+        let out = out?;
+        text?;
+        let n = alerts.len() as u64;
+        self.record(ALERTS_JSONL, n)?;
+        self.record(ALERTS_CSV, n)?;
+        self.write_alerts_table(alerts, ALERT_CHUNK)?;
+        Ok(out)
+    }
+
     fn write_alerts_in_chunks(&mut self, alerts: &[Alert], chunk: usize) -> Result<()> {
         use crate::progress::timed;
         let n = alerts.len() as u64;
@@ -314,7 +352,12 @@ impl Staging {
             alerts_files::write_csv(&self.tmp.join(ALERTS_CSV), alerts)
         })?;
         self.record(ALERTS_CSV, n)?;
-        timed("write: alerts.parquet", || {
+        self.write_alerts_table(alerts, chunk)
+    }
+
+    /// `alerts.parquet`, a chunk of `chunk` alerts at a time.
+    fn write_alerts_table(&mut self, alerts: &[Alert], chunk: usize) -> Result<()> {
+        crate::progress::timed("write: alerts.parquet", || {
             if alerts.is_empty() {
                 // The one batch of an empty list: the typed header.
                 return self.write_parquet(ALERTS_PARQUET, &alerts_table(alerts)?);
