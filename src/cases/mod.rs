@@ -15,13 +15,14 @@
 //! only sets `in_period`); lists are never null (empty when the case has none); types are
 //! the BI-safe ones of `output::check_bi_types` (no unsigned, counts Int64).
 //!
-//! Lists are built by polars group-bys (`unique`, `sort` per case), never by a per-row
-//! loop in Rust, so the table scales with the case × product and case × event rows. The
-//! run builds and writes the table in chunks of [`CHUNK_CASES`] cases in `case_id` order
+//! Lists are built from integer codes of the text ([`lists`]): one pass over the case ×
+//! product and case × event rows per chunk, a sort of small integers, and the text
+//! gathered only for the values a list holds. The run builds and writes the table in chunks of [`CHUNK_CASES`] cases in `case_id` order
 //! ([`case_table_chunks`], `output::Staging::write_parquet_batches`), so it never holds
 //! the whole table.
 
 pub mod completeness;
+mod lists;
 #[cfg(test)]
 mod tests;
 pub mod versions;
@@ -115,50 +116,6 @@ fn decode(name: &str, values: &[&str]) -> Expr {
     e.alias(name)
 }
 
-/// An empty list of strings, to stand for "none" where a case has no row to aggregate.
-fn empty_list() -> Expr {
-    lit(Scalar::new(
-        DataType::List(Box::new(DataType::String)),
-        AnyValue::List(Series::new_empty(PlSmallStr::EMPTY, &DataType::String)),
-    ))
-}
-
-/// Each case's distinct non-null values of a text column of `frame` (keyed by `__case`),
-/// sorted, as a list column named `out`.
-///
-/// Products, events and batches have far fewer distinct values than rows, so each value is
-/// coded once by its rank among the sorted distinct values; the rows are de-duplicated and
-/// sorted on the integer codes, then gathered per case (a group-by keeps the rows' order
-/// within each group). A `unique` and a `sort` inside the aggregation would build a series
-/// per case, and de-duplicating or sorting the text itself costs several times more.
-fn distinct_sorted(frame: &DataFrame, name: &str, out: &str) -> LazyFrame {
-    const CODE: &str = "__code";
-    let rows = frame
-        .clone()
-        .lazy()
-        .select([col(col::CASE_KEY), col(name)])
-        .filter(col(name).is_not_null());
-    let codes = rows
-        .clone()
-        .select([col(name)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .sort([name], SortMultipleOptions::default())
-        .with_row_index(CODE, None);
-    rows.join(
-        codes,
-        [col(name)],
-        [col(name)],
-        JoinArgs::new(JoinType::Inner),
-    )
-    .unique_generic(
-        Some(vec![col(col::CASE_KEY), col(CODE)]),
-        UniqueKeepStrategy::Any,
-    )
-    .sort([CODE], SortMultipleOptions::default())
-    .group_by([col(col::CASE_KEY)])
-    .agg([col(name).alias(out)])
-}
-
 /// Cases per chunk of [`case_table_chunks`]. A chunk costs about 165 bytes per case at its
 /// peak, lists and text with their copies for the writer
 /// ([`crate::memory::CASE_TABLE_BYTES_PER_CHUNK_CASE`]); halving the chunk from 2^20
@@ -245,11 +202,18 @@ fn chunks<'a>(
     // Which chunk each case key falls in (keys are dense: the row numbers of `cases`).
     let slots = keys.iter().max().map_or(0, |&m| m as usize + 1);
     let mut chunk_of = vec![u32::MAX; slots];
+    // Each case's row within its chunk.
+    let mut row_of = vec![u32::MAX; slots];
     for (pos, row) in order.into_no_null_iter().enumerate() {
         chunk_of[keys[row as usize] as usize] = (pos / chunk_cases) as u32;
+        row_of[keys[row as usize] as usize] = (pos % chunk_cases) as u32;
     }
+    let products = lists::Coded::new(&data.case_products, col::PRODUCT_ID)?;
+    let batches = lists::Coded::new(&data.case_products, col::BATCH)?;
+    let events = lists::Coded::new(&data.case_events, col::EVENT)?;
     let n_chunks = cases.height().div_ceil(chunk_cases).max(1);
     let chunks = (0..n_chunks).map(move |i| {
+        let clock = std::time::Instant::now();
         let lo = (i * chunk_cases).min(order.len());
         let hi = ((i + 1) * chunk_cases).min(order.len());
         let rows = order.slice(lo as i64, hi - lo);
@@ -261,13 +225,24 @@ fn chunks<'a>(
                 .and_then(|f| f.filter(&mask))
                 .context(ctx)
         };
-        let chunk = cases.take(&rows).context(ctx)?;
-        let products = in_chunk(
-            &data.case_products,
-            &[col::CASE_KEY, col::PRODUCT_ID, col::BATCH],
-        )?;
-        let events = in_chunk(&data.case_events, &[col::CASE_KEY, col::EVENT])?;
-        let table = chunk_table(chunk, &products, &events, signals, period)?;
+        let mut chunk = cases.take(&rows).context(ctx)?;
+        let slot =
+            |k: u32| (chunk_of.get(k as usize) == Some(&(i as u32))).then(|| row_of[k as usize]);
+        let len = chunk.height();
+        for list in [
+            products.lists(col::SUSPECT_PRODUCTS, len, slot),
+            batches.lists(col::BATCHES, len, slot),
+            events.lists(col::EVENTS, len, slot),
+        ] {
+            chunk.with_column(list).context(ctx)?;
+        }
+        let table = chunk_table(chunk, signals, period)?;
+        tracing::debug!(
+            chunk = i,
+            cases = table.height(),
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "cases: chunk built"
+        );
         if !with_versions {
             return Ok((table, None));
         }
@@ -278,6 +253,12 @@ fn chunks<'a>(
             DataFrame::empty()
         };
         let versions = versions::versions_chunk(&table, older, &period.to_string())?;
+        tracing::debug!(
+            chunk = i,
+            versions = versions.height(),
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "cases: chunk and its versions built"
+        );
         Ok((table, Some(versions)))
     });
     Ok(chunks)
@@ -301,23 +282,12 @@ fn chunk_mask(frame: &DataFrame, chunk_of: &[u32], i: u32) -> PolarsResult<Boole
 
 /// The case table's rows for `cases` (already in `case_id` order) from their product and
 /// event rows.
-fn chunk_table(
-    cases: DataFrame,
-    case_products: &DataFrame,
-    case_events: &DataFrame,
-    signals: &Signals,
-    period: &Period,
-) -> Result<DataFrame> {
+fn chunk_table(cases: DataFrame, signals: &Signals, period: &Period) -> Result<DataFrame> {
     let ctx = || "cases: building the case table".to_string();
-    let key = || [col(col::CASE_KEY)];
     let left = || JoinArgs {
         maintain_order: MaintainOrderJoin::Left,
         ..JoinArgs::new(JoinType::Left)
     };
-
-    let products = distinct_sorted(case_products, col::PRODUCT_ID, col::SUSPECT_PRODUCTS);
-    let batches = distinct_sorted(case_products, col::BATCH, col::BATCHES);
-    let events = distinct_sorted(case_events, col::EVENT, col::EVENTS);
 
     let edges = age_band_edges(signals);
     let band = age_band(col(col::AGE_YEARS), edges);
@@ -333,15 +303,11 @@ fn chunk_table(
         .and(day(col::FIRST_RECEIVED).lt_eq(lit(epoch_days(period.end()))));
     // Region codes are checked 6-digit GB/T 2260 codes (see `schema::province_of`).
     let prefix = |n: i64, zeros: &str| col(col::REGION).str().head(lit(n)) + lit(zeros);
-    let list = |name: &str| col(name).fill_null(empty_list()).alias(name);
 
-    // The cases come in `case_id` order, kept through the joins, so the list columns are
-    // gathered once and the finished chunk needs no sort.
+    // The cases come in `case_id` order, kept through the join, so the finished chunk
+    // needs no sort.
     cases
         .lazy()
-        .join(products, key(), key(), left())
-        .join(batches, key(), key(), left())
-        .join(events, key(), key(), left())
         .join(
             crate::regions::names_frame().lazy(),
             [col(col::REGION)],
@@ -375,9 +341,9 @@ fn chunk_table(
             col(col::IS_NEW),
             col(col::IS_SERIOUS),
             col(col::FATAL),
-            list(col::SUSPECT_PRODUCTS),
-            list(col::EVENTS),
-            list(col::BATCHES),
+            col(col::SUSPECT_PRODUCTS),
+            col(col::EVENTS),
+            col(col::BATCHES),
             in_period.alias(col::IN_PERIOD),
             col(col::COMPLETENESS).cast(DataType::Float64),
             col(col::COMPLETENESS)
