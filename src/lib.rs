@@ -503,10 +503,13 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                 cases::CHUNK_CASES,
             )?
             .map(|c| c.map(|(cases, versions)| vec![cases, versions]));
-            staging.write_parquet_files(
-                &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
-                chunks,
-            )
+            // The next chunk is built while this one is encoded.
+            output::ahead::one_ahead(chunks, |chunks| {
+                staging.write_parquet_files(
+                    &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
+                    chunks,
+                )
+            })
         })
     })?;
     let signal_log = decisions::log::signal_log_table(
@@ -629,7 +632,7 @@ fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
         // The case table is written after counting, with the loaded tables still held.
         held + (rows * memory::SIGNALS_BYTES_PER_PAIR_ROW).max(memory::case_table_bytes(
             data.cases.height(),
-            cases::CHUNK_CASES,
+            cases::CHUNK_CASES * cases::CHUNKS_IN_MEMORY,
         )),
     )
 }

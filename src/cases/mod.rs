@@ -119,8 +119,14 @@ fn decode(name: &str, values: &[&str]) -> Expr {
 /// Cases per chunk of [`case_table_chunks`]. A chunk costs about 165 bytes per case at its
 /// peak, lists and text with their copies for the writer
 /// ([`crate::memory::CASE_TABLE_BYTES_PER_CHUNK_CASE`]); halving the chunk from 2^20
-/// cases lowered the 10m run's peak by 0.08 GiB and its write stage by 2.5 s.
-pub const CHUNK_CASES: usize = 1 << 19;
+/// cases lowered the 10m run's peak by 0.08 GiB and its write stage by 2.5 s. The run
+/// builds the next chunk while the last is written (`output::ahead`), so
+/// [`CHUNKS_IN_MEMORY`] chunks are held at once: chunks of 2^18 cases hold what one chunk
+/// of 2^19 did.
+pub const CHUNK_CASES: usize = 1 << 18;
+
+/// Chunks of the case table in memory at once while the run writes it.
+pub const CHUNKS_IN_MEMORY: usize = 2;
 
 /// Build `cases.parquet`'s frame: one row per case of `data.cases`, sorted by `case_id`
 /// (the chunks of [`case_table_chunks`] stacked; the run writes them one at a time).

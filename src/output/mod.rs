@@ -30,6 +30,7 @@ use crate::period::Period;
 use crate::schema::{alert, col, REJECTS_HEADER};
 use crate::signals::out;
 
+pub mod ahead;
 mod alerts_files;
 mod alerts_table;
 mod arrow_schema;
