@@ -263,64 +263,50 @@ fn fit_with_options(
         .filter(|r| r.f.is_finite() && r.f - best1.f <= 1e-6 * best1.f.abs().max(1.0))
         .count();
     let (lo, hi) = bounds();
-    let mut x = best1.x;
+    // One L-BFGS run of a stage after the search, counted and logged with `-v`.
+    let mut stage = |name: &str, pairs: &Pairs, x: Point, opts: LbfgsOptions| {
+        let clock = std::time::Instant::now();
+        let r = lbfgs::minimize(objective(pairs, truncation), x, lo, hi, opts);
+        tracing::debug!(
+            stage = name,
+            points = pairs.len(),
+            evaluations = r.evals,
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            at_bound = near_bound(&r.x),
+            "EBGM fit"
+        );
+        iterations += r.iterations;
+        evaluations += r.evals;
+        r
+    };
     // An optimum on a bound cannot be used (see `Fit::at_bound`): when the search ends on
     // one, the next stage runs to the search's tolerance only, and if it stays on the
     // bound the fit ends there, on its squashed data if it had any. Polishing an
     // estimate that will be refused only costs time (1.6 s of the 1m benchmark's drug,
     // device and pooled fits).
-    if near_bound(&best1.x) {
-        let next = medium.as_ref().unwrap_or(&full);
-        let clock = std::time::Instant::now();
-        let r = lbfgs::minimize(objective(next, truncation), x, lo, hi, search);
-        tracing::debug!(
-            points = next.len(),
-            evaluations = r.evals,
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            at_bound = near_bound(&r.x),
-            "EBGM fit: checking an optimum on a bound"
+    let mut x = best1.x;
+    let mut last = None;
+    if near_bound(&x) {
+        let r = stage(
+            "checking an optimum on a bound",
+            medium.as_ref().unwrap_or(&full),
+            x,
+            search,
         );
-        iterations += r.iterations;
-        evaluations += r.evals;
-        if near_bound(&r.x) {
-            let prior = to_prior(&r.x);
-            let nll = full.neg_log_lik(&prior, truncation);
-            return Fit {
-                prior,
-                neg_log_lik: nll,
-                iterations,
-                converged: r.converged && nll.is_finite(),
-                starts: usable.len(),
-                evaluations,
-                starts_agreeing,
-                at_bound: true,
-            };
+        x = r.x;
+        if near_bound(&x) {
+            last = Some(r);
         }
-        x = r.x;
     }
-    if let Some(medium) = &medium {
-        let clock = std::time::Instant::now();
-        let r = lbfgs::minimize(objective(medium, truncation), x, lo, hi, tight);
-        tracing::debug!(
-            points = medium.len(),
-            evaluations = r.evals,
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            "EBGM fit: settle"
-        );
-        iterations += r.iterations;
-        evaluations += r.evals;
-        x = r.x;
-    }
-    let clock = std::time::Instant::now();
-    let r = lbfgs::minimize(objective(&full, truncation), x, lo, hi, tight);
-    tracing::debug!(
-        points = full.len(),
-        evaluations = r.evals,
-        elapsed_ms = clock.elapsed().as_millis() as u64,
-        "EBGM fit: polish on every pair"
-    );
-    iterations += r.iterations;
-    evaluations += r.evals;
+    let r = match last {
+        Some(r) => r,
+        None => {
+            if let Some(medium) = &medium {
+                x = stage("settle", medium, x, tight).x;
+            }
+            stage("polish on every pair", &full, x, tight)
+        }
+    };
     let prior = to_prior(&r.x);
     // The reported value is the likelihood itself, not the gradient pass's sum of it.
     let nll = full.neg_log_lik(&prior, truncation);
