@@ -18,6 +18,8 @@
 //!   `alerts.jsonl` are the reference run's: counts, PRR/ROR/χ² identical, IC and EBGM
 //!   within 1e-9 relative, except in classes whose EBGM prior rule changed (`reference.rs`;
 //!   `--save-reference DIR` keeps a run as the reference; see the README, "Performance").
+//!   A difference is printed when found and fails the harness at the end, after the
+//!   peers and the tables.
 //!
 //! With `--vs-vigipy` and/or `--vs-duckdb`, pvwatch runs with every product watched
 //! (`watch = ["all"]`, so that every pair gets every statistic) and each peer runs on the
@@ -289,6 +291,7 @@ fn main() -> Result<()> {
         (synth::PIPELINE.to_string(), "bench.toml", "out", "")
     };
     let mut results: Vec<Result1> = Vec::new();
+    let mut reference_failures: Vec<String> = Vec::new();
     let mut side: Vec<(u64, Vec<peers::PeerRun>)> = Vec::new();
     for &cases in &args.sizes {
         let dir = args.data.join(synth::label(cases));
@@ -362,7 +365,11 @@ fn main() -> Result<()> {
         if let Some(refdir) = &args.reference {
             let from = refdir.join(&tag);
             if from.exists() {
-                reference::check(&run_dir, &from, &signals)?;
+                // Reported now, failed at the end: the peers and the tables still run.
+                if let Err(e) = reference::check(&run_dir, &from, &signals) {
+                    eprintln!("   {tag}: {e}");
+                    reference_failures.push(format!("{tag}: {e}"));
+                }
             } else {
                 eprintln!("   no reference for {tag} in {}", refdir.display());
             }
@@ -414,6 +421,12 @@ fn main() -> Result<()> {
     println!("{table}");
     std::fs::create_dir_all(&args.data)?;
     std::fs::write(args.data.join("results.md"), &table)?;
+    if !reference_failures.is_empty() {
+        bail!(
+            "the results differ from the reference: {}",
+            reference_failures.join("; ")
+        );
+    }
     Ok(())
 }
 
