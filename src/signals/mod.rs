@@ -289,33 +289,23 @@ fn add_statistics(
             n_flagged,
         }
     };
+    // Each core fills the columns of its rows; the parts are appended in row order.
+    let parts = timed("signals: statistics of each pair", || {
+        parallel_ranges(h, |range| {
+            let mut s = Stats::with_capacity(range.len());
+            for i in range {
+                s.push(row(i), cfg.min_methods);
+            }
+            s
+        })
+    });
     let mut s = Stats::with_capacity(h);
-    let per_pair = timed("signals: statistics of each pair", || parallel_map(h, row));
-    for rs in per_pair {
-        s.prr.push(rs.p.prr);
-        s.prr_lower.push(rs.p.lower);
-        s.prr_upper.push(rs.p.upper);
-        s.chi2.push(rs.p.chi2);
-        s.prr_null_reason.push(rs.p.null_reason);
-        s.ror.push(rs.r.ror);
-        s.ror_lower.push(rs.r.lower);
-        s.ror_upper.push(rs.r.upper);
-        s.ror_null_reason.push(rs.r.null_reason);
-        s.ic.push(rs.ic.as_ref().map(|x| x.ic));
-        s.ic025.push(rs.ic.as_ref().map(|x| x.ic025));
-        s.ic975.push(rs.ic.as_ref().map(|x| x.ic975));
-        s.ebgm.push(rs.ebgm[0]);
-        s.eb05.push(rs.ebgm[1]);
-        s.eb95.push(rs.ebgm[2]);
-        for (v, f) in s.flags.iter_mut().zip(rs.flags) {
-            v.push(f);
-        }
-        s.n_flagged.push(rs.n_flagged);
-        s.is_signal.push(rs.n_flagged >= cfg.min_methods);
+    for part in parts {
+        s.append(part);
     }
 
     let mut columns: Vec<Column> =
-        vec![Column::new(col::PERIOD.into(), vec![period.to_string(); h])];
+        vec![StringChunked::full(col::PERIOD.into(), period, h).into_column()];
     for name in [
         col::CLASS,
         col::PRODUCT_ID,
@@ -492,12 +482,21 @@ struct RowStats {
 /// `f(0..n)` on all cores, in contiguous chunks joined in order, so the result does not
 /// depend on the number of threads. The statistics are pure functions of a row.
 fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let mut parts = parallel_ranges(n, |range| range.map(&f).collect::<Vec<T>>());
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    parts.into_iter().flatten().collect()
+}
+
+/// `f` over contiguous ranges covering `0..n`, one per core, the results in range order.
+fn parallel_ranges<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map(|t| t.get())
         .unwrap_or(1)
         .clamp(1, n / 4096 + 1);
     if threads == 1 {
-        return (0..n).map(f).collect();
+        return vec![f(0..n)];
     }
     let chunk = n.div_ceil(threads);
     let f = &f;
@@ -505,12 +504,12 @@ fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let range = (t * chunk).min(n)..((t + 1) * chunk).min(n);
-                scope.spawn(move || range.map(f).collect::<Vec<T>>())
+                scope.spawn(move || f(range))
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("statistics never panic"))
+            .map(|h| h.join().expect("statistics never panic"))
             .collect()
     })
 }
@@ -538,6 +537,53 @@ struct Stats {
 }
 
 impl Stats {
+    fn push(&mut self, rs: RowStats, min_methods: i64) {
+        self.prr.push(rs.p.prr);
+        self.prr_lower.push(rs.p.lower);
+        self.prr_upper.push(rs.p.upper);
+        self.chi2.push(rs.p.chi2);
+        self.prr_null_reason.push(rs.p.null_reason);
+        self.ror.push(rs.r.ror);
+        self.ror_lower.push(rs.r.lower);
+        self.ror_upper.push(rs.r.upper);
+        self.ror_null_reason.push(rs.r.null_reason);
+        self.ic.push(rs.ic.as_ref().map(|x| x.ic));
+        self.ic025.push(rs.ic.as_ref().map(|x| x.ic025));
+        self.ic975.push(rs.ic.as_ref().map(|x| x.ic975));
+        self.ebgm.push(rs.ebgm[0]);
+        self.eb05.push(rs.ebgm[1]);
+        self.eb95.push(rs.ebgm[2]);
+        for (v, f) in self.flags.iter_mut().zip(rs.flags) {
+            v.push(f);
+        }
+        self.n_flagged.push(rs.n_flagged);
+        self.is_signal.push(rs.n_flagged >= min_methods);
+    }
+
+    /// `other`'s rows after this one's.
+    fn append(&mut self, mut other: Stats) {
+        self.prr.append(&mut other.prr);
+        self.prr_lower.append(&mut other.prr_lower);
+        self.prr_upper.append(&mut other.prr_upper);
+        self.chi2.append(&mut other.chi2);
+        self.prr_null_reason.append(&mut other.prr_null_reason);
+        self.ror.append(&mut other.ror);
+        self.ror_lower.append(&mut other.ror_lower);
+        self.ror_upper.append(&mut other.ror_upper);
+        self.ror_null_reason.append(&mut other.ror_null_reason);
+        self.ic.append(&mut other.ic);
+        self.ic025.append(&mut other.ic025);
+        self.ic975.append(&mut other.ic975);
+        self.ebgm.append(&mut other.ebgm);
+        self.eb05.append(&mut other.eb05);
+        self.eb95.append(&mut other.eb95);
+        for (v, o) in self.flags.iter_mut().zip(&mut other.flags) {
+            v.append(o);
+        }
+        self.n_flagged.append(&mut other.n_flagged);
+        self.is_signal.append(&mut other.is_signal);
+    }
+
     fn with_capacity(h: usize) -> Stats {
         let f = || Vec::with_capacity(h);
         Stats {
