@@ -391,7 +391,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
 
     check_signals_memory(pipeline, background)?;
     let stage = opts.progress.stage("signals");
-    let sig =
+    let mut sig =
         signals::compute_signals_with(background, &pipeline.signals, &period, term_index.as_ref())?;
     let flagged = sig
         .table
@@ -442,6 +442,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         },
         &pipeline.alerts,
     )?;
+    drop(alerted_signals);
     let compared = progress::timed("alerts: statuses against the previous run", || {
         alerts::compare_with_previous(fired, previous_alerts, &period.to_string())
     });
@@ -491,6 +492,28 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     staging.write_parquet("rates.parquet", &rates)?;
     staging.write_parquet("signals.parquet", &sig.table)?;
     staging.write_parquet("screening.parquet", &screening)?;
+    // The page is rendered now (and written in its place below) so that the signals table,
+    // a third of the 1m run's memory by then, is freed before the case table is built.
+    let review_html = review::render_review(
+        &review::ReviewData {
+            pipeline: &pipeline.name,
+            period: &period.to_string(),
+            previous_period: previous.as_ref().map(|p| p.period.as_str()),
+            generated_at: &started_at,
+            alerts: &alert_list,
+            rates: &rates,
+            signals: &sig.table,
+            screening: &screening,
+            inputs: &data.tables,
+            rejects: data.rejects.len(),
+            conversion: conversion.as_ref(),
+            page_limit: pipeline.alerts.page_limit,
+            priors: &sig.priors,
+            terms: terms_report.as_ref(),
+        },
+        lang,
+    );
+    drop(std::mem::take(&mut sig.table));
     // Built and written a chunk of cases at a time, with every version of those cases:
     // neither whole table is ever in memory.
     // The alerts' text files are written alongside, on the second core.
@@ -518,25 +541,6 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         &period.to_string(),
     )?;
     staging.write_parquet(decisions::log::SIGNAL_LOG_PARQUET, &signal_log)?;
-    let review_html = review::render_review(
-        &review::ReviewData {
-            pipeline: &pipeline.name,
-            period: &period.to_string(),
-            previous_period: previous.as_ref().map(|p| p.period.as_str()),
-            generated_at: &started_at,
-            alerts: &alert_list,
-            rates: &rates,
-            signals: &sig.table,
-            screening: &screening,
-            inputs: &data.tables,
-            rejects: data.rejects.len(),
-            conversion: conversion.as_ref(),
-            page_limit: pipeline.alerts.page_limit,
-            priors: &sig.priors,
-            terms: terms_report.as_ref(),
-        },
-        lang,
-    );
     staging.write_text("review.html", &review_html)?;
     staging.write_rejects("rejects.csv", &data.rejects)?;
     let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
