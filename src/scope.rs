@@ -106,15 +106,7 @@ pub fn signals_with_cases_in_scope(signals: &DataFrame, scoped: &Dataset) -> Res
         )
         .select([col(col::CLASS), col(col::PRODUCT_ID), col(col::EVENT)])
         .unique(None, UniqueKeepStrategy::Any);
-    let on = || [col(col::CLASS), col(col::PRODUCT_ID), col(col::EVENT)];
-    signals
-        .clone()
-        .lazy()
-        .with_row_index("__row", None)
-        .join(pairs, on(), on(), JoinArgs::new(JoinType::Semi))
-        .sort(["__row"], SortMultipleOptions::default())
-        .collect()
-        .and_then(|df| df.drop("__row"))
+    crate::signals::rows_with_pairs(signals, pairs, &[col::CLASS, col::PRODUCT_ID, col::EVENT])
         .context(ctx)
 }
 

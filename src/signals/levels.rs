@@ -179,23 +179,12 @@ pub fn with_cases_in_scope(
         );
     }
     let pairs = concat(pairs, UnionArgs::default()).context(ctx)?;
-    let on = || {
-        [
-            col(col::LEVEL),
-            col(col::CLASS),
-            col(col::PRODUCT_ID),
-            col(col::EVENT),
-        ]
-    };
-    signals
-        .clone()
-        .lazy()
-        .with_row_index("__row", None)
-        .join(pairs, on(), on(), JoinArgs::new(JoinType::Semi))
-        .sort(["__row"], SortMultipleOptions::default())
-        .collect()
-        .and_then(|df| df.drop("__row"))
-        .context(ctx)
+    super::rows_with_pairs(
+        signals,
+        pairs,
+        &[col::LEVEL, col::CLASS, col::PRODUCT_ID, col::EVENT],
+    )
+    .context(ctx)
 }
 
 #[cfg(test)]

@@ -141,6 +141,23 @@ fn watched_rows(
     .context(ctx)
 }
 
+/// The rows of `signals` whose `on` columns match a row of `pairs`, in their order.
+pub(crate) fn rows_with_pairs(
+    signals: &DataFrame,
+    pairs: LazyFrame,
+    on: &[&str],
+) -> PolarsResult<DataFrame> {
+    let on: Vec<Expr> = on.iter().map(|c| col(*c)).collect();
+    signals
+        .clone()
+        .lazy()
+        .with_row_index("__row", None)
+        .join(pairs, on.clone(), on, JoinArgs::new(JoinType::Semi))
+        .sort(["__row"], SortMultipleOptions::default())
+        .collect()
+        .and_then(|df| df.drop("__row"))
+}
+
 /// Compute the signals table for the period.
 pub fn compute_signals(
     data: &crate::ingest::Dataset,
