@@ -202,28 +202,11 @@ fn fit_with_options(
     threads: usize,
     allow_squash: bool,
 ) -> Fit {
-    let usable = usable_starts(starts);
-    let fallback = usable
-        .first()
-        .copied()
-        .unwrap_or(Prior::DUMOUCHEL_1999_START);
-    let failed = |neg_log_lik: f64| Fit {
-        prior: fallback,
-        neg_log_lik,
-        iterations: 0,
-        converged: false,
-        starts: usable.len(),
-        evaluations: 0,
-        starts_agreeing: 0,
-        at_bound: false,
+    let (usable, full) = match prepare(n, e, w, starts) {
+        Ok(ready) => ready,
+        Err(fit) => return fit,
     };
-    if check_pairs(n, e, w).is_err() || usable.is_empty() {
-        return failed(f64::INFINITY);
-    }
-    let full = Pairs::new(n, e, w);
-    if full.len() == 0 {
-        return failed(0.0);
-    }
+    let failed = |neg_log_lik: f64| failed_fit(&usable, neg_log_lik);
     // A squash level is only worth it when it removes most of the points.
     let squash = |width: f64| {
         allow_squash
@@ -319,6 +302,38 @@ fn fit_with_options(
         evaluations,
         starts_agreeing,
         at_bound: near_bound(&r.x),
+    }
+}
+
+/// The usable starts and the pairs laid out for the likelihood, or the fit that says
+/// there is nothing to fit: invalid pairs or no usable start (`neg_log_lik = +∞`), no
+/// pair with a weight (`0`). Both optimisers begin here.
+fn prepare(n: &[f64], e: &[f64], w: &[f64], starts: &[Prior]) -> Result<(Vec<Prior>, Pairs), Fit> {
+    let usable = usable_starts(starts);
+    if check_pairs(n, e, w).is_err() || usable.is_empty() {
+        return Err(failed_fit(&usable, f64::INFINITY));
+    }
+    let full = Pairs::new(n, e, w);
+    if full.len() == 0 {
+        return Err(failed_fit(&usable, 0.0));
+    }
+    Ok((usable, full))
+}
+
+/// A fit that did not run: the first usable start (or DuMouchel's) as the prior.
+fn failed_fit(usable: &[Prior], neg_log_lik: f64) -> Fit {
+    Fit {
+        prior: usable
+            .first()
+            .copied()
+            .unwrap_or(Prior::DUMOUCHEL_1999_START),
+        neg_log_lik,
+        iterations: 0,
+        converged: false,
+        starts: usable.len(),
+        evaluations: 0,
+        starts_agreeing: 0,
+        at_bound: false,
     }
 }
 

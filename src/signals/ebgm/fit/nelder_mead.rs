@@ -3,10 +3,10 @@
 //! kept so that tests and `examples/bench_fit.rs` can show the new fit is at least as good
 //! and how much faster it is.
 
-use super::super::likelihood::{check_pairs, Pairs, Truncation};
+use super::super::likelihood::{Pairs, Truncation};
 use super::super::optimize::{nelder_mead, NmOptions, NmResult, Point, DIM};
 use super::super::posterior::Prior;
-use super::{bounds, near_bound, to_point, to_prior, usable_starts, Fit};
+use super::{bounds, failed_fit, near_bound, prepare, to_point, to_prior, Fit};
 use super::{COARSE_WIDTH, MEDIUM_WIDTH};
 
 /// Runs Nelder–Mead from `x`, then restarts it from its own result until a restart gains
@@ -85,28 +85,11 @@ pub fn fit_prior_nelder_mead(
     starts: &[Prior],
     truncation: Truncation,
 ) -> Fit {
-    let usable = usable_starts(starts);
-    let fallback = usable
-        .first()
-        .copied()
-        .unwrap_or(Prior::DUMOUCHEL_1999_START);
-    let failed = |neg_log_lik: f64| Fit {
-        prior: fallback,
-        neg_log_lik,
-        iterations: 0,
-        converged: false,
-        starts: usable.len(),
-        evaluations: 0,
-        starts_agreeing: 0,
-        at_bound: false,
+    let (usable, full) = match prepare(n, e, w, starts) {
+        Ok(ready) => ready,
+        Err(fit) => return fit,
     };
-    if check_pairs(n, e, w).is_err() || usable.is_empty() {
-        return failed(f64::INFINITY);
-    }
-    let full = Pairs::new(n, e, w);
-    if full.len() == 0 {
-        return failed(0.0);
-    }
+    let failed = |neg_log_lik: f64| failed_fit(&usable, neg_log_lik);
     // Coarse squash for the multi-start search. For big inputs, a medium squash settles
     // the optimum cheaply before the short full-data polish.
     // A squash level is only worth it when it removes most of the points.
