@@ -17,9 +17,9 @@
 //!
 //! Lists are built from integer codes of the text ([`lists`]): one pass over the case ×
 //! product and case × event rows per chunk, a sort of small integers, and the text
-//! gathered only for the values a list holds. The run builds and writes the table in chunks of [`CHUNK_CASES`] cases in `case_id` order
-//! ([`case_table_chunks`], `output::Staging::write_parquet_batches`), so it never holds
-//! the whole table.
+//! gathered only for the values a list holds. The run builds and writes the table in
+//! chunks of [`CHUNK_CASES`] cases in `case_id` order ([`case_table_chunks`],
+//! `output::Staging::write_parquet_files`), so it never holds the whole table.
 
 pub mod completeness;
 mod lists;
