@@ -301,7 +301,7 @@ impl Staging {
     /// [`ALERT_CHUNK`] alerts at a time ([`Staging::write_parquet_batches`]): no copy of the
     /// whole list's text is ever built.
     pub fn write_alerts(&mut self, alerts: &[Alert]) -> Result<()> {
-        self.write_alerts_in_chunks(alerts, ALERT_CHUNK)
+        self.write_alerts_in_chunks(alerts, ALERT_CHUNK, |_| Ok(()))
     }
 
     /// [`Staging::write_alerts`], with the two text files written on a second thread
@@ -311,6 +311,15 @@ impl Staging {
     pub fn write_alerts_alongside<T>(
         &mut self,
         alerts: &[Alert],
+        meanwhile: impl FnOnce(&mut Staging) -> Result<T>,
+    ) -> Result<T> {
+        self.write_alerts_in_chunks(alerts, ALERT_CHUNK, meanwhile)
+    }
+
+    fn write_alerts_in_chunks<T>(
+        &mut self,
+        alerts: &[Alert],
+        chunk: usize,
         meanwhile: impl FnOnce(&mut Staging) -> Result<T>,
     ) -> Result<T> {
         use crate::progress::timed;
@@ -338,22 +347,8 @@ impl Staging {
         let n = alerts.len() as u64;
         self.record(ALERTS_JSONL, n)?;
         self.record(ALERTS_CSV, n)?;
-        self.write_alerts_table(alerts, ALERT_CHUNK)?;
+        self.write_alerts_table(alerts, chunk)?;
         Ok(out)
-    }
-
-    fn write_alerts_in_chunks(&mut self, alerts: &[Alert], chunk: usize) -> Result<()> {
-        use crate::progress::timed;
-        let n = alerts.len() as u64;
-        timed("write: alerts.jsonl", || {
-            alerts_files::write_jsonl(&self.tmp.join(ALERTS_JSONL), alerts)
-        })?;
-        self.record(ALERTS_JSONL, n)?;
-        timed("write: alerts.csv", || {
-            alerts_files::write_csv(&self.tmp.join(ALERTS_CSV), alerts)
-        })?;
-        self.record(ALERTS_CSV, n)?;
-        self.write_alerts_table(alerts, chunk)
     }
 
     /// `alerts.parquet`, a chunk of `chunk` alerts at a time.

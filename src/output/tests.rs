@@ -494,7 +494,8 @@ fn alerts_parquet_written_in_chunks_reads_back_as_one_table() {
     for chunk in [2, 5, 50_000] {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Staging::create(dir.path(), "2025").unwrap();
-        s.write_alerts_in_chunks(&alerts, chunk).unwrap();
+        s.write_alerts_in_chunks(&alerts, chunk, |_| Ok(()))
+            .unwrap();
         let rows: Vec<(String, u64)> = s.written.iter().map(|f| (f.file.clone(), f.rows)).collect();
         assert_eq!(
             rows,
