@@ -15,6 +15,29 @@ use pvwatch::{convert, error, summary, Lang, Period, Pipeline, Progress, RunOpti
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_decommits` (its index in `mi_option_e` of the mimalloc v3
+/// that `libmimalloc-sys` 0.1.49 builds; documented default 1).
+const MI_OPTION_PURGE_DECOMMITS: std::ffi::c_int = 5;
+
+extern "C" {
+    // From mimalloc's `mimalloc.h`, linked by `libmimalloc-sys`.
+    fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
+    #[cfg(test)]
+    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+}
+
+/// Let mimalloc purge freed memory by resetting it (`MADV_FREE`: the kernel takes the
+/// pages back only when it needs them) instead of decommitting it (`MADV_DONTNEED`). A run
+/// frees and reallocates column buffers of hundreds of megabytes stage after stage; with
+/// decommit, every reuse faulted its pages in again and the kernel zeroed them (a quarter
+/// of the 1m benchmark's CPU time in `clear_page`). With reset, the 1m run's page faults
+/// went from about 75,000 to 15,000 and its wall time from 9.8 to 8.7 s, for 0–60 MB more
+/// peak RSS. `MIMALLOC_PURGE_DECOMMITS` in the environment still wins.
+fn purge_by_reset() {
+    // SAFETY: sets one integer option of the allocator; any value is valid for it.
+    unsafe { mi_option_set_default(MI_OPTION_PURGE_DECOMMITS, 0) };
+}
+
 /// Pharmacovigilance signal monitoring: reporting rates against targets, from case reports.
 #[derive(Parser)]
 #[command(name = "pvwatch", version, about, max_term_width = 100)]
@@ -345,6 +368,7 @@ fn stop_cleanly_on_signals() {
 }
 
 fn main() -> ExitCode {
+    purge_by_reset();
     let cli = Cli::parse();
     let bars = !cli.quiet && std::io::stderr().is_terminal();
     init_logging(&cli, bars);
@@ -523,5 +547,35 @@ fn say(text: &str) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: writing to stdout: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `MI_OPTION_PURGE_DECOMMITS` is the option mimalloc reads from
+    /// `MIMALLOC_PURGE_DECOMMITS`: a fresh process with that variable set to 7 reads 7 at
+    /// the index (the first read of an option takes it from the environment).
+    #[test]
+    fn the_option_index_is_mimallocs_purge_decommits() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "tests::purge_decommits_from_the_environment",
+                "--ignored",
+            ])
+            .env("MIMALLOC_PURGE_DECOMMITS", "7")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+    }
+
+    #[test]
+    #[ignore = "run in a child process by the_option_index_is_mimallocs_purge_decommits"]
+    fn purge_decommits_from_the_environment() {
+        // SAFETY: reads one integer option of the allocator.
+        let value = unsafe { super::mi_option_get(super::MI_OPTION_PURGE_DECOMMITS) };
+        assert_eq!(value, 7);
     }
 }
