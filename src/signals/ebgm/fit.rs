@@ -355,9 +355,10 @@ fn objective(pairs: &Pairs, truncation: Truncation) -> impl Fn(&Point) -> Grad +
     move |x: &Point| pairs.neg_log_lik_grad(&to_prior(x), truncation)
 }
 
-/// Runs the search stage from every start, on all cores: thread `t` takes starts
-/// `t, t + threads, …`. Each start's run is independent and deterministic, and the
-/// results come back in start order, so the thread count cannot change them.
+/// Runs the search stage from every start, on all cores: each thread takes the next
+/// start not yet taken (starts differ several-fold in cost, so a fixed split left one
+/// core idle). Each start's run is independent and deterministic, and the results come
+/// back in start order, so neither the thread count nor the timing can change them.
 fn run_starts(
     pairs: &Pairs,
     truncation: Truncation,
@@ -379,32 +380,32 @@ fn run_starts(
     if threads <= 1 {
         return (0..starts.len()).map(run).collect();
     }
-    let work = |t: usize| {
-        let run = &run;
-        move || -> Vec<(usize, LbfgsResult)> {
-            (t..starts.len())
-                .step_by(threads)
-                .map(|i| (i, run(i)))
-                .collect()
-        }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::OnceLock<LbfgsResult>> = (0..starts.len())
+        .map(|_| std::sync::OnceLock::new())
+        .collect();
+    let work = || loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(slot) = results.get(i) else { break };
+        let _ = slot.set(run(i));
     };
-    let mut done: Vec<(usize, LbfgsResult)> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
+        // A thread that fails to start leaves its share to the others; one that panics
+        // leaves its start unset, which is redone below (joined here, so the panic is
+        // not passed on).
         let handles: Vec<_> = (1..threads)
-            .map(|t| std::thread::Builder::new().spawn_scoped(scope, work(t)))
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
             .collect();
-        let mut done = work(0)();
-        for (i, handle) in handles.into_iter().enumerate() {
-            // A thread that fails to start, or panics, is redone here.
-            let part = match handle {
-                Ok(h) => h.join().unwrap_or_else(|_| work(i + 1)()),
-                Err(_) => work(i + 1)(),
-            };
-            done.extend(part);
+        work();
+        for handle in handles {
+            let _ = handle.join();
         }
-        done
     });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.into_inner().unwrap_or_else(|| run(i)))
+        .collect()
 }
 #[cfg(test)]
 mod tests;

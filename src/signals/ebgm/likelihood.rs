@@ -295,6 +295,19 @@ impl Component {
         (self.c[k] + n * (ln_e - self.ln_beta - l) + ln_p0, ln_p0, l)
     }
 
+    /// `(f(0), 1 − f(0))` from `ln f(0)` with one exponential: expm1 where plain exp
+    /// would cancel in `1 − f(0)` (there `f(0) > 0.9`, so `1 − (1 − f(0))` loses nothing).
+    #[inline]
+    fn p0_and_one_minus(ln_p0: f64) -> (f64, f64) {
+        if ln_p0 > -0.1 {
+            let m = -ln_p0.exp_m1();
+            (1.0 - m, m)
+        } else {
+            let p0 = ln_p0.exp();
+            (p0, 1.0 - p0)
+        }
+    }
+
     /// `1 − f(0)` from `ln f(0)`, using expm1 only where plain exp would cancel.
     #[inline]
     fn one_minus_p0(ln_p0: f64) -> f64 {
@@ -346,11 +359,34 @@ fn log_add_exp(a: f64, b: f64) -> f64 {
     hi + (lo - hi).exp().ln_1p()
 }
 
+/// `(ln(eᵃ + eᵇ), eᵃ/(eᵃ + eᵇ), eᵇ/(eᵃ + eᵇ))`: [`log_add_exp`] and both shares from its
+/// one exponential (`d = e^{lo−hi}`, shares `1/(1+d)` and `d/(1+d)`), where forming each
+/// share as `e^{a − ln(eᵃ + eᵇ)}` took two more. Both `−∞` give NaN shares, as
+/// `e^{−∞ − (−∞)}` did.
+#[inline]
+fn log_add_exp_shares(a: f64, b: f64) -> (f64, f64, f64) {
+    let a_is_hi = a >= b;
+    let (hi, lo) = if a_is_hi { (a, b) } else { (b, a) };
+    if hi == f64::NEG_INFINITY {
+        return (f64::NEG_INFINITY, f64::NAN, f64::NAN);
+    }
+    let d = (lo - hi).exp();
+    let big = 1.0 / (1.0 + d);
+    let small = d * big;
+    let ln = hi + d.ln_1p();
+    if a_is_hi {
+        (ln, big, small)
+    } else {
+        (ln, small, big)
+    }
+}
+
 /// Pairs per chunk of the likelihood sum. Chunk boundaries depend only on the data length,
 /// so the partial sums, and the order they are added in, do not depend on the threads.
 const CHUNK: usize = 8192;
-/// Below this many pairs, thread start-up costs more than it saves.
-const PARALLEL_MIN: usize = 4 * CHUNK;
+/// Below this many pairs, thread start-up costs more than it saves. (Two chunks: an
+/// evaluation of 16k pairs takes about a millisecond, starting a thread some 30 µs.)
+const PARALLEL_MIN: usize = 2 * CHUNK;
 
 fn chunked_sum(len: usize, chunk_sum: &(dyn Fn(Range<usize>) -> f64 + Sync)) -> f64 {
     chunked(len, chunk_sum).iter().sum()

@@ -23,7 +23,7 @@
 //! as the likelihood itself is. The tests check every component against central finite
 //! differences.
 
-use super::{chunked_grad_sum, log_add_exp, Component, Pairs, Truncation};
+use super::{chunked_grad_sum, log_add_exp, log_add_exp_shares, Component, Pairs, Truncation};
 use super::{digamma, Range};
 use crate::signals::ebgm::posterior::Prior;
 
@@ -134,16 +134,12 @@ fn mixture_terms(
     p: f64,
 ) -> (f64, [f64; 7]) {
     let q = 1.0 - p;
-    let (a, b) = (ln_p + lf1, ln_q + lf2);
-    let ln_f = log_add_exp(a, b);
-    let (r1, r2) = ((a - ln_f).exp(), (b - ln_f).exp());
-    let (m1, m2) = (
-        Component::one_minus_p0(lp0_1),
-        Component::one_minus_p0(lp0_2),
-    );
+    let (ln_f, r1, r2) = log_add_exp_shares(ln_p + lf1, ln_q + lf2);
+    let (p0_1, m1) = Component::p0_and_one_minus(lp0_1);
+    let (p0_2, m2) = Component::p0_and_one_minus(lp0_2);
     let denom = p * m1 + q * m2;
     if denom > 1e-290 {
-        let (s1, s2) = (p * lp0_1.exp() / denom, q * lp0_2.exp() / denom);
+        let (s1, s2) = (p * p0_1 / denom, q * p0_2 / denom);
         let (a1, a2) = (c1.base.alpha, c2.base.alpha);
         (
             ln_f - denom.ln(),
@@ -192,9 +188,7 @@ fn per_component_terms(
         }
     };
     let (lm1, lm2) = (ln_1m(c1, lp0_1, l1), ln_1m(c2, lp0_2, l2));
-    let (a, b) = (ln_p + lf1 - lm1, ln_q + lf2 - lm2);
-    let ln_lik = log_add_exp(a, b);
-    let (r1, r2) = ((a - ln_lik).exp(), (b - ln_lik).exp());
+    let (ln_lik, r1, r2) = log_add_exp_shares(ln_p + lf1 - lm1, ln_q + lf2 - lm2);
     // r_k·(f_k(0)/m_k)·α_k·l_k and r_k·(f_k(0)/m_k)·α_k·ρ_k/(1+ρ_k), in log space so that neither the
     // ratio (huge for tiny E) nor l_k (tiny) is formed on its own.
     let (la1, la2) = (c1.base.ln_alpha, c2.base.ln_alpha);
