@@ -253,12 +253,22 @@ fn chunks<'a>(
             return Ok((table, None));
         }
         // A dataset built without ingest (tests, benchmarks) may have no older versions.
-        let older = if data.superseded_versions.column(col::CASE_KEY).is_ok() {
-            in_chunk(&data.superseded_versions, crate::ingest::SUPERSEDED_COLUMNS)?
+        let (older, older_rows) = if data.superseded_versions.column(col::CASE_KEY).is_ok() {
+            let mut names = crate::ingest::SUPERSEDED_COLUMNS.to_vec();
+            names.push(col::CASE_KEY);
+            let mut older = in_chunk(&data.superseded_versions, &names)?;
+            let keys = older.drop_in_place(col::CASE_KEY).context(ctx)?;
+            let rows = keys
+                .idx()
+                .context(ctx)?
+                .into_no_null_iter()
+                .map(|k| row_of[k as usize])
+                .collect::<Vec<u32>>();
+            (older, rows)
         } else {
-            DataFrame::empty()
+            (DataFrame::empty(), Vec::new())
         };
-        let versions = versions::versions_chunk(&table, older, &period.to_string())?;
+        let versions = versions::versions_chunk(&table, older, &older_rows, &period.to_string())?;
         tracing::debug!(
             chunk = i,
             versions = versions.height(),
