@@ -221,3 +221,109 @@ fn spread_lists(lists: &ListChunked, latest_of: &[Option<usize>]) -> PolarsResul
     let chunked = ListChunked::with_chunk(lists.name().clone(), array);
     Ok(chunked.into_column())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Row = (u32, Option<i64>, Option<i32>, Option<String>);
+
+    fn frame(rows: &[Row]) -> DataFrame {
+        let version: Vec<Option<i64>> = rows.iter().map(|r| r.1).collect();
+        let received: Vec<Option<i32>> = rows.iter().map(|r| r.2).collect();
+        let report: Vec<Option<&str>> = rows.iter().map(|r| r.3.as_deref()).collect();
+        let case: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        df!(
+            "case_row" => case,
+            col::VERSION => version,
+            col::RECEIVED_DATE => received,
+            col::REPORT_ID => report,
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col(col::RECEIVED_DATE).cast(DataType::Date))
+        .collect()
+        .unwrap()
+    }
+
+    proptest! {
+        /// The integer-key order is polars' stable multi-column sort, nulls first.
+        #[test]
+        fn version_order_is_polars_stable_sort(
+            rows in proptest::collection::vec(
+                (
+                    0u32..4,
+                    proptest::option::of(0i64..3),
+                    proptest::option::of(0i32..3),
+                    proptest::option::of("[ab]{0,2}"),
+                ),
+                0..40,
+            )
+        ) {
+            let df = frame(&rows);
+            let case_rows: Vec<u32> = rows.iter().map(|r| r.0).collect();
+            let ours = version_order(&df, &case_rows).unwrap();
+            let n = df.height() as IdxSize;
+            let mut with_index = df.clone();
+            with_index
+                .with_column(IdxCa::from_vec("i".into(), (0..n).collect()).into_column())
+                .unwrap();
+            let sorted = with_index
+                .sort(
+                    ["case_row", col::VERSION, col::RECEIVED_DATE, col::REPORT_ID],
+                    SortMultipleOptions::default().with_maintain_order(true),
+                )
+                .unwrap();
+            let theirs: Vec<IdxSize> = sorted
+                .column("i")
+                .unwrap()
+                .idx()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    /// Latest rows get their case's list, values shared; other rows are null.
+    #[test]
+    fn spread_lists_puts_each_list_on_its_latest_row() {
+        let mut builder = ListStringChunkedBuilder::new("events".into(), 3, 4);
+        builder.append_values_iter(["a", "b"].into_iter());
+        builder.append_values_iter(std::iter::empty::<&str>());
+        builder.append_values_iter(["c"].into_iter());
+        let lists = builder.finish();
+        let latest_of = [None, Some(0), None, None, Some(1), Some(2), None];
+        let spread = spread_lists(&lists, &latest_of).unwrap();
+        let spread = spread.list().unwrap();
+        let got: Vec<Option<Vec<String>>> = spread
+            .amortized_iter()
+            .map(|l| {
+                l.map(|s| {
+                    s.as_ref()
+                        .str()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.unwrap_or_default().to_string())
+                        .collect()
+                })
+            })
+            .collect();
+        let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            vec![
+                None,
+                list(&["a", "b"]),
+                None,
+                None,
+                list(&[]),
+                list(&["c"]),
+                None
+            ]
+        );
+        // Out of order is refused, not silently wrong.
+        assert!(spread_lists(&lists, &[Some(1), Some(0)]).is_err());
+    }
+}
