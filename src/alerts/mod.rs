@@ -75,7 +75,9 @@ pub fn compare_with_previous(
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(current.len());
     for mut a in current {
-        seen.insert(a.alert_id.clone());
+        if !open.is_empty() {
+            seen.insert(a.alert_id.clone());
+        }
         match open.get(a.alert_id.as_str()) {
             None => {
                 a.status = Status::New;
@@ -122,15 +124,46 @@ pub fn compare_with_previous(
 }
 
 /// Most urgent first: priority, then new, escalated, ongoing, resolved; then kind and id.
+///
+/// The order is found on the keys alone and then applied with one swap per misplaced
+/// alert: a stable sort of the alerts themselves moved each (several hundred bytes)
+/// about log₂ n times, 0.2 s for the 1m benchmark's 101k alerts.
 pub fn sort_alerts(alerts: &mut [Alert]) {
-    alerts.sort_by(|x, y| {
-        (x.priority, x.status, x.kind, &x.alert_id).cmp(&(
-            y.priority,
-            y.status,
-            y.kind,
-            &y.alert_id,
-        ))
+    // The keys side by side, with the id's first 16 bytes as a number (zero-padded), so
+    // that most comparisons never reach the alerts' own memory.
+    let prefix = |id: &str| {
+        let mut b = [0u8; 16];
+        let n = id.len().min(16);
+        b[..n].copy_from_slice(&id.as_bytes()[..n]);
+        u128::from_be_bytes(b)
+    };
+    let mut keys: Vec<_> = alerts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.priority, a.status, a.kind, prefix(&a.alert_id), i))
+        .collect();
+    // The index breaks every tie, so the order is that of a stable sort.
+    keys.sort_unstable_by(|x, y| {
+        (x.0, x.1, x.2, x.3)
+            .cmp(&(y.0, y.1, y.2, y.3))
+            .then_with(|| alerts[x.4].alert_id.cmp(&alerts[y.4].alert_id))
+            .then(x.4.cmp(&y.4))
     });
+    let order: Vec<usize> = keys.into_iter().map(|k| k.4).collect();
+    // Position k takes the alert at order[k], one cycle of the permutation at a time.
+    let mut placed = vec![false; alerts.len()];
+    for start in 0..alerts.len() {
+        let mut k = start;
+        while !placed[k] {
+            placed[k] = true;
+            let from = order[k];
+            if from == start {
+                break;
+            }
+            alerts.swap(k, from);
+            k = from;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,5 +243,57 @@ mod tests {
             (out[0].status, out[0].first_period.as_str()),
             (Status::New, "2025")
         );
+    }
+
+    proptest::proptest! {
+        /// The permutation gives the order of a stable sort of the alerts themselves, equal
+        /// keys and equal ids included.
+        #[test]
+        fn sort_alerts_is_the_stable_sort(
+            rows in proptest::collection::vec((0usize..6, 0usize..8, 0usize..4, 0usize..5), 0..60)
+        ) {
+            const KINDS: [Kind; 8] = [
+                Kind::NewSignal,
+                Kind::StrengthenedSignal,
+                Kind::FatalReport,
+                Kind::SeriousReport,
+                Kind::Cluster,
+                Kind::RateBelowTarget,
+                Kind::SentinelQualityBelowTarget,
+                Kind::DataQuality,
+            ];
+            const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
+            const STATUSES: [Status; 5] = [
+                Status::New,
+                Status::Reopened,
+                Status::Escalated,
+                Status::Ongoing,
+                Status::Resolved,
+            ];
+            let alerts: Vec<Alert> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, &(id, kind, priority, status))| Alert {
+                    // Marks the input position, to see that ties keep it.
+                    value: i as f64,
+                    // Ids longer than the 16 bytes compared as a number, and shorter.
+                    ..Alert::example(
+                        &format!("{}{id}", if id % 2 == 0 { "a" } else { "signal-0123456789abcdef-" }),
+                        KINDS[kind],
+                        PRIORITIES[priority],
+                        STATUSES[status],
+                    )
+                })
+                .collect();
+            let mut ours = alerts.clone();
+            sort_alerts(&mut ours);
+            let mut stable = alerts;
+            stable.sort_by(|x, y| {
+                (x.priority, x.status, x.kind, &x.alert_id)
+                    .cmp(&(y.priority, y.status, y.kind, &y.alert_id))
+            });
+            let seen = |v: &[Alert]| v.iter().map(|a| a.value).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(seen(&ours), seen(&stable));
+        }
     }
 }
