@@ -205,62 +205,9 @@ impl Staging {
         files: &[&str],
         batches: impl IntoIterator<Item = Result<Vec<DataFrame>>>,
     ) -> Result<()> {
-        let mut writers: Vec<
-            Option<(
-                Schema,
-                polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>,
-            )>,
-        > = (0..files.len()).map(|_| None).collect();
-        let mut rows = vec![0u64; files.len()];
-        for batch in batches {
-            let batch = batch?;
-            assert_eq!(batch.len(), files.len(), "one batch per file");
-            for (i, (file, mut frame)) in files.iter().zip(batch).enumerate() {
-                let target = self.target.join(file);
-                check_parquet_types(&target, &frame)?;
-                let ctx = || format!("{}: writing Parquet", target.display());
-                if writers[i].is_none() {
-                    let path = self.tmp.join(file);
-                    let f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-                    let schema = frame.schema().as_ref().clone();
-                    let writer = ParquetWriter::new(std::io::BufWriter::new(f))
-                        .with_compression(ParquetCompression::Snappy)
-                        .with_key_value_metadata(arrow_schema::arrow_schema_metadata(&schema))
-                        .batched(&schema)
-                        .context(ctx)?;
-                    writers[i] = Some((schema, writer));
-                }
-                let (schema, writer) = writers[i].as_mut().expect("opened above");
-                if frame.schema().as_ref() != schema {
-                    return Err(Error::Polars {
-                        context: ctx(),
-                        source: PolarsError::SchemaMismatch(
-                            format!(
-                                "a batch has schema {:?}, the first had {:?}",
-                                frame.schema(),
-                                schema
-                            )
-                            .into(),
-                        ),
-                    });
-                }
-                rows[i] += frame.height() as u64;
-                frame.rechunk_mut_par();
-                writer.write_batch(&frame).context(ctx)?;
-            }
-        }
-        for (i, file) in files.iter().enumerate() {
-            let target = self.target.join(file);
-            let ctx = || format!("{}: writing Parquet", target.display());
-            let Some((_, writer)) = writers[i].take() else {
-                return Err(Error::Polars {
-                    context: ctx(),
-                    source: PolarsError::NoData("no batch to write".into()),
-                });
-            };
-            writer.finish().context(ctx)?;
-            // Writing the footer flushes the buffer, so a failed write is an error here.
-            self.record(file, rows[i])?;
+        let rows = write_parquet_files_in(&self.tmp, &self.target, files, batches)?;
+        for (file, rows) in files.iter().zip(rows) {
+            self.record(file, rows)?;
         }
         Ok(())
     }
@@ -298,16 +245,16 @@ impl Staging {
     /// and `alerts.parquet` (flat typed columns, [`alerts_table`]).
     ///
     /// The text files are written alert by alert ([`alerts_files`]), the table a chunk of
-    /// [`ALERT_CHUNK`] alerts at a time ([`Staging::write_parquet_batches`]): no copy of the
-    /// whole list's text is ever built.
+    /// [`ALERT_CHUNK`] alerts at a time, as [`Staging::write_parquet_batches`] does: no copy
+    /// of the whole list's text is ever built.
     pub fn write_alerts(&mut self, alerts: &[Alert]) -> Result<()> {
         self.write_alerts_in_chunks(alerts, ALERT_CHUNK, |_| Ok(()))
     }
 
-    /// [`Staging::write_alerts`], with the two text files written on a second thread
+    /// [`Staging::write_alerts`], with the three alerts files written on a second thread
     /// while `meanwhile` writes other files here (the case table: the machine's second
-    /// core is otherwise mostly idle then). Every file is recorded, and an error of either
-    /// side is returned, `meanwhile`'s first.
+    /// core is otherwise mostly idle then). Every file is recorded, the alerts files after
+    /// `meanwhile`'s, and an error of either side is returned, `meanwhile`'s first.
     pub fn write_alerts_alongside<T>(
         &mut self,
         alerts: &[Alert],
@@ -324,45 +271,35 @@ impl Staging {
     ) -> Result<T> {
         use crate::progress::timed;
         let (jsonl, csv) = (self.tmp.join(ALERTS_JSONL), self.tmp.join(ALERTS_CSV));
-        let (out, text) = std::thread::scope(|scope| {
-            let text = scope.spawn(|| -> Result<()> {
+        let (tmp, target) = (self.tmp.clone(), self.target.clone());
+        let (out, alerts_out) = std::thread::scope(|scope| {
+            let side = scope.spawn(|| -> Result<u64> {
                 timed("write: alerts.jsonl", || {
                     alerts_files::write_jsonl(&jsonl, alerts)
                 })?;
                 timed("write: alerts.csv", || {
                     alerts_files::write_csv(&csv, alerts)
+                })?;
+                timed("write: alerts.parquet", || {
+                    write_alerts_table(&tmp, &target, alerts, chunk)
                 })
             });
             let out = meanwhile(self);
-            let text = text.join().unwrap_or_else(|_| {
+            let alerts_out = side.join().unwrap_or_else(|_| {
                 Err(Error::io(
                     &jsonl,
                     std::io::Error::other("the alerts' writer stopped"),
                 ))
             });
-            (out, text)
+            (out, alerts_out)
         });
         let out = out?;
-        text?;
+        let table_rows = alerts_out?;
         let n = alerts.len() as u64;
         self.record(ALERTS_JSONL, n)?;
         self.record(ALERTS_CSV, n)?;
-        self.write_alerts_table(alerts, chunk)?;
+        self.record(ALERTS_PARQUET, table_rows)?;
         Ok(out)
-    }
-
-    /// `alerts.parquet`, a chunk of `chunk` alerts at a time.
-    fn write_alerts_table(&mut self, alerts: &[Alert], chunk: usize) -> Result<()> {
-        crate::progress::timed("write: alerts.parquet", || {
-            if alerts.is_empty() {
-                // The one batch of an empty list: the typed header.
-                return self.write_parquet(ALERTS_PARQUET, &alerts_table(alerts)?);
-            }
-            self.write_parquet_batches(
-                ALERTS_PARQUET,
-                alerts.chunks(chunk.max(1)).map(alerts_table),
-            )
-        })
     }
 
     /// Write a text file (the review page).
@@ -442,6 +379,93 @@ pub fn check_bi_types(df: &DataFrame) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `alerts.parquet` into the staging folder `tmp`, a chunk of `chunk` alerts at a time;
+/// the rows written.
+fn write_alerts_table(tmp: &Path, target: &Path, alerts: &[Alert], chunk: usize) -> Result<u64> {
+    if alerts.is_empty() {
+        // The one batch of an empty list: the typed header, as `Staging::write_parquet`.
+        let df = alerts_table(alerts)?;
+        let target = target.join(ALERTS_PARQUET);
+        check_parquet_types(&target, &df)?;
+        sink_parquet(df.lazy(), &tmp.join(ALERTS_PARQUET), &target, Engine::Auto)?;
+        return Ok(0);
+    }
+    let batches = alerts
+        .chunks(chunk.max(1))
+        .map(|c| alerts_table(c).map(|b| vec![b]));
+    let rows = write_parquet_files_in(tmp, target, &[ALERTS_PARQUET], batches)?;
+    Ok(rows[0])
+}
+
+/// [`Staging::write_parquet_files`] into the staging folder `tmp` (errors name the file
+/// under `target`, where it will be published); the rows written to each file, for the
+/// caller to record. Free of the staging, so that a second thread can write a file while
+/// the staging writes others.
+fn write_parquet_files_in(
+    tmp: &Path,
+    target: &Path,
+    files: &[&str],
+    batches: impl IntoIterator<Item = Result<Vec<DataFrame>>>,
+) -> Result<Vec<u64>> {
+    let mut writers: Vec<
+        Option<(
+            Schema,
+            polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>,
+        )>,
+    > = (0..files.len()).map(|_| None).collect();
+    let mut rows = vec![0u64; files.len()];
+    for batch in batches {
+        let batch = batch?;
+        assert_eq!(batch.len(), files.len(), "one batch per file");
+        for (i, (file, mut frame)) in files.iter().zip(batch).enumerate() {
+            let target = target.join(file);
+            check_parquet_types(&target, &frame)?;
+            let ctx = || format!("{}: writing Parquet", target.display());
+            if writers[i].is_none() {
+                let path = tmp.join(file);
+                let f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let schema = frame.schema().as_ref().clone();
+                let writer = ParquetWriter::new(std::io::BufWriter::new(f))
+                    .with_compression(ParquetCompression::Snappy)
+                    .with_key_value_metadata(arrow_schema::arrow_schema_metadata(&schema))
+                    .batched(&schema)
+                    .context(ctx)?;
+                writers[i] = Some((schema, writer));
+            }
+            let (schema, writer) = writers[i].as_mut().expect("opened above");
+            if frame.schema().as_ref() != schema {
+                return Err(Error::Polars {
+                    context: ctx(),
+                    source: PolarsError::SchemaMismatch(
+                        format!(
+                            "a batch has schema {:?}, the first had {:?}",
+                            frame.schema(),
+                            schema
+                        )
+                        .into(),
+                    ),
+                });
+            }
+            rows[i] += frame.height() as u64;
+            frame.rechunk_mut_par();
+            writer.write_batch(&frame).context(ctx)?;
+        }
+    }
+    for (i, file) in files.iter().enumerate() {
+        let target = target.join(file);
+        let ctx = || format!("{}: writing Parquet", target.display());
+        let Some((_, writer)) = writers[i].take() else {
+            return Err(Error::Polars {
+                context: ctx(),
+                source: PolarsError::NoData("no batch to write".into()),
+            });
+        };
+        // Writing the footer flushes the buffer, so a failed write is an error here.
+        writer.finish().context(ctx)?;
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]
