@@ -348,7 +348,7 @@ pub fn select_alerts(alerts: &[Alert], min: Priority) -> Vec<&Alert> {
     selected
 }
 
-const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
+const PRIORITIES: [Priority; 4] = Priority::ALL;
 
 /// The plain-text message: pipeline and period, counts by priority, then one line per
 /// alert, within [`MAX_CONTENT_BYTES`]. `selected` comes from [`select_alerts`].

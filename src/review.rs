@@ -78,14 +78,8 @@ pub struct ReviewData<'a> {
     pub terms: Option<&'a crate::terms::TermsReport>,
 }
 
-const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
-const STATUSES: [Status; 5] = [
-    Status::New,
-    Status::Reopened,
-    Status::Escalated,
-    Status::Ongoing,
-    Status::Resolved,
-];
+const PRIORITIES: [Priority; 4] = Priority::ALL;
+const STATUSES: [Status; 5] = Status::ALL;
 
 /// Render the review page of one batch in `lang`.
 pub fn render_review(data: &ReviewData<'_>, lang: Lang) -> String {

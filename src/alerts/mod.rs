@@ -252,24 +252,6 @@ mod tests {
         fn sort_alerts_is_the_stable_sort(
             rows in proptest::collection::vec((0usize..6, 0usize..8, 0usize..4, 0usize..5), 0..60)
         ) {
-            const KINDS: [Kind; 8] = [
-                Kind::NewSignal,
-                Kind::StrengthenedSignal,
-                Kind::FatalReport,
-                Kind::SeriousReport,
-                Kind::Cluster,
-                Kind::RateBelowTarget,
-                Kind::SentinelQualityBelowTarget,
-                Kind::DataQuality,
-            ];
-            const PRIORITIES: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
-            const STATUSES: [Status; 5] = [
-                Status::New,
-                Status::Reopened,
-                Status::Escalated,
-                Status::Ongoing,
-                Status::Resolved,
-            ];
             let alerts: Vec<Alert> = rows
                 .iter()
                 .enumerate()
@@ -279,9 +261,9 @@ mod tests {
                     // Ids longer than the 16 bytes compared as a number, and shorter.
                     ..Alert::example(
                         &format!("{}{id}", if id % 2 == 0 { "a" } else { "signal-0123456789abcdef-" }),
-                        KINDS[kind],
-                        PRIORITIES[priority],
-                        STATUSES[status],
+                        Kind::ALL[kind],
+                        Priority::ALL[priority],
+                        Status::ALL[status],
                     )
                 })
                 .collect();

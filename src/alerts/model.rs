@@ -19,6 +19,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 8] = [
+        Kind::NewSignal,
+        Kind::StrengthenedSignal,
+        Kind::FatalReport,
+        Kind::SeriousReport,
+        Kind::Cluster,
+        Kind::RateBelowTarget,
+        Kind::SentinelQualityBelowTarget,
+        Kind::DataQuality,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Kind::NewSignal => "new_signal",
@@ -74,6 +86,9 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// Every priority, most urgent first.
+    pub const ALL: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Priority::P0 => "P0",
@@ -119,6 +134,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order alerts are listed.
+    pub const ALL: [Status; 5] = [
+        Status::New,
+        Status::Reopened,
+        Status::Escalated,
+        Status::Ongoing,
+        Status::Resolved,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::New => "new",
