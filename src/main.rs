@@ -21,21 +21,41 @@ const MI_OPTION_PURGE_DECOMMITS: std::ffi::c_int = 5;
 
 extern "C" {
     // From mimalloc's `mimalloc.h`, linked by `libmimalloc-sys`.
-    fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
     #[cfg(test)]
     fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
 }
 
-/// Let mimalloc purge freed memory by resetting it (`MADV_FREE`: the kernel takes the
-/// pages back only when it needs them) instead of decommitting it (`MADV_DONTNEED`). A run
-/// frees and reallocates column buffers of hundreds of megabytes stage after stage; with
-/// decommit, every reuse faulted its pages in again and the kernel zeroed them (a quarter
-/// of the 1m benchmark's CPU time in `clear_page`). With reset, the 1m run's page faults
-/// went from about 75,000 to 15,000 and its wall time from 9.8 to 8.7 s, for 0–60 MB more
-/// peak RSS. `MIMALLOC_PURGE_DECOMMITS` in the environment still wins.
-fn purge_by_reset() {
-    // SAFETY: sets one integer option of the allocator; any value is valid for it.
-    unsafe { mi_option_set_default(MI_OPTION_PURGE_DECOMMITS, 0) };
+/// A run whose estimated peak is at most this share of the memory budget purges freed
+/// memory by reset rather than decommit ([`choose_purge`]).
+const RESET_UP_TO_SHARE_OF_BUDGET: u64 = 4;
+
+/// Whether a run estimated to need `needed` bytes at its peak, under a budget of `limit`
+/// bytes, purges by reset: only with ample headroom (a quarter of the budget or less).
+fn purge_by_reset(needed: u64, limit: u64) -> bool {
+    needed.saturating_mul(RESET_UP_TO_SHARE_OF_BUDGET) <= limit
+}
+
+/// Told by the library before a run loads its inputs ([`pvwatch::memory::on_headroom`]):
+/// let mimalloc purge freed memory by resetting it (`MADV_FREE`: the kernel takes the
+/// pages back only when it needs them) instead of decommitting it (`MADV_DONTNEED`) when
+/// the run has ample headroom.
+///
+/// A run frees and reallocates column buffers of hundreds of megabytes stage after stage;
+/// with decommit, every reuse faulted its pages in again and the kernel zeroed them (a
+/// quarter of the 1m benchmark's CPU time was in `clear_page`). With reset, the 1m run's
+/// page faults went from about 75,000 to 17,000 and its wall time from about 11.2 to 10.0
+/// s, for 0–60 MB more peak RSS. But reset pages stay in the resident size until the
+/// kernel wants them: the 25m run's measured peak rose from 9.66 to 11.82 GiB (for 6 s
+/// less time), so a run estimated near its budget keeps decommit, mimalloc's default.
+/// `MIMALLOC_PURGE_DECOMMITS` in the environment always wins.
+fn choose_purge(needed: u64, limit: u64) {
+    if std::env::var_os("MIMALLOC_PURGE_DECOMMITS").is_some() {
+        return;
+    }
+    let decommit = !purge_by_reset(needed, limit);
+    // SAFETY: sets one integer option of the allocator; 0 and 1 are its valid values.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DECOMMITS, std::ffi::c_long::from(decommit)) };
 }
 
 /// Pharmacovigilance signal monitoring: reporting rates against targets, from case reports.
@@ -368,7 +388,7 @@ fn stop_cleanly_on_signals() {
 }
 
 fn main() -> ExitCode {
-    purge_by_reset();
+    pvwatch::memory::on_headroom(choose_purge);
     let cli = Cli::parse();
     let bars = !cli.quiet && std::io::stderr().is_terminal();
     init_logging(&cli, bars);
@@ -569,6 +589,21 @@ mod tests {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
         assert!(stdout.contains("1 passed"), "{stdout}");
+    }
+
+    /// Reset only with a quarter of the budget or less: the benchmark's 1m and 10m runs
+    /// (estimated 1.0 and 3.6 GiB of about 22 GiB available) reset, the 25m run (7.9 GiB)
+    /// decommits; an unknown budget (`u64::MAX`) resets.
+    #[test]
+    fn reset_only_with_ample_headroom() {
+        const GIB: u64 = 1 << 30;
+        assert!(super::purge_by_reset(GIB, 22 * GIB));
+        assert!(super::purge_by_reset(36 * GIB / 10, 22 * GIB));
+        assert!(!super::purge_by_reset(79 * GIB / 10, 22 * GIB));
+        assert!(super::purge_by_reset(4 * GIB, 16 * GIB));
+        assert!(!super::purge_by_reset(4 * GIB + 1, 16 * GIB));
+        assert!(super::purge_by_reset(u64::MAX / 2, u64::MAX));
+        assert!(!super::purge_by_reset(u64::MAX, 1 << 40));
     }
 
     #[test]

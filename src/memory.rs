@@ -76,6 +76,24 @@ pub fn dataset_bytes(cases: usize, case_products: usize, case_events: usize) -> 
     INGEST_BASE_BYTES + cases as u64 * c + case_products as u64 * p + case_events as u64 * e
 }
 
+/// Told once per run, before loading, what the run is estimated to need at its peak and
+/// what the budget allows ([`on_headroom`]).
+static HEADROOM_HOOK: std::sync::OnceLock<fn(needed: u64, limit: u64)> = std::sync::OnceLock::new();
+
+/// Have `hook` told, before each run loads its inputs, the estimated peak and the budget's
+/// limit (`u64::MAX` when unknown). The binary uses it to choose how the allocator
+/// returns freed memory; the library never depends on the allocator. Set once; later
+/// calls are ignored.
+pub fn on_headroom(hook: fn(needed: u64, limit: u64)) {
+    let _ = HEADROOM_HOOK.set(hook);
+}
+
+pub(crate) fn report_headroom(needed: u64, budget: &Budget) {
+    if let Some(hook) = HEADROOM_HOOK.get() {
+        hook(needed, budget.limit);
+    }
+}
+
 /// Where the limit comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitSource {

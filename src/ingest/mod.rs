@@ -218,6 +218,7 @@ fn check_memory(specs: &[(&'static TableSpec, PathBuf)], budget: &Budget) -> Res
         };
         needed += bytes;
     }
+    memory::report_headroom(needed, budget);
     budget.check("ingest", || format!("loading {}", sizes.join(", ")), needed)
 }
 
