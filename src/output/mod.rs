@@ -168,15 +168,8 @@ impl Staging {
 
     /// Write a table as Parquet that every BI reader takes without a cast.
     pub fn write_parquet(&mut self, file: &str, df: &DataFrame) -> Result<()> {
-        let target = self.target.join(file);
-        check_parquet_types(&target, df)?;
-        sink_parquet(
-            df.clone().lazy(),
-            &self.tmp.join(file),
-            &target,
-            Engine::Auto,
-        )?;
-        self.record(file, df.height() as u64)
+        let rows = write_parquet_in(&self.tmp, &self.target, file, df)?;
+        self.record(file, rows)
     }
 
     /// Write a table that comes in batches (built one at a time, so that the whole table
@@ -381,16 +374,21 @@ pub fn check_bi_types(df: &DataFrame) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// [`Staging::write_parquet`] into the staging folder `tmp` (errors name the file under
+/// `target`); the rows written.
+fn write_parquet_in(tmp: &Path, target: &Path, file: &str, df: &DataFrame) -> Result<u64> {
+    let target = target.join(file);
+    check_parquet_types(&target, df)?;
+    sink_parquet(df.clone().lazy(), &tmp.join(file), &target, Engine::Auto)?;
+    Ok(df.height() as u64)
+}
+
 /// `alerts.parquet` into the staging folder `tmp`, a chunk of `chunk` alerts at a time;
 /// the rows written.
 fn write_alerts_table(tmp: &Path, target: &Path, alerts: &[Alert], chunk: usize) -> Result<u64> {
     if alerts.is_empty() {
-        // The one batch of an empty list: the typed header, as `Staging::write_parquet`.
-        let df = alerts_table(alerts)?;
-        let target = target.join(ALERTS_PARQUET);
-        check_parquet_types(&target, &df)?;
-        sink_parquet(df.lazy(), &tmp.join(ALERTS_PARQUET), &target, Engine::Auto)?;
-        return Ok(0);
+        // The one batch of an empty list: the typed header.
+        return write_parquet_in(tmp, target, ALERTS_PARQUET, &alerts_table(alerts)?);
     }
     let batches = alerts
         .chunks(chunk.max(1))
