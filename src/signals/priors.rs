@@ -277,28 +277,55 @@ fn nll(prior: &ebgm::Prior, d: &DistinctPairs, t: ebgm::Truncation) -> f64 {
     }
 }
 
-/// The distinct (a, E) of all classes together, with summed multiplicities.
+/// The distinct (a, E) of all classes together, with summed multiplicities, in the order
+/// of (a, E): the classes' sorted runs merged.
 fn pool(by_class: &BTreeMap<String, DistinctPairs>) -> DistinctPairs {
-    let mut all: Vec<(f64, f64, f64)> = by_class
+    let mut all: Vec<(u128, f64)> = by_class
         .values()
-        .flat_map(|(n, e, w)| (0..n.len()).map(move |i| (n[i], e[i], w[i])))
+        .flat_map(|(n, e, w)| (0..n.len()).map(move |i| (pair_key(n[i] as i64, e[i]), w[i])))
         .collect();
-    all.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then_with(|| x.1.total_cmp(&y.1)));
+    all.sort_unstable_by_key(|x| x.0);
     let mut out = DistinctPairs::default();
-    for run in all.chunk_by(|x, y| x.0 == y.0 && x.1.total_cmp(&y.1).is_eq()) {
-        out.0.push(run[0].0);
-        out.1.push(run[0].1);
-        out.2.push(run.iter().map(|r| r.2).sum());
+    for run in all.chunk_by(|x, y| x.0 == y.0) {
+        let (n, e) = unpack_key(run[0].0);
+        out.0.push(n as f64);
+        out.1.push(e);
+        out.2.push(run.iter().map(|r| r.1).sum());
     }
     out
 }
 
-/// The distinct (a, expected) values of each class, with their multiplicities.
+/// `(a, E)` packed so that the integers' order is `(a, E.total_cmp)`: each half is the
+/// value's bits with the sign bit flipped (for `E`, negatives' other bits inverted too, as
+/// `f64::total_cmp` does). Sorting 600k such keys is several times faster than sorting
+/// tuples with a string in front.
+fn pair_key(a: i64, e: f64) -> u128 {
+    const SIGN: u64 = 1 << 63;
+    let bits = e.to_bits();
+    let e_key = if bits & SIGN != 0 { !bits } else { bits | SIGN };
+    (((a as u64) ^ SIGN) as u128) << 64 | e_key as u128
+}
+
+/// The inverse of [`pair_key`].
+fn unpack_key(key: u128) -> (i64, f64) {
+    const SIGN: u64 = 1 << 63;
+    let a = ((key >> 64) as u64 ^ SIGN) as i64;
+    let e_key = key as u64;
+    let bits = if e_key & SIGN != 0 {
+        e_key & !SIGN
+    } else {
+        !e_key
+    };
+    (a, f64::from_bits(bits))
+}
+
+/// The distinct (a, expected) values of each class, with their multiplicities, each
+/// class in the order of (a, E).
 fn distinct_pairs(counts: &DataFrame) -> Result<BTreeMap<String, DistinctPairs>> {
     let ctx = || "signals: fitting the EBGM prior".to_string();
-    // Distinct (class, a, E) with their multiplicities, in that order: the rows sorted and
-    // run-length counted, which needs a fraction of the memory of a hash group-by over
-    // millions of nearly distinct expected counts.
+    // Each class's (a, E) as packed integer keys, sorted and run-length counted, which
+    // needs a fraction of the memory of a hash group-by over millions of nearly distinct
+    // expected counts. The classes are few, so a short list finds each row's.
     let class = counts
         .column(col::CLASS)
         .and_then(|c| c.str().cloned())
@@ -311,27 +338,31 @@ fn distinct_pairs(counts: &DataFrame) -> Result<BTreeMap<String, DistinctPairs>>
         .column(counts::EXPECTED)
         .and_then(|c| c.f64().cloned())
         .context(ctx)?;
-    let mut rows: Vec<(&str, i64, f64)> = class
-        .iter()
-        .zip(a.iter())
-        .zip(e.iter())
-        .filter_map(|((k, n), e)| Some((k?, n?, e?)))
-        .collect();
-    rows.sort_unstable_by(|x, y| {
-        (x.0, x.1)
-            .cmp(&(y.0, y.1))
-            .then_with(|| x.2.total_cmp(&y.2))
-    });
-    let mut by_class: BTreeMap<String, DistinctPairs> = BTreeMap::new();
-    for run in rows.chunk_by(|x, y| x.0 == y.0 && x.1 == y.1 && x.2.total_cmp(&y.2).is_eq()) {
-        let (k, n, e) = run[0];
-        if !by_class.contains_key(k) {
-            by_class.insert(k.to_string(), DistinctPairs::default());
+    let mut keys: Vec<(&str, Vec<u128>)> = Vec::new();
+    for ((k, n), e) in class.iter().zip(a.iter()).zip(e.iter()) {
+        let (Some(k), Some(n), Some(e)) = (k, n, e) else {
+            continue;
+        };
+        let slot = match keys.iter().position(|(name, _)| *name == k) {
+            Some(i) => i,
+            None => {
+                keys.push((k, Vec::new()));
+                keys.len() - 1
+            }
+        };
+        keys[slot].1.push(pair_key(n, e));
+    }
+    let mut by_class = BTreeMap::new();
+    for (k, mut v) in keys {
+        v.sort_unstable();
+        let mut d = DistinctPairs::default();
+        for run in v.chunk_by(|x, y| x == y) {
+            let (n, e) = unpack_key(run[0]);
+            d.0.push(n as f64);
+            d.1.push(e);
+            d.2.push(run.len() as f64);
         }
-        let v = by_class.get_mut(k).expect("inserted above");
-        v.0.push(n as f64);
-        v.1.push(e);
-        v.2.push(run.len() as f64);
+        by_class.insert(k.to_string(), d);
     }
     Ok(by_class)
 }
@@ -339,7 +370,12 @@ fn distinct_pairs(counts: &DataFrame) -> Result<BTreeMap<String, DistinctPairs>>
 /// Fit (or take) the EBGM prior of each class, over distinct (a, expected) with weights,
 /// by the rule in the module header.
 pub(super) fn priors(counts: &DataFrame, cfg: &Signals) -> Result<BTreeMap<String, PriorReport>> {
+    let clock = std::time::Instant::now();
     let by_class = distinct_pairs(counts)?;
+    tracing::debug!(
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        "EBGM fit: distinct (a, E) of each class"
+    );
     Ok(choose_priors(&by_class, cfg))
 }
 

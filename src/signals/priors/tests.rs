@@ -231,3 +231,78 @@ fn bootstrap_51_pairs_pooled_prior_is_stabler() {
         "IQR under the rule {iqr_rule} vs per-class fits {iqr_own}"
     );
 }
+
+mod keys {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_e() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            0.0..1e3f64,
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MIN_POSITIVE),
+            Just(5e-324),
+            Just(f64::INFINITY),
+            -1e3..0.0f64,
+        ]
+    }
+
+    proptest! {
+        /// The packed key sorts as `(a, E.total_cmp)` does and unpacks to the same bits.
+        #[test]
+        fn pair_keys_order_as_the_tuples_and_round_trip(
+            x in (-5i64..1_000, any_e()),
+            y in (-5i64..1_000, any_e()),
+        ) {
+            let (kx, ky) = (pair_key(x.0, x.1), pair_key(y.0, y.1));
+            prop_assert_eq!(kx.cmp(&ky), x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+            let (a, e) = unpack_key(kx);
+            prop_assert_eq!((a, e.to_bits()), (x.0, x.1.to_bits()));
+        }
+
+        /// The distinct pairs of each class, and the pooled ones, equal those of a plain
+        /// tuple sort (the implementation before the packed keys), nulls skipped.
+        #[test]
+        fn distinct_pairs_match_a_tuple_sort(
+            rows in prop::collection::vec(
+                (prop::option::of(0usize..3), prop::option::of(1i64..6),
+                 prop::option::of(prop_oneof![Just(0.5), Just(1.25), Just(3.0), 0.01..10.0f64])),
+                0..200,
+            )
+        ) {
+            let names = ["drug", "device", "cosmetic"];
+            let frame = df!(
+                col::CLASS => rows.iter().map(|r| r.0.map(|k| names[k])).collect::<Vec<_>>(),
+                counts::A => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                counts::EXPECTED => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ).unwrap();
+            let got = distinct_pairs(&frame).unwrap();
+            let mut tuples: Vec<(&str, i64, f64)> = rows
+                .iter()
+                .filter_map(|r| Some((names[r.0?], r.1?, r.2?)))
+                .collect();
+            tuples.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+            let mut want: BTreeMap<String, DistinctPairs> = BTreeMap::new();
+            for run in tuples.chunk_by(|x, y| x.0 == y.0 && x.1 == y.1 && x.2 == y.2) {
+                let d = want.entry(run[0].0.to_string()).or_default();
+                d.0.push(run[0].1 as f64);
+                d.1.push(run[0].2);
+                d.2.push(run.len() as f64);
+            }
+            prop_assert_eq!(&got, &want);
+            let mut all: Vec<(f64, f64, f64)> = want
+                .values()
+                .flat_map(|(n, e, w)| (0..n.len()).map(move |i| (n[i], e[i], w[i])))
+                .collect();
+            all.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)));
+            let mut pooled = DistinctPairs::default();
+            for run in all.chunk_by(|x, y| x.0 == y.0 && x.1 == y.1) {
+                pooled.0.push(run[0].0);
+                pooled.1.push(run[0].1);
+                pooled.2.push(run.iter().map(|r| r.2).sum());
+            }
+            prop_assert_eq!(pool(&got), pooled);
+        }
+    }
+}
