@@ -1,7 +1,9 @@
-//! The prior's maximum marginal likelihood fit: multi-start projected L-BFGS with the
-//! likelihood's analytic gradient, in `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)` within
-//! [`PARAM_MIN`]…[`PARAM_MAX`] and [`P_MIN`]…[`P_MAX`]. Data squashing (DuMouchel &
-//! Pregibon 2001) makes the search cheap, and the last stage always runs on all pairs.
+//! The prior's maximum marginal likelihood fit, in `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)`
+//! within [`PARAM_MIN`]…[`PARAM_MAX`] and [`P_MIN`]…[`P_MAX`]: a multi-start search by
+//! projected L-BFGS with the likelihood's analytic gradient, then projected Newton steps
+//! (Hessian by differences of that gradient) from the best optimum. Data squashing
+//! (DuMouchel & Pregibon 2001) makes the search cheap, and the last stage always runs on
+//! all pairs.
 //! [`fit_prior_with`] lists the stages. The previous multi-start Nelder–Mead is kept as
 //! [`fit_prior_nelder_mead`], to compare against.
 //!
@@ -11,6 +13,7 @@
 
 use super::lbfgs::{self, LbfgsOptions, LbfgsResult, Point, DIM};
 use super::likelihood::{check_pairs, Grad, Pairs, Truncation};
+use super::newton;
 use super::posterior::Prior;
 
 mod nelder_mead;
@@ -154,8 +157,11 @@ pub fn fit_prior_from(n: &[f64], e: &[f64], w: &[f64], starts: &[Prior]) -> Fit 
 ///
 /// It minimises the chosen zero-truncated likelihood ([`neg_log_lik`] for
 /// [`Truncation::Mixture`], [`neg_log_lik_per_component`] to reproduce openEBGM) over
-/// `α, β ∈ [PARAM_MIN, PARAM_MAX]` and `p ∈ [P_MIN, P_MAX]`, by projected L-BFGS with
-/// the likelihood's analytic gradient, in `(ln α₁, ln β₁, ln α₂, ln β₂, logit p)`. Starts
+/// `α, β ∈ [PARAM_MIN, PARAM_MAX]` and `p ∈ [P_MIN, P_MAX]`, in
+/// `(ln α₁, ln β₁, ln α₂, ln β₂, logit p)`: the search by projected L-BFGS with the
+/// likelihood's analytic gradient, every later stage by projected Newton steps with the
+/// Hessian from forward differences of that gradient (`newton.rs`), which converge in a
+/// few iterations from the search's optimum where L-BFGS took a hundred or more. Starts
 /// outside the bounds are clamped into them; starts with a NaN field are skipped. The
 /// stages are:
 ///
@@ -249,12 +255,13 @@ fn fit_with_options(
     // One L-BFGS run of a stage after the search, counted and logged with `-v`.
     let mut stage = |name: &str, pairs: &Pairs, x: Point, opts: LbfgsOptions| {
         let clock = std::time::Instant::now();
-        let r = lbfgs::minimize(objective(pairs, truncation), x, lo, hi, opts);
+        let r = newton::minimize(objective(pairs, truncation), x, lo, hi, opts);
         tracing::debug!(
             stage = name,
             points = pairs.len(),
             evaluations = r.evals,
             elapsed_ms = clock.elapsed().as_millis() as u64,
+            iterations = r.iterations,
             at_bound = near_bound(&r.x),
             "EBGM fit"
         );

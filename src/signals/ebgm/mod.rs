@@ -2,7 +2,8 @@
 //!
 //! Stage: `signals`. This module is pure statistics. It reads and writes no frames; the
 //! signals stage passes it plain slices of counts and expected counts and gets numbers
-//! back. It depends only on `std` and `statrs`.
+//! back. It depends only on `std`, `statrs`, and `nalgebra` (statrs's own linear algebra)
+//! for the Newton steps' 5×5 eigenproblems.
 //!
 //! # Model (DuMouchel 1999, The American Statistician 53:177–190)
 //!
@@ -37,9 +38,10 @@
 //! model. On data simulated from DuMouchel's model, the mixture truncation recovers the
 //! prior. The per-component one distorts it: in the tests' simulation, EBGM at `n = 1`,
 //! `E = 0.05` comes out about 24% low. [`fit_prior`] maximises [`neg_log_lik`] over
-//! `α, β ∈ [PARAM_MIN, PARAM_MAX]` and `P ∈ [P_MIN, P_MAX]`. It runs Nelder–Mead in
-//! `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)` from several starting points. Data squashing
-//! makes the search cheap, and the estimate is then polished on all pairs.
+//! `α, β ∈ [PARAM_MIN, PARAM_MAX]` and `P ∈ [P_MIN, P_MAX]`, in
+//! `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)`: projected L-BFGS from several starting points,
+//! then projected Newton steps from the best. Data squashing makes the search cheap, and
+//! the estimate is then polished on all pairs.
 //!
 //! **Posterior** (DuMouchel 1999 eqs. 6–8). The posterior of `λ` given `N = n` is
 //!
@@ -89,7 +91,8 @@
 //!
 //! - `posterior.rs`: the prior, the posterior of one pair, EBGM and its quantiles.
 //! - `likelihood.rs`: the zero-truncated likelihood, and the checks its pairs must pass.
-//! - `optimize.rs`: Nelder–Mead for the fit, and the safeguarded Halley root finder for
+//! - `lbfgs.rs`, `newton.rs`: the fit's two minimisers; `optimize.rs`: Nelder–Mead (the
+//!   fit before them, kept to compare against) and the safeguarded Halley root finder for
 //!   the quantiles.
 //! - `fit.rs`: the prior fit and the bounds it searches within.
 //!
@@ -99,6 +102,7 @@
 mod fit;
 mod lbfgs;
 mod likelihood;
+mod newton;
 mod optimize;
 mod posterior;
 #[cfg(test)]
