@@ -11,7 +11,8 @@
 //! on the inputs, never on the thread count. Bad input gives a fit with
 //! `neg_log_lik = +∞` and `converged = false`, not a panic.
 
-use super::lbfgs::{self, LbfgsOptions, LbfgsResult, Point, DIM};
+use super::bounded::{Options, Outcome, Point, DIM};
+use super::lbfgs;
 use super::likelihood::{check_pairs, Grad, Pairs, Truncation};
 use super::newton;
 use super::posterior::Prior;
@@ -223,12 +224,12 @@ fn fit_with_options(
     let medium = coarse.as_ref().and_then(|_| squash(MEDIUM_WIDTH));
     let stage1 = coarse.as_ref().unwrap_or(&full);
 
-    let search = LbfgsOptions {
+    let search = Options {
         gtol: 1e-6,
         ftol: 1e-12,
         max_iter: 1_000,
     };
-    let tight = LbfgsOptions {
+    let tight = Options {
         gtol: 1e-9,
         ftol: 1e-15,
         max_iter: 1_000,
@@ -253,7 +254,7 @@ fn fit_with_options(
         .count();
     let (lo, hi) = bounds();
     // One L-BFGS run of a stage after the search, counted and logged with `-v`.
-    let mut stage = |name: &str, pairs: &Pairs, x: Point, opts: LbfgsOptions| {
+    let mut stage = |name: &str, pairs: &Pairs, x: Point, opts: Options| {
         let clock = std::time::Instant::now();
         let r = newton::minimize(objective(pairs, truncation), x, lo, hi, opts);
         tracing::debug!(
@@ -370,9 +371,9 @@ fn run_starts(
     pairs: &Pairs,
     truncation: Truncation,
     starts: &[Prior],
-    opts: LbfgsOptions,
+    opts: Options,
     threads: usize,
-) -> Vec<LbfgsResult> {
+) -> Vec<Outcome> {
     let (lo, hi) = bounds();
     let run = |i: usize| {
         lbfgs::minimize(
@@ -388,7 +389,7 @@ fn run_starts(
         return (0..starts.len()).map(run).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::OnceLock<LbfgsResult>> = (0..starts.len())
+    let results: Vec<std::sync::OnceLock<Outcome>> = (0..starts.len())
         .map(|_| std::sync::OnceLock::new())
         .collect();
     let work = || loop {

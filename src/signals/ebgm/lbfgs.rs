@@ -14,85 +14,39 @@
 //! leaves the box; it stops at an iteration or evaluation cap, so an objective that is
 //! NaN or `+∞` ends the search instead of looping.
 
-use super::likelihood::{Grad, GRAD_LEN};
-
-pub(super) const DIM: usize = GRAD_LEN - 1;
-pub(super) type Point = [f64; DIM];
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct LbfgsOptions {
-    /// Converged when the projected gradient's largest component is at most
-    /// `gtol·max(1, |f|)`.
-    pub(super) gtol: f64,
-    /// ... or when two successive steps each gain at most `ftol·max(1, |f|)`.
-    pub(super) ftol: f64,
-    pub(super) max_iter: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct LbfgsResult {
-    pub(super) x: Point,
-    pub(super) f: f64,
-    pub(super) iterations: u64,
-    pub(super) evals: u64,
-    pub(super) converged: bool,
-}
+use super::bounded::{armijo, dot, Bounds, Counted, Options, Outcome, Point, Stall, DIM};
+use super::likelihood::Grad;
 
 /// Pairs of steps and gradient changes kept.
 const MEMORY: usize = 8;
-
-fn dot(a: &Point, b: &Point) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
 
 /// Minimises `fg` (value and gradient, `[f, ∂f/∂x₁, …]`) over the box `[lo, hi]` from
 /// `x0` (clamped into the box). `+∞` or NaN marks a point the objective cannot evaluate;
 /// the line search steps back from it.
 pub(super) fn minimize(
-    mut fg: impl FnMut(&Point) -> Grad,
+    fg: impl FnMut(&Point) -> Grad,
     x0: Point,
     lo: Point,
     hi: Point,
-    opts: LbfgsOptions,
-) -> LbfgsResult {
-    let clamp = |x: Point| -> Point { std::array::from_fn(|j| x[j].clamp(lo[j], hi[j])) };
-    let mut evals = 0u64;
-    let mut eval = |x: &Point| -> (f64, Point) {
-        evals += 1;
-        let v = fg(x);
-        let f = if v[0].is_nan() { f64::INFINITY } else { v[0] };
-        (f, std::array::from_fn(|j| v[j + 1]))
-    };
-    let mut x = clamp(x0);
-    let (mut f, mut g) = eval(&x);
-    let result = |x: Point, f: f64, iterations: u64, converged: bool, evals: u64| LbfgsResult {
-        x,
-        f,
-        iterations,
-        evals,
-        converged: converged && f.is_finite(),
-    };
+    opts: Options,
+) -> Outcome {
+    let bounds = Bounds { lo, hi };
+    let mut objective = Counted::new(fg);
+    let mut x = bounds.clamp(x0);
+    let (mut f, mut g) = objective.eval(&x);
     if !f.is_finite() {
-        return result(x, f, 0, false, evals);
+        return objective.outcome(x, f, 0, false);
     }
     // (s, y, 1/(yᵀs)), oldest first.
     let mut memory: Vec<(Point, Point, f64)> = Vec::with_capacity(MEMORY);
-    let mut small_steps = 0;
+    let mut stall = Stall::default();
     let mut iterations = 0;
-    let projected_gradient = |x: &Point, g: &Point| -> f64 {
-        (0..DIM)
-            .map(|j| ((x[j] - g[j]).clamp(lo[j], hi[j]) - x[j]).abs())
-            .fold(0.0, f64::max)
-    };
     while iterations < opts.max_iter {
-        if projected_gradient(&x, &g) <= opts.gtol * f.abs().max(1.0) {
-            return result(x, f, iterations, true, evals);
+        if bounds.projected_gradient(&x, &g) <= opts.gtol * f.abs().max(1.0) {
+            return objective.outcome(x, f, iterations, true);
         }
         iterations += 1;
-        // Held coordinates: on a bound, with the gradient pushing outwards.
-        let free: [bool; DIM] = std::array::from_fn(|j| {
-            !((x[j] <= lo[j] && g[j] > 0.0) || (x[j] >= hi[j] && g[j] < 0.0))
-        });
+        let free = bounds.free(&x, &g);
         let mask =
             |v: Point| -> Point { std::array::from_fn(|j| if free[j] { v[j] } else { 0.0 }) };
         let gf = mask(g);
@@ -103,30 +57,16 @@ pub(super) fn minimize(
             d = gf.map(|v| -v);
         }
         // The first step of a fresh memory moves at most 1 in any coordinate.
-        let mut t = if memory.is_empty() {
+        let t = if memory.is_empty() {
             1.0 / d.iter().fold(1.0f64, |m, v| m.max(v.abs()))
         } else {
             1.0
         };
-        let mut accepted = None;
-        for _ in 0..60 {
-            let xn = clamp(std::array::from_fn(|j| x[j] + t * d[j]));
-            if xn == x {
-                break;
-            }
-            let (fnew, gnew) = eval(&xn);
-            let step: Point = std::array::from_fn(|j| xn[j] - x[j]);
-            if fnew.is_finite() && fnew <= f + 1e-4 * dot(&g, &step) {
-                accepted = Some((xn, fnew, gnew));
-                break;
-            }
-            t *= 0.5;
-        }
-        let Some((xn, fnew, gnew)) = accepted else {
+        let Some((xn, fnew, gnew)) = armijo(&mut objective, &bounds, (&x, f, &g), &d, t) else {
             if memory.is_empty() {
                 // Even a steepest-descent step gains nothing: x is optimal to rounding.
-                let ok = projected_gradient(&x, &g) <= 1e3 * opts.gtol * f.abs().max(1.0);
-                return result(x, f, iterations, ok, evals);
+                let ok = bounds.projected_gradient(&x, &g) <= 1e3 * opts.gtol * f.abs().max(1.0);
+                return objective.outcome(x, f, iterations, ok);
             }
             memory.clear();
             continue;
@@ -140,18 +80,13 @@ pub(super) fn minimize(
             }
             memory.push((s, y, 1.0 / sy));
         }
-        let gain = f - fnew;
+        let stalled = stall.after(f, fnew, opts.ftol);
         (x, f, g) = (xn, fnew, gnew);
-        if gain <= opts.ftol * f.abs().max(1.0) {
-            small_steps += 1;
-            if small_steps >= 2 {
-                return result(x, f, iterations, true, evals);
-            }
-        } else {
-            small_steps = 0;
+        if stalled {
+            return objective.outcome(x, f, iterations, true);
         }
     }
-    result(x, f, iterations, false, evals)
+    objective.outcome(x, f, iterations, false)
 }
 
 /// `−H·g` by the L-BFGS two-loop recursion, with `H₀ = (sᵀy / yᵀy)·I` from the newest pair.
@@ -180,7 +115,16 @@ fn two_loop(memory: &[(Point, Point, f64)], g: &Point) -> Point {
 
 #[cfg(test)]
 mod tests {
+    use super::super::likelihood::GRAD_LEN;
     use super::*;
+
+    fn opts(gtol: f64, max_iter: u64) -> Options {
+        Options {
+            gtol,
+            ftol: 0.0,
+            max_iter,
+        }
+    }
 
     /// A convex quadratic with its minimum outside the box in two coordinates: the
     /// minimiser must land on those bounds and on the interior minimum in the others.
@@ -198,12 +142,7 @@ mod tests {
         };
         let lo = [-5.0, -1.0, -5.0, -5.0, -5.0];
         let hi = [5.0, 5.0, 5.0, 5.0, 5.0];
-        let opts = LbfgsOptions {
-            gtol: 1e-10,
-            ftol: 0.0,
-            max_iter: 200,
-        };
-        let r = minimize(fg, [0.0; DIM], lo, hi, opts);
+        let r = minimize(fg, [0.0; DIM], lo, hi, opts(1e-10, 200));
         assert!(r.converged, "{r:?}");
         let want = [1.0, -1.0, 3.0, 0.5, 5.0];
         for (j, (got, want)) in r.x.iter().zip(want).enumerate() {
@@ -226,18 +165,8 @@ mod tests {
             }
             out
         };
-        let opts = LbfgsOptions {
-            gtol: 1e-10,
-            ftol: 0.0,
-            max_iter: 1000,
-        };
-        let r = minimize(
-            fg,
-            [-1.2, 1.0, -1.2, 1.0, -1.2],
-            [-10.0; DIM],
-            [10.0; DIM],
-            opts,
-        );
+        let start = [-1.2, 1.0, -1.2, 1.0, -1.2];
+        let r = minimize(fg, start, [-10.0; DIM], [10.0; DIM], opts(1e-10, 1000));
         assert!(r.converged, "{r:?}");
         for v in r.x {
             assert!((v - 1.0).abs() < 1e-6, "{r:?}");
@@ -251,11 +180,7 @@ mod tests {
             [0.0; DIM],
             [-1.0; DIM],
             [1.0; DIM],
-            LbfgsOptions {
-                gtol: 1e-8,
-                ftol: 1e-12,
-                max_iter: 10,
-            },
+            opts(1e-8, 10),
         );
         assert!(!r.converged && r.evals == 1);
     }

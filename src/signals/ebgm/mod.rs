@@ -91,7 +91,8 @@
 //!
 //! - `posterior.rs`: the prior, the posterior of one pair, EBGM and its quantiles.
 //! - `likelihood.rs`: the zero-truncated likelihood, and the checks its pairs must pass.
-//! - `lbfgs.rs`, `newton.rs`: the fit's two minimisers; `optimize.rs`: Nelder–Mead (the
+//! - `lbfgs.rs`, `newton.rs`: the fit's two minimisers, on what `bounded.rs` gives both
+//!   (the box, the line search, the stopping rules); `optimize.rs`: Nelder–Mead (the
 //!   fit before them, kept to compare against) and the safeguarded Halley root finder for
 //!   the quantiles.
 //! - `fit.rs`: the prior fit and the bounds it searches within.
@@ -99,6 +100,7 @@
 //! The submodules are private and every public item is re-exported here, so callers keep
 //! one path, `signals::ebgm::X`, whichever file the item lives in.
 
+mod bounded;
 mod fit;
 mod lbfgs;
 mod likelihood;

@@ -22,120 +22,98 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::lbfgs::{LbfgsOptions, LbfgsResult, Point, DIM};
+use super::bounded::{armijo, dot, Bounds, Counted, Options, Outcome, Point, Stall, DIM};
 use super::likelihood::Grad;
 
 /// Forward-difference step, relative to `max(1, |xⱼ|)`. The gradient is accurate to about
 /// 1e-13 of its terms' sum, so this balances truncation (≈ h) and rounding (≈ 1e-13/h).
 const STEP: f64 = 1e-6;
 
-fn dot(a: &Point, b: &Point) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// Minimises `fg` (value and gradient, `[f, ∂f/∂x₁, …]`) over the box `[lo, hi]` from
-/// `x0` (clamped into the box), with the stopping rules of [`super::lbfgs::minimize`]:
-/// projected gradient at most `gtol·max(1, |f|)`, or two successive steps each gaining at
-/// most `ftol·max(1, |f|)`. `iterations` counts Newton steps; `evals` counts every
-/// evaluation, the difference points included.
+/// `x0` (clamped into the box), with the stopping rules of [`super::lbfgs::minimize`]
+/// ([`Options`]). `iterations` counts Newton steps; `evals` counts every evaluation, the
+/// difference points included.
 pub(super) fn minimize(
-    mut fg: impl FnMut(&Point) -> Grad,
+    fg: impl FnMut(&Point) -> Grad,
     x0: Point,
     lo: Point,
     hi: Point,
-    opts: LbfgsOptions,
-) -> LbfgsResult {
-    let clamp = |x: Point| -> Point { std::array::from_fn(|j| x[j].clamp(lo[j], hi[j])) };
-    let mut evals = 0u64;
-    let mut eval = |x: &Point| -> (f64, Point) {
-        evals += 1;
-        let v = fg(x);
-        let f = if v[0].is_nan() { f64::INFINITY } else { v[0] };
-        (f, std::array::from_fn(|j| v[j + 1]))
-    };
-    let mut x = clamp(x0);
-    let (mut f, mut g) = eval(&x);
-    let mut iterations = 0;
+    opts: Options,
+) -> Outcome {
+    let bounds = Bounds { lo, hi };
+    let mut objective = Counted::new(fg);
+    let mut x = bounds.clamp(x0);
+    let (mut f, mut g) = objective.eval(&x);
     if !f.is_finite() {
-        return result(x, f, iterations, false, evals);
+        return objective.outcome(x, f, 0, false);
     }
-    let projected_gradient = |x: &Point, g: &Point| -> f64 {
-        (0..DIM)
-            .map(|j| ((x[j] - g[j]).clamp(lo[j], hi[j]) - x[j]).abs())
-            .fold(0.0, f64::max)
-    };
-    let mut small_steps = 0;
+    let mut stall = Stall::default();
+    let mut iterations = 0;
     while iterations < opts.max_iter {
-        let pg = projected_gradient(&x, &g);
+        let pg = bounds.projected_gradient(&x, &g);
         if pg <= opts.gtol * f.abs().max(1.0) {
-            return result(x, f, iterations, true, evals);
+            return objective.outcome(x, f, iterations, true);
         }
         iterations += 1;
-        // Held coordinates: on a bound, with the gradient pushing outwards.
-        let free: [bool; DIM] = std::array::from_fn(|j| {
-            !((x[j] <= lo[j] && g[j] > 0.0) || (x[j] >= hi[j] && g[j] < 0.0))
-        });
+        let free = bounds.free(&x, &g);
         let gf: Point = std::array::from_fn(|j| if free[j] { g[j] } else { 0.0 });
-        // The Hessian's columns of the free coordinates, each from one gradient a small
-        // step away, inwards from a bound. A point the objective cannot evaluate leaves
-        // the column unknown, and the step falls back to steepest descent below.
-        let mut h = SMatrix::<f64, DIM, DIM>::identity();
-        let mut known = true;
-        for j in (0..DIM).filter(|&j| free[j]) {
-            let step = STEP * x[j].abs().max(1.0);
-            let step = if x[j] + step > hi[j] { -step } else { step };
-            let mut xj = x;
-            xj[j] += step;
-            let (mut fj, mut gj) = eval(&xj);
-            let mut step = step;
-            if !fj.is_finite() && x[j] - step >= lo[j] && x[j] - step <= hi[j] {
-                // The other side, once.
-                step = -step;
-                xj[j] = x[j] + step;
-                (fj, gj) = eval(&xj);
-            }
-            if !fj.is_finite() {
-                known = false;
-                break;
-            }
-            for i in (0..DIM).filter(|&i| free[i]) {
-                h[(i, j)] = (gj[i] - g[i]) / step;
-            }
-        }
-        let newton = known.then(|| newton_direction(h, &gf)).flatten();
-        let mut directions = newton.into_iter().chain(std::iter::once({
-            // Steepest descent, its first step moving at most 1 in any coordinate.
-            let scale = gf.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-            gf.map(|v| -v / scale)
-        }));
-        let accepted = directions.find_map(|d| line_search(&mut eval, &clamp, &x, f, &g, &d));
+        let newton =
+            hessian(&mut objective, &bounds, &x, &g, &free).and_then(|h| newton_direction(h, &gf));
+        let accepted = newton
+            .and_then(|d| armijo(&mut objective, &bounds, (&x, f, &g), &d, 1.0))
+            .or_else(|| {
+                // Steepest descent, its first step moving at most 1 in any coordinate.
+                let d = gf.map(|v| -v);
+                let t = 1.0 / d.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                armijo(&mut objective, &bounds, (&x, f, &g), &d, t)
+            });
         let Some((xn, fnew, gnew)) = accepted else {
             // Not even a steepest-descent step gains: x is optimal to rounding.
             let ok = pg <= 1e3 * opts.gtol * f.abs().max(1.0);
-            return result(x, f, iterations, ok, evals);
+            return objective.outcome(x, f, iterations, ok);
         };
-        let gain = f - fnew;
+        let stalled = stall.after(f, fnew, opts.ftol);
         (x, f, g) = (xn, fnew, gnew);
-        if gain <= opts.ftol * f.abs().max(1.0) {
-            small_steps += 1;
-            if small_steps >= 2 {
-                return result(x, f, iterations, true, evals);
-            }
-        } else {
-            small_steps = 0;
+        if stalled {
+            return objective.outcome(x, f, iterations, true);
         }
     }
-    result(x, f, iterations, false, evals)
+    objective.outcome(x, f, iterations, false)
 }
 
-fn result(x: Point, f: f64, iterations: u64, converged: bool, evals: u64) -> LbfgsResult {
-    LbfgsResult {
-        x,
-        f,
-        iterations,
-        evals,
-        converged: converged && f.is_finite(),
+/// The Hessian's columns of the free coordinates (the others are the identity's), each
+/// from the gradient one small step away, inwards from a bound, or the other way if the
+/// objective cannot be evaluated there. `None` if it cannot on either side.
+fn hessian<F: FnMut(&Point) -> Grad>(
+    objective: &mut Counted<F>,
+    bounds: &Bounds,
+    x: &Point,
+    g: &Point,
+    free: &[bool; DIM],
+) -> Option<SMatrix<f64, DIM, DIM>> {
+    let mut h = SMatrix::<f64, DIM, DIM>::identity();
+    for j in (0..DIM).filter(|&j| free[j]) {
+        let size = STEP * x[j].abs().max(1.0);
+        let forward = if x[j] + size > bounds.hi[j] {
+            -size
+        } else {
+            size
+        };
+        let column = [forward, -forward].into_iter().find_map(|step| {
+            let mut xj = *x;
+            xj[j] += step;
+            if xj[j] < bounds.lo[j] || xj[j] > bounds.hi[j] {
+                return None;
+            }
+            let (fj, gj) = objective.eval(&xj);
+            fj.is_finite().then_some((step, gj))
+        });
+        let (step, gj) = column?;
+        for i in (0..DIM).filter(|&i| free[i]) {
+            h[(i, j)] = (gj[i] - g[i]) / step;
+        }
     }
+    Some(h)
 }
 
 /// `−|H|⁻¹·g`: the Newton direction with the symmetrised Hessian's eigenvalues replaced by
@@ -163,39 +141,13 @@ fn newton_direction(h: SMatrix<f64, DIM, DIM>, g: &Point) -> Option<Point> {
     (d.iter().all(|v| v.is_finite()) && dot(&d, g) < 0.0).then_some(d)
 }
 
-/// Backtracking Armijo search (c₁ = 1e-4) along the projected path `clamp(x + t·d)` from
-/// `t = 1`, halving up to 60 times. The accepted point, its value and gradient.
-fn line_search(
-    eval: &mut impl FnMut(&Point) -> (f64, Point),
-    clamp: &impl Fn(Point) -> Point,
-    x: &Point,
-    f: f64,
-    g: &Point,
-    d: &Point,
-) -> Option<(Point, f64, Point)> {
-    let mut t = 1.0;
-    for _ in 0..60 {
-        let xn = clamp(std::array::from_fn(|j| x[j] + t * d[j]));
-        if xn == *x {
-            return None;
-        }
-        let (fnew, gnew) = eval(&xn);
-        let step: Point = std::array::from_fn(|j| xn[j] - x[j]);
-        if fnew.is_finite() && fnew <= f + 1e-4 * dot(g, &step) {
-            return Some((xn, fnew, gnew));
-        }
-        t *= 0.5;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::likelihood::GRAD_LEN;
     use super::*;
 
-    fn opts(gtol: f64, max_iter: u64) -> LbfgsOptions {
-        LbfgsOptions {
+    fn opts(gtol: f64, max_iter: u64) -> Options {
+        Options {
             gtol,
             ftol: 0.0,
             max_iter,

@@ -362,7 +362,7 @@ fn fit_on_a_bound_stops_early_and_the_full_data_agree() {
     assert!(fit.at_bound, "{fit:?}");
     assert_eq!(fit.neg_log_lik, neg_log_lik(&fit.prior, &n, &e, &w));
     let (lo, hi) = bounds();
-    let tight = LbfgsOptions {
+    let tight = Options {
         gtol: 1e-9,
         ftol: 1e-15,
         max_iter: 1_000,
