@@ -1,8 +1,8 @@
-//! What the prior fit's two box-constrained minimisers ([`super::lbfgs`] and
-//! [`super::newton`]) share: the box with its projection and held coordinates (Bertsekas
-//! 1982, "Projected Newton methods for optimization problems with simple constraints",
-//! SIAM J. Control Optim. 20:221–246), the counted objective, the backtracking Armijo
-//! search along the projected path, and the stopping rules. Neither knows the model.
+//! The box-constrained parts of the prior fit's minimiser ([`super::newton`]): the box
+//! with its projection and held coordinates (Bertsekas 1982, "Projected Newton methods
+//! for optimization problems with simple constraints", SIAM J. Control Optim.
+//! 20:221–246), the counted objective, the backtracking Armijo search along the projected
+//! path, and the stopping rules. Nothing here knows the model.
 //!
 //! Stage: `signals`. Invariants: every point evaluated lies in the box; a NaN value counts
 //! as `+∞`, a point the objective cannot evaluate.

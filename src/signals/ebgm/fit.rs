@@ -1,9 +1,8 @@
 //! The prior's maximum marginal likelihood fit, in `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)`
-//! within [`PARAM_MIN`]…[`PARAM_MAX`] and [`P_MIN`]…[`P_MAX`]: a multi-start search by
-//! projected L-BFGS with the likelihood's analytic gradient, then projected Newton steps
-//! (Hessian by differences of that gradient) from the best optimum. Data squashing
-//! (DuMouchel & Pregibon 2001) makes the search cheap, and the last stage always runs on
-//! all pairs.
+//! within [`PARAM_MIN`]…[`PARAM_MAX`] and [`P_MIN`]…[`P_MAX`]: projected Newton steps,
+//! the gradient analytic and the Hessian by its differences, from several starts, then
+//! from the best optimum on finer data. Data squashing (DuMouchel & Pregibon 2001) makes
+//! the search cheap, and the last stage always runs on all pairs.
 //! [`fit_prior_with`] lists the stages. The previous multi-start Nelder–Mead is kept as
 //! [`fit_prior_nelder_mead`], to compare against.
 //!
@@ -12,7 +11,6 @@
 //! `neg_log_lik = +∞` and `converged = false`, not a panic.
 
 use super::bounded::{Options, Outcome, Point, DIM};
-use super::lbfgs;
 use super::likelihood::{check_pairs, Grad, Pairs, Truncation};
 use super::newton;
 use super::posterior::Prior;
@@ -52,7 +50,7 @@ pub const OPENEBGM_CAERS_PRIOR: Prior = Prior {
 /// ([`Prior::OPENEBGM_STARTS`]), then [`OPENEBGM_CAERS_PRIOR`]. A gradient method follows
 /// the basin it starts in; the published optimum of real data adds a start in the basin
 /// where a small signal component sits apart from a broad null one, which the vignette
-/// starts can all miss on small classes (test `lbfgs_fit_is_at_least_as_good_as_nelder_mead`).
+/// starts can all miss on small classes (test `newton_fit_is_at_least_as_good_as_nelder_mead`).
 pub const DEFAULT_STARTS: [Prior; 6] = [
     Prior::OPENEBGM_STARTS[0],
     Prior::OPENEBGM_STARTS[1],
@@ -159,10 +157,10 @@ pub fn fit_prior_from(n: &[f64], e: &[f64], w: &[f64], starts: &[Prior]) -> Fit 
 /// It minimises the chosen zero-truncated likelihood ([`neg_log_lik`] for
 /// [`Truncation::Mixture`], [`neg_log_lik_per_component`] to reproduce openEBGM) over
 /// `α, β ∈ [PARAM_MIN, PARAM_MAX]` and `p ∈ [P_MIN, P_MAX]`, in
-/// `(ln α₁, ln β₁, ln α₂, ln β₂, logit p)`: the search by projected L-BFGS with the
-/// likelihood's analytic gradient, every later stage by projected Newton steps with the
-/// Hessian from forward differences of that gradient (`newton.rs`), which converge in a
-/// few iterations from the search's optimum where L-BFGS took a hundred or more. Starts
+/// `(ln α₁, ln β₁, ln α₂, ln β₂, logit p)`, by projected Newton steps with the
+/// likelihood's analytic gradient and the Hessian from forward differences of it
+/// (`newton.rs`). From the search's optimum they converge in a few iterations, where the
+/// L-BFGS used before took a hundred or more (see `newton.rs`). Starts
 /// outside the bounds are clamped into them; starts with a NaN field are skipped. The
 /// stages are:
 ///
@@ -253,7 +251,7 @@ fn fit_with_options(
         .filter(|r| r.f.is_finite() && r.f - best1.f <= 1e-6 * best1.f.abs().max(1.0))
         .count();
     let (lo, hi) = bounds();
-    // One L-BFGS run of a stage after the search, counted and logged with `-v`.
+    // One Newton run of a stage after the search, counted and logged with `-v`.
     let mut stage = |name: &str, pairs: &Pairs, x: Point, opts: Options| {
         let clock = std::time::Instant::now();
         let r = newton::minimize(objective(pairs, truncation), x, lo, hi, opts);
@@ -376,7 +374,7 @@ fn run_starts(
 ) -> Vec<Outcome> {
     let (lo, hi) = bounds();
     let run = |i: usize| {
-        lbfgs::minimize(
+        newton::minimize(
             objective(pairs, truncation),
             to_point(&starts[i]),
             lo,

@@ -39,8 +39,8 @@
 //! prior. The per-component one distorts it: in the tests' simulation, EBGM at `n = 1`,
 //! `E = 0.05` comes out about 24% low. [`fit_prior`] maximises [`neg_log_lik`] over
 //! `α, β ∈ [PARAM_MIN, PARAM_MAX]` and `P ∈ [P_MIN, P_MAX]`, in
-//! `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)`: projected L-BFGS from several starting points,
-//! then projected Newton steps from the best. Data squashing makes the search cheap, and
+//! `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)`, by projected Newton steps from several
+//! starting points. Data squashing makes the search cheap, and
 //! the estimate is then polished on all pairs.
 //!
 //! **Posterior** (DuMouchel 1999 eqs. 6–8). The posterior of `λ` given `N = n` is
@@ -91,8 +91,8 @@
 //!
 //! - `posterior.rs`: the prior, the posterior of one pair, EBGM and its quantiles.
 //! - `likelihood.rs`: the zero-truncated likelihood, and the checks its pairs must pass.
-//! - `lbfgs.rs`, `newton.rs`: the fit's two minimisers, on what `bounded.rs` gives both
-//!   (the box, the line search, the stopping rules); `optimize.rs`: Nelder–Mead (the
+//! - `newton.rs`: the fit's minimiser, on `bounded.rs` (the box, the line search, the
+//!   stopping rules); `optimize.rs`: Nelder–Mead (the
 //!   fit before them, kept to compare against) and the safeguarded Halley root finder for
 //!   the quantiles.
 //! - `fit.rs`: the prior fit and the bounds it searches within.
@@ -102,7 +102,6 @@
 
 mod bounded;
 mod fit;
-mod lbfgs;
 mod likelihood;
 mod newton;
 mod optimize;
