@@ -207,6 +207,7 @@ fn fit_with_options(
     threads: usize,
     allow_squash: bool,
 ) -> Fit {
+    let clock = std::time::Instant::now();
     let (usable, full) = match prepare(n, e, w, starts) {
         Ok(ready) => ready,
         Err(fit) => return fit,
@@ -221,6 +222,13 @@ fn fit_with_options(
     let coarse = squash(COARSE_WIDTH);
     let medium = coarse.as_ref().and_then(|_| squash(MEDIUM_WIDTH));
     let stage1 = coarse.as_ref().unwrap_or(&full);
+    tracing::debug!(
+        points = full.len(),
+        coarse = coarse.as_ref().map(Pairs::len),
+        medium = medium.as_ref().map(Pairs::len),
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        "EBGM fit: pairs laid out and squashed"
+    );
 
     let search = Options {
         gtol: 1e-6,
