@@ -284,7 +284,8 @@ fn pool(by_class: &BTreeMap<String, DistinctPairs>) -> DistinctPairs {
         .values()
         .flat_map(|(n, e, w)| (0..n.len()).map(move |i| (pair_key(n[i] as i64, e[i]), w[i])))
         .collect();
-    all.sort_unstable_by_key(|x| x.0);
+    // A stable sort merges the classes' runs, each already in order, in linear time.
+    all.sort_by_key(|x| x.0);
     let mut out = DistinctPairs::default();
     for run in all.chunk_by(|x, y| x.0 == y.0) {
         let (n, e) = unpack_key(run[0].0);
@@ -471,7 +472,11 @@ pub fn choose_priors(
         report.alpha2 = prior.alpha2;
         report.beta2 = prior.beta2;
         report.p = prior.p;
-        report.neg_log_lik = nll(&prior, d, truncation);
+        report.neg_log_lik = match (&report.class_fit, kind) {
+            // The fit's own value: the same likelihood of the same pairs.
+            (Some(f), PriorKind::Fitted) => f.neg_log_lik,
+            _ => nll(&prior, d, truncation),
+        };
         report.reason = report.why.as_ref().map(|r| r.text(Lang::En));
         report.reason_zh = report.why.as_ref().map(|r| r.text(Lang::Zh));
         report.pooled_reason = report.pooled_why.as_ref().map(|r| r.text(Lang::En));

@@ -121,18 +121,34 @@ impl Pairs {
     pub(super) fn new(n: &[f64], e: &[f64], w: &[f64]) -> Pairs {
         let keep: Vec<usize> = (0..n.len()).filter(|&i| w[i] > 0.0).collect();
         let mut distinct_n: Vec<f64> = keep.iter().map(|&i| n[i]).collect();
-        distinct_n.sort_by(f64::total_cmp);
+        // The pipeline hands over pairs in count order: then one pass numbers the counts.
+        let in_order = distinct_n.is_sorted_by(|a, b| a.total_cmp(b).is_le());
+        if !in_order {
+            distinct_n.sort_by(f64::total_cmp);
+        }
         distinct_n.dedup();
-        let n_idx = keep
-            .iter()
-            .map(|&i| {
-                // The search cannot miss: distinct_n was built from these very values.
-                let pos = distinct_n
-                    .binary_search_by(|probe| probe.total_cmp(&n[i]))
-                    .unwrap_or_else(|insert_at| insert_at);
-                u32::try_from(pos).unwrap_or(u32::MAX)
-            })
-            .collect();
+        let n_idx = if in_order {
+            let mut k = 0u32;
+            keep.iter()
+                .enumerate()
+                .map(|(j, &i)| {
+                    if j > 0 && n[i] != n[keep[j - 1]] {
+                        k += 1;
+                    }
+                    k
+                })
+                .collect()
+        } else {
+            keep.iter()
+                .map(|&i| {
+                    // The search cannot miss: distinct_n was built from these very values.
+                    let pos = distinct_n
+                        .binary_search_by(|probe| probe.total_cmp(&n[i]))
+                        .unwrap_or_else(|insert_at| insert_at);
+                    u32::try_from(pos).unwrap_or(u32::MAX)
+                })
+                .collect()
+        };
         let ln_fact = distinct_n.iter().map(|&k| ln_gamma(k + 1.0)).collect();
         Pairs {
             n: keep.iter().map(|&i| n[i]).collect(),
@@ -158,9 +174,18 @@ impl Pairs {
     /// n = 1, 2, …) shrink a lot, while sparse groups of large counts stay nearly as they
     /// are.
     pub(super) fn squashed(&self, width: f64) -> Pairs {
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); self.distinct_n.len()];
-        for (i, &k) in self.n_idx.iter().enumerate() {
-            groups[k as usize].push(i);
+        // The pairs by (count, E, position); already so when the pipeline hands them over.
+        let key = |i: usize| (self.n_idx[i], self.e[i]);
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        let in_order = order.is_sorted_by(|&a, &b| {
+            let ((ka, ea), (kb, eb)) = (key(a), key(b));
+            ka.cmp(&kb).then(ea.total_cmp(&eb)).is_le()
+        });
+        if !in_order {
+            order.sort_by(|&a, &b| {
+                let ((ka, ea), (kb, eb)) = (key(a), key(b));
+                ka.cmp(&kb).then(ea.total_cmp(&eb)).then(a.cmp(&b))
+            });
         }
         let mut out = Pairs {
             n: Vec::new(),
@@ -180,8 +205,8 @@ impl Pairs {
             out.w.push(w_sum);
             out.n_idx.push(u32::try_from(k).unwrap_or(u32::MAX));
         };
-        for (k, group) in groups.iter_mut().enumerate() {
-            group.sort_by(|&a, &b| self.e[a].total_cmp(&self.e[b]).then(a.cmp(&b)));
+        for group in order.chunk_by(|&a, &b| self.n_idx[a] == self.n_idx[b]) {
+            let k = self.n_idx[group[0]] as usize;
             let mut first = 0;
             for j in 1..=group.len() {
                 let close =

@@ -28,6 +28,12 @@ fn a_large_class_uses_its_own_fit() {
         (own.alpha1, own.p),
         "the prior used is the class's fit"
     );
+    let d = &by_class["drug"];
+    assert_eq!(
+        r.neg_log_lik,
+        ebgm::neg_log_lik(&r.prior(), &d.0, &d.1, &d.2),
+        "the fit's −lnL is the likelihood of the prior used"
+    );
     assert_eq!(
         r.sentence(Lang::En),
         "drug: EBGM uses the prior fitted to the class's own 2000 pairs"
