@@ -29,7 +29,6 @@ pub mod ingest;
 pub mod memory;
 pub mod notify;
 pub mod output;
-mod parallel;
 pub mod period;
 pub mod plausible;
 pub mod progress;
