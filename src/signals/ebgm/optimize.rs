@@ -124,8 +124,7 @@ pub(super) fn halley_root(
 // Nelder–Mead
 // ---------------------------------------------------------------------------------------
 
-pub(super) const DIM: usize = 5;
-pub(super) type Point = [f64; DIM];
+pub(super) use super::bounded::{Point, DIM};
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct NmOptions {
@@ -139,14 +138,8 @@ pub(super) struct NmOptions {
     pub(super) max_evals: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(super) struct NmResult {
-    pub(super) x: Point,
-    pub(super) f: f64,
-    pub(super) iterations: u64,
-    pub(super) evals: u64,
-    pub(super) converged: bool,
-}
+/// A Nelder–Mead run's end: the same record as the Newton minimiser's.
+pub(super) type NmResult = super::bounded::Outcome;
 
 /// Nelder–Mead with the dimension-adapted coefficients of Gao & Han (2012), "Implementing
 /// the Nelder-Mead simplex algorithm with adaptive parameters" (Comput. Optim. Appl.
