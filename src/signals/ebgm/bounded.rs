@@ -4,13 +4,16 @@
 //! 20:221–246), the counted objective, the backtracking Armijo search along the projected
 //! path, and the stopping rules. Nothing here knows the model.
 //!
-//! Stage: `signals`. Invariants: every point evaluated lies in the box; a NaN value counts
-//! as `+∞`, a point the objective cannot evaluate.
+//! Stage: `signals`. It imports nothing of the fit, so the likelihood and both minimisers
+//! can take their types from here. Invariants: every point evaluated lies in the box; a
+//! NaN value counts as `+∞`, a point the objective cannot evaluate.
 
-use super::likelihood::{Grad, GRAD_LEN};
-
-pub(super) const DIM: usize = GRAD_LEN - 1;
+/// The fit's coordinates: `(ln α₁, ln β₁, ln α₂, ln β₂, logit P)`.
+pub(super) const DIM: usize = 5;
 pub(super) type Point = [f64; DIM];
+/// An objective's value and gradient, `[f, ∂f/∂x₁, …, ∂f/∂x₅]`.
+pub(super) type Grad = [f64; GRAD_LEN];
+pub(super) const GRAD_LEN: usize = DIM + 1;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Options {

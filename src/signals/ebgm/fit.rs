@@ -10,8 +10,8 @@
 //! on the inputs, never on the thread count. Bad input gives a fit with
 //! `neg_log_lik = +∞` and `converged = false`, not a panic.
 
-use super::bounded::{Options, Outcome, Point, DIM};
-use super::likelihood::{check_pairs, Grad, Pairs, Truncation};
+use super::bounded::{Grad, Options, Outcome, Point, DIM};
+use super::likelihood::{check_pairs, Pairs, Truncation};
 use super::newton;
 use super::posterior::Prior;
 

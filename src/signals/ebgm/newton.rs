@@ -23,8 +23,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::bounded::{armijo, dot, Bounds, Counted, Options, Outcome, Point, Stall, DIM};
-use super::likelihood::Grad;
+use super::bounded::{armijo, dot, Bounds, Counted, Grad, Options, Outcome, Point, Stall, DIM};
 
 /// Forward-difference step, relative to `max(1, |xⱼ|)`. The gradient is accurate to about
 /// 1e-13 of its terms' sum, so this balances truncation (≈ h) and rounding (≈ 1e-13/h).
@@ -144,7 +143,7 @@ fn newton_direction(h: SMatrix<f64, DIM, DIM>, g: &Point) -> Option<Point> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::likelihood::GRAD_LEN;
+    use super::super::bounded::GRAD_LEN;
     use super::*;
 
     fn opts(gtol: f64, max_iter: u64) -> Options {

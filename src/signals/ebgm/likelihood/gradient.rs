@@ -27,9 +27,9 @@ use super::{chunked_grad_sum, log_add_exp, log_add_exp_shares, Component, Pairs,
 use super::{digamma, Range};
 use crate::signals::ebgm::posterior::Prior;
 
-/// Value and gradient: `[nll, ∂/∂ ln α₁, ∂/∂ ln β₁, ∂/∂ ln α₂, ∂/∂ ln β₂, ∂/∂ logit P]`.
-pub(in crate::signals::ebgm) type Grad = [f64; GRAD_LEN];
-pub(in crate::signals::ebgm) const GRAD_LEN: usize = 6;
+/// Value and gradient: `[nll, ∂/∂ ln α₁, ∂/∂ ln β₁, ∂/∂ ln α₂, ∂/∂ ln β₂, ∂/∂ logit P]`,
+/// the layout the minimiser takes (`bounded.rs`).
+pub(in crate::signals::ebgm) use crate::signals::ebgm::bounded::{Grad, GRAD_LEN};
 
 /// One component's constants for the gradient: the likelihood's, and `ψ(α+n) − ψ(α)`
 /// per distinct count.
