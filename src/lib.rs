@@ -18,6 +18,7 @@
 
 pub mod accounting;
 pub mod alerts;
+mod case_table_writer;
 pub mod cases;
 pub mod catalog;
 pub mod config;
@@ -247,6 +248,22 @@ fn by_status<S: serde::Serializer>(
 }
 
 impl AlertsHeadline {
+    /// The alerts stage's line on the terminal.
+    fn stage_detail(&self) -> String {
+        format!(
+            "P0 {}, P1 {}, P2 {}, P3 {} open; {} new, {} reopened, {} escalated, {} resolved; {} suppressed by decisions",
+            self.open_by_priority[0],
+            self.open_by_priority[1],
+            self.open_by_priority[2],
+            self.open_by_priority[3],
+            self.by_status[0],
+            self.by_status[1],
+            self.by_status[2],
+            self.by_status[4],
+            self.suppressed_by_decision,
+        )
+    }
+
     fn of(
         alerts: &[alerts::Alert],
         previous_period: Option<String>,
@@ -389,162 +406,157 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         scope::Background::Scope => in_scope,
     };
 
-    check_signals_memory(pipeline, background)?;
-    let stage = opts.progress.stage("signals");
-    let mut sig =
-        signals::compute_signals_with(background, &pipeline.signals, &period, term_index.as_ref())?;
-    let flagged = sig
-        .table
-        .column(signals::out::IS_SIGNAL)
-        .ok()
-        .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as u64))
-        .unwrap_or(0);
-    let signals_headline = SignalsHeadline {
-        pairs_counted: sig.pairs_counted,
-        watched_pairs: sig.table.height() as u64,
-        signals: flagged,
-        priors: sig.priors.clone(),
-    };
-    let detail = format!(
-        "{} pairs counted, {} signals",
-        thousands(sig.pairs_counted),
-        thousands(flagged)
-    );
-    timings.signals_ms = ms(stage.finish(sig.table.height() as u64, "watched pairs", &detail));
-
-    let stage = opts.progress.stage("alerts");
-    let previous_alerts = previous.as_ref().map(|p| p.alerts.as_slice());
-    // A signal counted over a wider background alerts the jurisdiction only when one of its
-    // own cases has the pair.
-    let alerted_signals = match (&scoped, pipeline.scope.background) {
-        (Some(s), scope::Background::All) => {
-            progress::timed("scope: signals with a case in scope", || {
-                match (&term_index, &pipeline.signals.levels) {
-                    (Some(index), Some(levels)) => {
-                        signals::levels::with_cases_in_scope(&sig.table, s, index, levels)
-                    }
-                    _ => scope::signals_with_cases_in_scope(&sig.table, s),
-                }
-            })?
-        }
-        _ => sig.table.clone(),
-    };
-    let fired = alerts::evaluate_rules(
-        &alerts::RuleInputs {
-            period: &period,
-            cases: &in_scope.cases,
-            case_products: &in_scope.case_products,
-            products: &in_scope.products,
-            rates: &rates,
-            signals: &alerted_signals,
-            signals_cfg: &pipeline.signals,
-            previous: previous_alerts,
-        },
-        &pipeline.alerts,
-    )?;
-    drop(alerted_signals);
-    let compared = progress::timed("alerts: statuses against the previous run", || {
-        alerts::compare_with_previous(fired, previous_alerts, &period.to_string())
-    });
-    let decided = progress::timed("alerts: decisions of the tracking log", || {
-        decisions::apply_decisions(compared, &opts.decisions, previous_alerts, &opts.reopen)
-    });
-    let mut alert_list = decided.alerts;
-    alerts::settle_due_dates(
-        &mut alert_list,
-        previous_alerts,
-        data.data_cutoff
-            .unwrap_or_else(|| cutoff(pipeline, &period)),
-    );
-    let screening = progress::timed("alerts: screening list", || {
-        screening::compute_screening(
-            in_scope,
-            &sig.table,
-            &alert_list,
-            previous
-                .as_ref()
-                .map(|p| (p.period.as_str(), p.screening.as_ref())),
-            &pipeline.signals,
-            &period,
-        )
-    })?;
-    let alerts_headline = AlertsHeadline::of(
-        &alert_list,
-        previous.as_ref().map(|p| p.period.clone()),
-        opts.no_previous,
-        decided.suppressed,
-    );
-    let detail = format!(
-        "P0 {}, P1 {}, P2 {}, P3 {} open; {} new, {} reopened, {} escalated, {} resolved; {} suppressed by decisions",
-        alerts_headline.open_by_priority[0],
-        alerts_headline.open_by_priority[1],
-        alerts_headline.open_by_priority[2],
-        alerts_headline.open_by_priority[3],
-        alerts_headline.by_status[0],
-        alerts_headline.by_status[1],
-        alerts_headline.by_status[2],
-        alerts_headline.by_status[4],
-        alerts_headline.suppressed_by_decision,
-    );
-    timings.alerts_ms = ms(stage.finish(alert_list.len() as u64, "alerts", &detail));
-
-    let stage = opts.progress.stage("write");
-    staging.write_parquet("rates.parquet", &rates)?;
-    staging.write_parquet("signals.parquet", &sig.table)?;
-    staging.write_parquet("screening.parquet", &screening)?;
-    // The page is rendered now (and written in its place below) so that the signals table,
-    // a third of the 1m run's memory by then, is freed before the case table is built.
-    let review_html = review::render_review(
-        &review::ReviewData {
-            pipeline: &pipeline.name,
-            period: &period.to_string(),
-            previous_period: previous.as_ref().map(|p| p.period.as_str()),
-            generated_at: &started_at,
-            alerts: &alert_list,
-            rates: &rates,
-            signals: &sig.table,
-            screening: &screening,
-            inputs: &data.tables,
-            rejects: data.rejects.len(),
-            conversion: conversion.as_ref(),
-            page_limit: pipeline.alerts.page_limit,
-            priors: &sig.priors,
-            terms: terms_report.as_ref(),
-        },
-        lang,
-    );
-    drop(std::mem::take(&mut sig.table));
-    // Built and written a chunk of cases at a time, with every version of those cases:
-    // neither whole table is ever in memory.
-    // The alerts' text files are written alongside, on the second core.
-    staging.write_alerts_alongside(&alert_list, |staging| {
-        progress::timed("write: case table and case versions", || {
-            let chunks = cases::case_and_version_chunks(
+    // The case table needs only the cases in scope: it is written on another thread while
+    // the signals and alerts are computed (`case_table_writer`), and stopped if they fail.
+    let stop_case_table = std::sync::atomic::AtomicBool::new(false);
+    let case_table_files = staging.files();
+    let (signals_headline, alerts_headline, alert_list) =
+        std::thread::scope(|scope| -> Result<_> {
+            let _stop = case_table_writer::StopOnDrop(&stop_case_table);
+            // Checked before the writer starts: the budget counts both at once.
+            check_signals_memory(pipeline, background)?;
+            let case_table = case_table_writer::start(
+                scope,
+                case_table_files,
                 in_scope,
                 &pipeline.signals,
                 &period,
-                cases::CHUNK_CASES,
-            )?
-            .map(|c| c.map(|(cases, versions)| vec![cases, versions]));
-            // The next chunk is built while this one is encoded.
-            output::ahead::one_ahead(chunks, |chunks| {
-                staging.write_parquet_files(
-                    &["cases.parquet", cases::versions::CASE_VERSIONS_PARQUET],
-                    chunks,
+                &stop_case_table,
+            );
+            let stage = opts.progress.stage("signals");
+            let mut sig = signals::compute_signals_with(
+                background,
+                &pipeline.signals,
+                &period,
+                term_index.as_ref(),
+            )?;
+            let flagged = sig
+                .table
+                .column(signals::out::IS_SIGNAL)
+                .ok()
+                .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as u64))
+                .unwrap_or(0);
+            let signals_headline = SignalsHeadline {
+                pairs_counted: sig.pairs_counted,
+                watched_pairs: sig.table.height() as u64,
+                signals: flagged,
+                priors: sig.priors.clone(),
+            };
+            let detail = format!(
+                "{} pairs counted, {} signals",
+                thousands(sig.pairs_counted),
+                thousands(flagged)
+            );
+            timings.signals_ms =
+                ms(stage.finish(sig.table.height() as u64, "watched pairs", &detail));
+
+            let stage = opts.progress.stage("alerts");
+            let previous_alerts = previous.as_ref().map(|p| p.alerts.as_slice());
+            // A signal counted over a wider background alerts the jurisdiction only when one of its
+            // own cases has the pair.
+            let alerted_signals = match (&scoped, pipeline.scope.background) {
+                (Some(s), scope::Background::All) => {
+                    progress::timed("scope: signals with a case in scope", || {
+                        match (&term_index, &pipeline.signals.levels) {
+                            (Some(index), Some(levels)) => {
+                                signals::levels::with_cases_in_scope(&sig.table, s, index, levels)
+                            }
+                            _ => scope::signals_with_cases_in_scope(&sig.table, s),
+                        }
+                    })?
+                }
+                _ => sig.table.clone(),
+            };
+            let fired = alerts::evaluate_rules(
+                &alerts::RuleInputs {
+                    period: &period,
+                    cases: &in_scope.cases,
+                    case_products: &in_scope.case_products,
+                    products: &in_scope.products,
+                    rates: &rates,
+                    signals: &alerted_signals,
+                    signals_cfg: &pipeline.signals,
+                    previous: previous_alerts,
+                },
+                &pipeline.alerts,
+            )?;
+            drop(alerted_signals);
+            let compared = progress::timed("alerts: statuses against the previous run", || {
+                alerts::compare_with_previous(fired, previous_alerts, &period.to_string())
+            });
+            let decided = progress::timed("alerts: decisions of the tracking log", || {
+                decisions::apply_decisions(compared, &opts.decisions, previous_alerts, &opts.reopen)
+            });
+            let mut alert_list = decided.alerts;
+            alerts::settle_due_dates(
+                &mut alert_list,
+                previous_alerts,
+                data.data_cutoff
+                    .unwrap_or_else(|| cutoff(pipeline, &period)),
+            );
+            let screening = progress::timed("alerts: screening list", || {
+                screening::compute_screening(
+                    in_scope,
+                    &sig.table,
+                    &alert_list,
+                    previous
+                        .as_ref()
+                        .map(|p| (p.period.as_str(), p.screening.as_ref())),
+                    &pipeline.signals,
+                    &period,
                 )
-            })
-        })
-    })?;
-    let signal_log = decisions::log::signal_log_table(
-        &opts.decisions,
-        &decisions::log::product_names(&data.products),
-        &period.to_string(),
-    )?;
-    staging.write_parquet(decisions::log::SIGNAL_LOG_PARQUET, &signal_log)?;
-    staging.write_text("review.html", &review_html)?;
-    staging.write_rejects("rejects.csv", &data.rejects)?;
-    let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
-    timings.write_ms = ms(write_elapsed);
+            })?;
+            let alerts_headline = AlertsHeadline::of(
+                &alert_list,
+                previous.as_ref().map(|p| p.period.clone()),
+                opts.no_previous,
+                decided.suppressed,
+            );
+            let detail = alerts_headline.stage_detail();
+            timings.alerts_ms = ms(stage.finish(alert_list.len() as u64, "alerts", &detail));
+
+            let stage = opts.progress.stage("write");
+            staging.write_parquet("rates.parquet", &rates)?;
+            staging.write_parquet("signals.parquet", &sig.table)?;
+            staging.write_parquet("screening.parquet", &screening)?;
+            // The page is rendered now (and written in its place below) so that the signals
+            // table, a third of the 1m run's memory by then, is freed before the alerts' files
+            // are written.
+            let review_html = review::render_review(
+                &review::ReviewData {
+                    pipeline: &pipeline.name,
+                    period: &period.to_string(),
+                    previous_period: previous.as_ref().map(|p| p.period.as_str()),
+                    generated_at: &started_at,
+                    alerts: &alert_list,
+                    rates: &rates,
+                    signals: &sig.table,
+                    screening: &screening,
+                    inputs: &data.tables,
+                    rejects: data.rejects.len(),
+                    conversion: conversion.as_ref(),
+                    page_limit: pipeline.alerts.page_limit,
+                    priors: &sig.priors,
+                    terms: terms_report.as_ref(),
+                },
+                lang,
+            );
+            drop(std::mem::take(&mut sig.table));
+            // The case table, written on another thread since the cases in scope were known, is
+            // recorded after the alerts' files are written.
+            staging.write_alerts_alongside(&alert_list, |staging| case_table.finish(staging))?;
+            let signal_log = decisions::log::signal_log_table(
+                &opts.decisions,
+                &decisions::log::product_names(&data.products),
+                &period.to_string(),
+            )?;
+            staging.write_parquet(decisions::log::SIGNAL_LOG_PARQUET, &signal_log)?;
+            staging.write_text("review.html", &review_html)?;
+            staging.write_rejects("rejects.csv", &data.rejects)?;
+            let write_elapsed = stage.finish(staging.written.len() as u64, "files", "");
+            timings.write_ms = ms(write_elapsed);
+            Ok((signals_headline, alerts_headline, alert_list))
+        })?;
     timings.total_ms = ms(started.elapsed());
 
     let rows = RowTotals::of(&data.tables);
@@ -633,11 +645,13 @@ fn check_signals_memory(pipeline: &Pipeline, data: &Dataset) -> Result<()> {
                 thousands(rows)
             )
         },
-        // The case table is written after counting, with the loaded tables still held.
-        held + (rows * memory::SIGNALS_BYTES_PER_PAIR_ROW).max(memory::case_table_bytes(
-            data.cases.height(),
-            cases::CHUNK_CASES * cases::CHUNKS_IN_MEMORY,
-        )),
+        // The case table is written while the pairs are counted (`case_table_writer`),
+        // with the loaded tables held: the three at once.
+        held + rows * memory::SIGNALS_BYTES_PER_PAIR_ROW
+            + memory::case_table_bytes(
+                data.cases.height(),
+                cases::CHUNK_CASES * cases::CHUNKS_IN_MEMORY,
+            ),
     )
 }
 

@@ -24,7 +24,7 @@
 pub mod completeness;
 mod lists;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod versions;
 
 use polars::prelude::*;

@@ -9,7 +9,7 @@ use crate::period::epoch_days;
 
 /// One case as ingest would hand it over, every dimension present unless a test says so.
 #[derive(Clone)]
-struct Case {
+pub(crate) struct Case {
     id: &'static str,
     version: Option<i64>,
     versions: i64,
@@ -59,7 +59,7 @@ fn dates(name: &str, v: Vec<Option<i32>>) -> Column {
 
 /// The frames ingest would produce for these cases (keys in row order), with
 /// `event_terms` holding `terms` when given.
-fn dataset(cases: &[Case], terms: Option<&[&str]>) -> Dataset {
+pub(crate) fn dataset(cases: &[Case], terms: Option<&[&str]>) -> Dataset {
     let n = cases.len();
     let keys: Vec<IdxSize> = (0..n as IdxSize).collect();
     let get = |f: &dyn Fn(&Case) -> Option<&'static str>| -> Vec<Option<&str>> {
@@ -741,7 +741,7 @@ fn lists_are_sorted_and_distinct_at_a_size_that_splits_the_group_by() {
 
 /// 50 cases in no particular `case_id` order, with products, batches and events that
 /// differ from case to case (some with none).
-fn fifty_cases() -> Vec<Case> {
+pub(crate) fn fifty_cases() -> Vec<Case> {
     const PRODUCTS: [&str; 5] = ["D5", "D1", "D4", "D2", "D3"];
     const EVENTS: [&str; 3] = ["Rash", "Nausea", "Headache"];
     (0..50)

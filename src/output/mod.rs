@@ -154,6 +154,34 @@ fn unique_suffix() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
+/// A [`Staging`]'s folder, detached from it so that another thread can write files there
+/// (the case table, while the signals and alerts are computed). What it writes is only
+/// part of the outputs once the staging records it ([`Staging::record_written`]).
+#[derive(Debug, Clone)]
+pub struct StagingFiles {
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+/// Files written through [`StagingFiles`], with their rows, for [`Staging::record_written`].
+#[derive(Debug)]
+#[must_use = "files written into the staging folder are outputs only once recorded"]
+pub struct Written(Vec<(String, u64)>);
+
+impl StagingFiles {
+    /// [`Staging::write_parquet_files`], from any thread.
+    pub fn write_parquet_files(
+        &self,
+        files: &[&str],
+        batches: impl IntoIterator<Item = Result<Vec<DataFrame>>>,
+    ) -> Result<Written> {
+        let rows = write_parquet_files_in(&self.tmp, &self.target, files, batches)?;
+        Ok(Written(
+            files.iter().map(|f| f.to_string()).zip(rows).collect(),
+        ))
+    }
+}
+
 impl Staging {
     fn record(&mut self, file: &str, rows: u64) -> Result<()> {
         let path = self.tmp.join(file);
@@ -198,9 +226,23 @@ impl Staging {
         files: &[&str],
         batches: impl IntoIterator<Item = Result<Vec<DataFrame>>>,
     ) -> Result<()> {
-        let rows = write_parquet_files_in(&self.tmp, &self.target, files, batches)?;
-        for (file, rows) in files.iter().zip(rows) {
-            self.record(file, rows)?;
+        let written = self.files().write_parquet_files(files, batches)?;
+        self.record_written(written)
+    }
+
+    /// The staging folder, for writing files on another thread while this staging goes on
+    /// writing others here ([`StagingFiles`]).
+    pub fn files(&self) -> StagingFiles {
+        StagingFiles {
+            tmp: self.tmp.clone(),
+            target: self.target.clone(),
+        }
+    }
+
+    /// Record files written through [`StagingFiles`], in their order, as if written here.
+    pub fn record_written(&mut self, written: Written) -> Result<()> {
+        for (file, rows) in written.0 {
+            self.record(&file, rows)?;
         }
         Ok(())
     }
@@ -244,10 +286,11 @@ impl Staging {
         self.write_alerts_in_chunks(alerts, ALERT_CHUNK, |_| Ok(()))
     }
 
-    /// [`Staging::write_alerts`], with the three alerts files written on a second thread
-    /// while `meanwhile` writes other files here (the case table: the machine's second
-    /// core is otherwise mostly idle then). Every file is recorded, the alerts files after
-    /// `meanwhile`'s, and an error of either side is returned, `meanwhile`'s first.
+    /// [`Staging::write_alerts`], then `meanwhile` (which may record files of its own, as
+    /// the case table written on another thread does). The two text files are written on a
+    /// second thread while `alerts.parquet` is written here, then `meanwhile` runs. Every
+    /// file is recorded, the alerts files after `meanwhile`'s, and an error of either side
+    /// is returned, the table's first, then `meanwhile`'s.
     pub fn write_alerts_alongside<T>(
         &mut self,
         alerts: &[Alert],
@@ -265,29 +308,35 @@ impl Staging {
         use crate::progress::timed;
         let (jsonl, csv) = (self.tmp.join(ALERTS_JSONL), self.tmp.join(ALERTS_CSV));
         let (tmp, target) = (self.tmp.clone(), self.target.clone());
-        let (out, alerts_out) = std::thread::scope(|scope| {
-            let side = scope.spawn(|| -> Result<u64> {
+        let (table_rows, out, text_out) = std::thread::scope(|scope| {
+            let side = scope.spawn(|| -> Result<()> {
                 timed("write: alerts.jsonl", || {
                     alerts_files::write_jsonl(&jsonl, alerts)
                 })?;
                 timed("write: alerts.csv", || {
                     alerts_files::write_csv(&csv, alerts)
-                })?;
-                timed("write: alerts.parquet", || {
-                    write_alerts_table(&tmp, &target, alerts, chunk)
                 })
             });
-            let out = meanwhile(self);
-            let alerts_out = side.join().unwrap_or_else(|_| {
+            let table_rows = timed("write: alerts.parquet", || {
+                write_alerts_table(&tmp, &target, alerts, chunk)
+            });
+            // Not after a failed table: the error is returned as soon as the text files
+            // are done.
+            let out = match &table_rows {
+                Ok(_) => Some(meanwhile(self)),
+                Err(_) => None,
+            };
+            let text_out = side.join().unwrap_or_else(|_| {
                 Err(Error::io(
                     &jsonl,
                     std::io::Error::other("the alerts' writer stopped"),
                 ))
             });
-            (out, alerts_out)
+            (table_rows, out, text_out)
         });
-        let out = out?;
-        let table_rows = alerts_out?;
+        let table_rows = table_rows?;
+        let out = out.expect("run when the table was written")?;
+        text_out?;
         let n = alerts.len() as u64;
         self.record(ALERTS_JSONL, n)?;
         self.record(ALERTS_CSV, n)?;
