@@ -169,6 +169,12 @@ pub struct StagingFiles {
 pub struct Written(Vec<(String, u64)>);
 
 impl StagingFiles {
+    /// [`Staging::write_parquet`], from any thread.
+    pub fn write_parquet(&self, file: &str, df: &DataFrame) -> Result<Written> {
+        let rows = write_parquet_in(&self.tmp, &self.target, file, df)?;
+        Ok(Written(vec![(file.to_string(), rows)]))
+    }
+
     /// [`Staging::write_parquet_files`], from any thread.
     pub fn write_parquet_files(
         &self,
@@ -287,10 +293,11 @@ impl Staging {
     }
 
     /// [`Staging::write_alerts`], then `meanwhile` (which may record files of its own, as
-    /// the case table written on another thread does). The two text files are written on a
-    /// second thread while `alerts.parquet` is written here, then `meanwhile` runs. Every
-    /// file is recorded, the alerts files after `meanwhile`'s, and an error of either side
-    /// is returned, the table's first, then `meanwhile`'s.
+    /// the case table written on another thread does). The two text files are written on
+    /// two more threads while `alerts.parquet` is written here (each is a few seconds of one
+    /// core at 10m), then `meanwhile` runs. Every file is recorded, the alerts files after
+    /// `meanwhile`'s, and an error of any side is returned: the table's first, then
+    /// `meanwhile`'s, then the JSON lines', then the CSV's.
     pub fn write_alerts_alongside<T>(
         &mut self,
         alerts: &[Alert],
@@ -309,10 +316,12 @@ impl Staging {
         let (jsonl, csv) = (self.tmp.join(ALERTS_JSONL), self.tmp.join(ALERTS_CSV));
         let (tmp, target) = (self.tmp.clone(), self.target.clone());
         let (table_rows, out, text_out) = std::thread::scope(|scope| {
-            let side = scope.spawn(|| -> Result<()> {
+            let jsonl_side = scope.spawn(|| {
                 timed("write: alerts.jsonl", || {
                     alerts_files::write_jsonl(&jsonl, alerts)
-                })?;
+                })
+            });
+            let csv_side = scope.spawn(|| {
                 timed("write: alerts.csv", || {
                     alerts_files::write_csv(&csv, alerts)
                 })
@@ -326,12 +335,15 @@ impl Staging {
                 Ok(_) => Some(meanwhile(self)),
                 Err(_) => None,
             };
-            let text_out = side.join().unwrap_or_else(|_| {
-                Err(Error::io(
-                    &jsonl,
-                    std::io::Error::other("the alerts' writer stopped"),
-                ))
-            });
+            let joined = |side: std::thread::ScopedJoinHandle<'_, Result<()>>, path: &Path| {
+                side.join().unwrap_or_else(|_| {
+                    Err(Error::io(
+                        path,
+                        std::io::Error::other("the alerts' writer stopped"),
+                    ))
+                })
+            };
+            let text_out = joined(jsonl_side, &jsonl).and(joined(csv_side, &csv));
             (table_rows, out, text_out)
         });
         let table_rows = table_rows?;
