@@ -15,17 +15,25 @@ const GIB: f64 = (1u64 << 30) as f64;
 
 /// Peak bytes of a whole run: a fixed part plus bytes per input row of each case table.
 ///
-/// Calibrated on the generated data (`scripts/bench`, streaming ingest): the peak of a
-/// whole run was 3.43 GiB for 11.0 + 22.0 + 21.6 million rows and 7.63 GiB for 27.5 +
-/// 55.0 + 54.0 million rows of reports, report_products and report_events (and 0.65 GiB
-/// for a tenth of the smaller set); these figures give 3.6, 7.9 and 1.0 GiB. The peak
-/// comes while counting pairs or at the end of ingest, with the case tables loaded, so
-/// this one check before loading stands for the whole run.
+/// Calibrated on the generated data (`scripts/bench`, default watch list), 2026-12-07,
+/// with the case table written while the signals and alerts are computed and mimalloc
+/// decommitting freed memory (`MIMALLOC_PURGE_DECOMMITS=1`, what a run near its budget
+/// uses): the peak of a whole run was 4.87 GiB for 11.0 + 22.0 + 21.6 million rows and
+/// 10.69 GiB for 27.5 + 55.0 + 54.0 million rows of reports, report_products and
+/// report_events; these figures give 5.03 and 11.40 GiB, and 1.18 GiB for the 1m set
+/// (measured 0.95 GiB). The constants before (135, 41 and 31 bytes, fitted when the case
+/// table was written last) gave 3.60 and 7.85 GiB, a third under. A run that purges by
+/// reset instead (estimated at a quarter of its budget or less, `main.rs`) counts freed
+/// pages in its resident size until the kernel takes them: the 10m run then read 5.81
+/// GiB. With every product watched the signals table and the alerts are larger: the 10m
+/// set peaked at 8.24 GiB (reset), which neither check foresees (the signals check after
+/// loading puts it at 5.73 GiB with a pipeline limit): the watched share of the pairs is
+/// not in either estimate yet.
 pub const INGEST_BASE_BYTES: u64 = 768 << 20;
 pub const INGEST_BYTES_PER_ROW: [(&str, u64); 3] = [
-    ("reports", 135),
-    ("report_products", 41),
-    ("report_events", 31),
+    ("reports", 205),
+    ("report_products", 62),
+    ("report_events", 47),
 ];
 /// Bytes per input row for tables not listed above.
 pub const INGEST_BYTES_PER_OTHER_ROW: u64 = 200;
