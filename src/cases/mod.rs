@@ -214,10 +214,16 @@ fn chunks<'a>(
         chunk_of[keys[row as usize] as usize] = (pos / chunk_cases) as u32;
         row_of[keys[row as usize] as usize] = (pos % chunk_cases) as u32;
     }
-    let products = lists::Coded::new(&data.case_products, col::PRODUCT_ID)?;
-    let batches = lists::Coded::new(&data.case_products, col::BATCH)?;
-    let events = lists::Coded::new(&data.case_events, col::EVENT)?;
     let n_chunks = cases.height().div_ceil(chunk_cases).max(1);
+    let (products, batches, events) =
+        crate::progress::timed("cases: coding the lists' text", || -> Result<_> {
+            let coded = |frame, name| lists::Coded::new(frame, name, &chunk_of, n_chunks);
+            Ok((
+                coded(&data.case_products, col::PRODUCT_ID)?,
+                coded(&data.case_products, col::BATCH)?,
+                coded(&data.case_events, col::EVENT)?,
+            ))
+        })?;
     let chunks = (0..n_chunks).map(move |i| {
         let clock = std::time::Instant::now();
         let lo = (i * chunk_cases).min(order.len());
@@ -232,13 +238,11 @@ fn chunks<'a>(
                 .context(ctx)
         };
         let mut chunk = cases.take(&rows).context(ctx)?;
-        let slot =
-            |k: u32| (chunk_of.get(k as usize) == Some(&(i as u32))).then(|| row_of[k as usize]);
         let len = chunk.height();
         for list in [
-            products.lists(col::SUSPECT_PRODUCTS, len, slot),
-            batches.lists(col::BATCHES, len, slot),
-            events.lists(col::EVENTS, len, slot),
+            products.lists(col::SUSPECT_PRODUCTS, len, i, &row_of),
+            batches.lists(col::BATCHES, len, i, &row_of),
+            events.lists(col::EVENTS, len, i, &row_of),
         ] {
             chunk.with_column(list).context(ctx)?;
         }
