@@ -194,10 +194,10 @@ fn chunks<'a>(
         cases.with_column(completeness(data)?).context(ctx)?;
         std::borrow::Cow::Owned(cases)
     };
-    let order = cases
-        .column(col::CASE_ID)
-        .context(ctx)?
-        .arg_sort(SortOptions::default());
+    let order = crate::progress::timed("cases: ordering by case_id", || {
+        case_order(cases.column(col::CASE_ID)?)
+    })
+    .context(ctx)?;
     let keys = cases
         .column(col::CASE_KEY)
         .context(ctx)?
@@ -282,6 +282,26 @@ fn chunks<'a>(
         Ok((table, Some(versions)))
     });
     Ok(chunks)
+}
+
+/// The rows of `case_ids` in `case_id` order. Inputs often come sorted already (exports
+/// by case or report number): one pass over neighbouring ids finds that, and then the rows
+/// are taken as they are instead of sorting millions of strings.
+fn case_order(case_ids: &Column) -> PolarsResult<IdxCa> {
+    let ids = case_ids.str()?;
+    let sorted = ids.null_count() == 0 && {
+        let mut prev: Option<&str> = None;
+        ids.iter().flatten().all(|v| {
+            let in_order = prev.is_none_or(|p| p <= v);
+            prev = Some(v);
+            in_order
+        })
+    };
+    Ok(if sorted {
+        IdxCa::from_vec(PlSmallStr::EMPTY, (0..ids.len() as IdxSize).collect())
+    } else {
+        case_ids.arg_sort(SortOptions::default())
+    })
 }
 
 /// Which rows of `frame` belong to cases of chunk `i` (by their case key).

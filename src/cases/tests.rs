@@ -847,3 +847,50 @@ fn a_table_written_in_chunks_reads_back_as_the_whole_table() {
         assert!(ok, "{}: {}", f.name(), f.data_type());
     }
 }
+
+fn order_of(ids: &[Option<&str>]) -> Vec<IdxSize> {
+    let column = Column::new("case_id".into(), ids);
+    case_order(&column).unwrap().into_no_null_iter().collect()
+}
+
+fn arg_sorted(ids: &[Option<&str>]) -> Vec<IdxSize> {
+    let column = Column::new("case_id".into(), ids);
+    column
+        .arg_sort(SortOptions::default())
+        .into_no_null_iter()
+        .collect()
+}
+
+#[test]
+fn case_order_takes_sorted_ids_as_they_are_and_sorts_the_rest() {
+    assert_eq!(order_of(&[Some("C1"), Some("C2"), Some("C3")]), [0, 1, 2]);
+    assert_eq!(order_of(&[Some("C2"), Some("C1"), Some("C3")]), [1, 0, 2]);
+    // Bytes order, as the sort: "C10" before "C9".
+    assert_eq!(order_of(&[Some("C9"), Some("C10")]), [1, 0]);
+    // A null goes first, as `arg_sort` puts it.
+    assert_eq!(
+        order_of(&[Some("C1"), None]),
+        arg_sorted(&[Some("C1"), None])
+    );
+    assert_eq!(order_of(&[]), Vec::<IdxSize>::new());
+}
+
+use proptest::strategy::Strategy as _;
+
+proptest::proptest! {
+    /// Sorted or not, the order is the one a sort of the distinct ids gives.
+    #[test]
+    fn case_order_is_the_sorted_order(
+        mut ids in proptest::collection::btree_set("[A-C][0-9]{0,3}", 0..40)
+            .prop_map(|s| s.into_iter().collect::<Vec<String>>()),
+        shuffle in proptest::bool::ANY,
+    ) {
+        if shuffle {
+            ids.reverse();
+            let n = ids.len();
+            if n > 2 { ids.swap(0, n / 2); }
+        }
+        let ids: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
+        proptest::prop_assert_eq!(order_of(&ids), arg_sorted(&ids));
+    }
+}
