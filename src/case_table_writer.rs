@@ -99,23 +99,37 @@ mod tests {
         assert!(stop.load(Ordering::Relaxed));
     }
 
-    /// Written while the staging writes another file, the case table is recorded where
-    /// `finish` is called, with every case and version.
-    #[test]
-    fn the_case_table_is_recorded_where_it_is_finished() {
+    /// Write the fifty-case table through a job with the stop flag set to `stopped`, with
+    /// `meanwhile` run on the staging before `finish`; `finish`'s result, the staging, and
+    /// its folder (kept alive for the staging).
+    fn run_job(
+        stopped: bool,
+        meanwhile: impl FnOnce(&mut Staging),
+    ) -> (Result<()>, Staging, tempfile::TempDir) {
         let data = dataset(&fifty_cases(), None);
         let (signals, period) = (Signals::default(), "2025".parse().unwrap());
         let dir = tempfile::tempdir().unwrap();
         let mut staging = Staging::create(dir.path(), "2025").unwrap();
-        let stop = AtomicBool::new(false);
+        let stop = AtomicBool::new(stopped);
         let files = staging.files();
-        std::thread::scope(|scope| {
+        let out = std::thread::scope(|scope| {
             let job = start(scope, files, &data, &signals, &period, &stop);
+            meanwhile(&mut staging);
+            job.finish(&mut staging)
+        });
+        (out, staging, dir)
+    }
+
+    /// Written while the staging writes another file, the case table is recorded where
+    /// `finish` is called, with every case and version.
+    #[test]
+    fn the_case_table_is_recorded_where_it_is_finished() {
+        let (out, staging, _dir) = run_job(false, |staging| {
             staging
                 .write_text("before.txt", "written while the cases are")
                 .unwrap();
-            job.finish(&mut staging).unwrap();
         });
+        out.unwrap();
         let written: Vec<(&str, u64)> = staging
             .written
             .iter()
@@ -136,15 +150,7 @@ mod tests {
     /// with a table that looks whole.
     #[test]
     fn a_stopped_writer_is_an_error_and_records_nothing() {
-        let data = dataset(&fifty_cases(), None);
-        let (signals, period) = (Signals::default(), "2025".parse().unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let mut staging = Staging::create(dir.path(), "2025").unwrap();
-        let stop = AtomicBool::new(true);
-        let files = staging.files();
-        let out = std::thread::scope(|scope| {
-            start(scope, files, &data, &signals, &period, &stop).finish(&mut staging)
-        });
+        let (out, staging, _dir) = run_job(true, |_| {});
         assert!(out.is_err());
         assert!(staging.written.is_empty());
     }
