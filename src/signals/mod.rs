@@ -118,27 +118,28 @@ fn watched_rows(
         col(col::CONDITIONAL),
         col(col::PROCURED),
     ]);
+    // `counts` is in (class, product_id, event) order; the joins keep it, so the rows need
+    // no sort of their text (a registry or term listed twice is refused at ingest).
+    let keep_order = |how: JoinType| JoinArgs {
+        maintain_order: MaintainOrderJoin::Left,
+        ..JoinArgs::new(how)
+    };
     let mut lf = counts.clone().lazy().join(
         registry,
         [col(col::PRODUCT_ID)],
         [col(col::PRODUCT_ID)],
-        JoinArgs::new(JoinType::Inner),
+        keep_order(JoinType::Inner),
     );
     lf = match event_terms {
         Some(t) => lf.join(
             t.clone().lazy().select([col(col::EVENT), col(col::SOC)]),
             [col(col::EVENT)],
             [col(col::EVENT)],
-            JoinArgs::new(JoinType::Left),
+            keep_order(JoinType::Left),
         ),
         None => lf.with_column(lit(NULL).cast(DataType::String).alias(col::SOC)),
     };
-    lf.sort(
-        [col::CLASS, col::PRODUCT_ID, col::EVENT],
-        SortMultipleOptions::default(),
-    )
-    .collect()
-    .context(ctx)
+    lf.collect().context(ctx)
 }
 
 /// The rows of `signals` whose `on` columns match a row of `pairs`, in their order.
