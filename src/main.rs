@@ -18,6 +18,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_purge_decommits` (its index in `mi_option_e` of the mimalloc v3
 /// that `libmimalloc-sys` 0.1.49 builds; documented default 1).
 const MI_OPTION_PURGE_DECOMMITS: std::ffi::c_int = 5;
+/// mimalloc's `mi_option_purge_delay` (milliseconds before freed memory is purged;
+/// documented default 1000 in v3).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+/// The purge delay of a run with ample headroom ([`choose_purge`]).
+const AMPLE_HEADROOM_PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 extern "C" {
     // From mimalloc's `mimalloc.h`, linked by `libmimalloc-sys`.
@@ -48,14 +53,25 @@ fn purge_by_reset(needed: u64, limit: u64) -> bool {
 /// s, for 0–60 MB more peak RSS. But reset pages stay in the resident size until the
 /// kernel wants them: the 25m run's measured peak rose from 9.66 to 11.82 GiB (for 6 s
 /// less time), so a run estimated near its budget keeps decommit, mimalloc's default.
-/// `MIMALLOC_PURGE_DECOMMITS` in the environment always wins.
+///
+/// A run with ample headroom also purges late: 10 s after a free instead of 1 s, so
+/// that the next stage reuses what the last one freed. Resetting a page of mimalloc's
+/// huge-page-backed arenas splits the huge page, and reusing it faulted a fresh one in
+/// and zeroed it: the 1m benchmark still spent 23% of its CPU in `clear_page_erms` and
+/// 3.2 s in the kernel; with the longer delay, 1.0 s, and its wall time fell from
+/// 6.5–7.1 to 5.2–5.7 s with the same peak (reset pages count as resident until the
+/// kernel takes them, so the peak already held them).
+/// `MIMALLOC_PURGE_DECOMMITS` and `MIMALLOC_PURGE_DELAY` in the environment always win.
 fn choose_purge(needed: u64, limit: u64) {
-    if std::env::var_os("MIMALLOC_PURGE_DECOMMITS").is_some() {
-        return;
+    let reset = purge_by_reset(needed, limit);
+    if std::env::var_os("MIMALLOC_PURGE_DECOMMITS").is_none() {
+        // SAFETY: sets one integer option of the allocator; 0 and 1 are its valid values.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DECOMMITS, std::ffi::c_long::from(!reset)) };
     }
-    let decommit = !purge_by_reset(needed, limit);
-    // SAFETY: sets one integer option of the allocator; 0 and 1 are its valid values.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DECOMMITS, std::ffi::c_long::from(decommit)) };
+    if reset && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one integer option of the allocator: a delay in milliseconds.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, AMPLE_HEADROOM_PURGE_DELAY_MS) };
+    }
 }
 
 /// Pharmacovigilance signal monitoring: reporting rates against targets, from case reports.
@@ -572,18 +588,20 @@ fn say(text: &str) {
 
 #[cfg(test)]
 mod tests {
-    /// `MI_OPTION_PURGE_DECOMMITS` is the option mimalloc reads from
-    /// `MIMALLOC_PURGE_DECOMMITS`: a fresh process with that variable set to 7 reads 7 at
-    /// the index (the first read of an option takes it from the environment).
+    /// `MI_OPTION_PURGE_DECOMMITS` and `MI_OPTION_PURGE_DELAY` are the options mimalloc
+    /// reads from `MIMALLOC_PURGE_DECOMMITS` and `MIMALLOC_PURGE_DELAY`: a fresh process
+    /// with them set to 7 and 4321 reads those values at the indices (the first read of
+    /// an option takes it from the environment).
     #[test]
-    fn the_option_index_is_mimallocs_purge_decommits() {
+    fn the_option_indices_are_mimallocs_purge_options() {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "tests::purge_decommits_from_the_environment",
+                "tests::purge_options_from_the_environment",
                 "--ignored",
             ])
             .env("MIMALLOC_PURGE_DECOMMITS", "7")
+            .env("MIMALLOC_PURGE_DELAY", "4321")
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -607,10 +625,15 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "run in a child process by the_option_index_is_mimallocs_purge_decommits"]
-    fn purge_decommits_from_the_environment() {
-        // SAFETY: reads one integer option of the allocator.
-        let value = unsafe { super::mi_option_get(super::MI_OPTION_PURGE_DECOMMITS) };
-        assert_eq!(value, 7);
+    #[ignore = "run in a child process by the_option_indices_are_mimallocs_purge_options"]
+    fn purge_options_from_the_environment() {
+        // SAFETY: reads integer options of the allocator.
+        let (decommits, delay) = unsafe {
+            (
+                super::mi_option_get(super::MI_OPTION_PURGE_DECOMMITS),
+                super::mi_option_get(super::MI_OPTION_PURGE_DELAY),
+            )
+        };
+        assert_eq!((decommits, delay), (7, 4321));
     }
 }
