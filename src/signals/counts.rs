@@ -21,9 +21,9 @@
 //!
 //! Products and events are coded as integers once; each background case's distinct
 //! products and events are laid out as compressed rows by case key; the marginals are
-//! counted per case, and `a` by one pass over each case's products × events into a hash
-//! map per core. Nothing of size products × events is materialised, and no text is hashed
-//! after coding. The property tests below check every cell against a brute-force recount.
+//! counted per case, and `a` product by product, each product's cases adding to a dense
+//! counter of (class, event) cells (`pairs.rs`). Nothing of size products × events is
+//! materialised, and no text is hashed after coding. The property tests below check every cell against a brute-force recount.
 
 use std::collections::HashMap;
 
@@ -34,6 +34,8 @@ use crate::config::Signals;
 use crate::error::{PolarsContext, Result};
 use crate::period::epoch_days;
 use crate::schema::{col, SEXES};
+
+mod pairs;
 
 /// Column names of the counts frame (also used in `signals.parquet`).
 pub const A: &str = "a";
@@ -162,10 +164,15 @@ pub fn count_pairs(
     }
     let n_classes = classes.len().max(1) as u64;
 
-    // Products (suspect or interacting) and events per background case, as integer codes.
-    let (product_names, by_case_p) =
-        per_case(case_products, col::PRODUCT_ID, &case_of).context(ctx)?;
-    let (event_names, by_case_e) = per_case(case_events, col::EVENT, &case_of).context(ctx)?;
+    // Products (suspect or interacting) and events per background case, as integer codes,
+    // the two tables on two cores.
+    let (products, events) = std::thread::scope(|s| {
+        let products = s.spawn(|| per_case(case_products, col::PRODUCT_ID, &case_of));
+        let events = per_case(case_events, col::EVENT, &case_of);
+        (products.join().expect("coding products"), events)
+    });
+    let (product_names, by_case_p) = products.context(ctx)?;
+    let (event_names, by_case_e) = events.context(ctx)?;
 
     // Marginals, per class (and stratum): n, n_product, n_event.
     let n_pc = product_names.len() as u64 * n_classes;
@@ -185,46 +192,6 @@ pub fn count_pairs(
         }
     }
 
-    // a per (product, class, event): the one step whose work grows as products × events
-    // per case. Each core counts half the cases into its own map; the maps are merged.
-    let pair_key = |p: u32, c: u32, e: u32| ((p as u64 * n_classes + c as u64) << 32) | e as u64;
-    let count_range = |range: std::ops::Range<usize>| {
-        let mut map: HashMap<u64, u32, foldhash::fast::FixedState> = HashMap::default();
-        for key in range {
-            let Some((c, _)) = case_of[key] else { continue };
-            let es = by_case_e.of(key);
-            for &p in by_case_p.of(key) {
-                for &e in es {
-                    *map.entry(pair_key(p, c, e)).or_insert(0) += 1;
-                }
-            }
-        }
-        map
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = case_of.len().div_ceil(threads).max(1);
-    let maps: Vec<HashMap<u64, u32, foldhash::fast::FixedState>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let range = (t * chunk).min(case_of.len())..((t + 1) * chunk).min(case_of.len());
-                s.spawn(move || count_range(range))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("counting thread"))
-            .collect()
-    });
-    let mut maps = maps.into_iter();
-    let mut pairs = maps.next().unwrap_or_default();
-    for m in maps {
-        for (k, v) in m {
-            *pairs.entry(k).or_insert(0) += v;
-        }
-    }
-
     // One row per pair. `expected` is n_product·n_event/n summed over strata, in f64.
     let sum_strata = |v: &[u32], code: u64, c: u64| -> i64 {
         let at = ((code * n_classes + c) * n_strata as u64) as usize;
@@ -233,27 +200,25 @@ pub fn count_pairs(
             .map(|&x| x as i64)
             .sum()
     };
-    // The rows in (class, product_id, event) order, as text sorts: by each code's rank
-    // among its names, so that the order costs one sort of integers, not of strings.
+    // a per (class, product, event): the one step whose work grows as products × events
+    // per case (`pairs.rs`), its rows in (class, product_id, event) order as text sorts:
+    // by each code's rank among its names, so that no text is compared.
     let (class_rank, product_rank, event_rank) =
         (ranks(&classes), ranks(&product_names), ranks(&event_names));
-    let mut order: Vec<(u32, u32, u32, u64, u32)> = pairs
-        .iter()
-        .map(|(&key, &a)| {
-            let e = key & 0xFFFF_FFFF;
-            let pc = key >> 32;
-            let (p, c) = (pc / n_classes, pc % n_classes);
-            (
-                class_rank.get(c as usize).copied().unwrap_or(0),
-                product_rank[p as usize],
-                event_rank[e as usize],
-                key,
-                a,
-            )
-        })
-        .collect();
-    drop(pairs);
-    order.sort_unstable();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let order = pairs::count_a(
+        &pairs::Codes {
+            case_of: &case_of,
+            products: &by_case_p,
+            events: &by_case_e,
+            class_rank: &class_rank,
+            product_rank: &product_rank,
+            event_rank: &event_rank,
+        },
+        threads,
+    );
     let h = order.len();
     let (mut o_class, mut o_product, mut o_event) = (
         Vec::with_capacity(h),
@@ -268,11 +233,9 @@ pub fn count_pairs(
         Vec::with_capacity(h),
         Vec::with_capacity(h),
     );
-    for &(_, _, _, key, a) in &order {
-        let e = key & 0xFFFF_FFFF;
-        let pc = key >> 32;
-        let (p, c) = (pc / n_classes, pc % n_classes);
-        let a = a as i64;
+    for pair in &order {
+        let (c, p, e) = (pair.c as u64, pair.p as u64, pair.e as u64);
+        let a = pair.a as i64;
         let np = sum_strata(&n_product, p, c);
         let ne = sum_strata(&n_event, e, c);
         let n: i64 = n_class[(c * n_strata as u64) as usize..((c + 1) * n_strata as u64) as usize]
@@ -737,6 +700,49 @@ mod tests {
             let cfg = config(true, vec![18.0, 65.0], true);
             assert_same(&polars_counts(&db, end, &cfg), &brute_force(&db, end, &cfg))?;
         }
+    }
+
+    /// Ranks follow byte order, as polars sorts text: `A10` before `A9`, `B` after both.
+    #[test]
+    fn ranks_are_byte_order() {
+        assert_eq!(ranks(&["B", "A9", "A10", "A", "a"]), vec![3, 2, 1, 0, 4]);
+        assert_eq!(ranks(&[]), Vec::<u32>::new());
+    }
+
+    /// The rows are in (class, product_id, event) order, as the signals table expects.
+    #[test]
+    fn rows_are_in_class_product_event_order() {
+        let db = Db {
+            cases: (0..6).map(|i| (i % 2, 0, None, None)).collect(),
+            products: (0..6)
+                .flat_map(|k| [(k, k % 5, "suspect"), (k, (k + 2) % 5, "suspect")])
+                .collect(),
+            events: (0..6)
+                .flat_map(|k| [(k, k % 6), (k, (k * 5) % 6)])
+                .collect(),
+        };
+        let (cases, products, events) = frames(&db);
+        let df = count_pairs(
+            &cases,
+            &products,
+            &events,
+            from_epoch_days(20030),
+            &config(false, vec![], false),
+        )
+        .unwrap();
+        let s = |c: &str| df.column(c).unwrap().str().unwrap().clone();
+        let (class, product, event) = (s(col::CLASS), s(col::PRODUCT_ID), s(col::EVENT));
+        let rows: Vec<(&str, &str, &str)> = (0..df.height())
+            .map(|r| {
+                (
+                    class.get(r).unwrap(),
+                    product.get(r).unwrap(),
+                    event.get(r).unwrap(),
+                )
+            })
+            .collect();
+        assert!(rows.len() > 10, "{rows:?}");
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "{rows:?}");
     }
 
     #[test]
