@@ -23,7 +23,8 @@
 //! products and events are laid out as compressed rows by case key; the marginals are
 //! counted per case, and `a` product by product, each product's cases adding to a dense
 //! counter of (class, event) cells (`pairs.rs`). Nothing of size products × events is
-//! materialised, and no text is hashed after coding. The property tests below check every cell against a brute-force recount.
+//! materialised, and no text is hashed after coding. The property tests below check every
+//! cell against a brute-force recount.
 
 use std::collections::HashMap;
 
