@@ -57,10 +57,10 @@ fn purge_by_reset(needed: u64, limit: u64) -> bool {
 /// A run with ample headroom also purges late: 10 s after a free instead of 1 s, so
 /// that the next stage reuses what the last one freed. Resetting a page of mimalloc's
 /// huge-page-backed arenas splits the huge page, and reusing it faulted a fresh one in
-/// and zeroed it: the 1m benchmark still spent 23% of its CPU in `clear_page_erms` and
-/// 3.2 s in the kernel; with the longer delay, 1.0 s, and its wall time fell from
-/// 6.5–7.1 to 5.2–5.7 s with the same peak (reset pages count as resident until the
-/// kernel takes them, so the peak already held them).
+/// and zeroed it: the 1m benchmark still spent 23% of its CPU in `clear_page_erms`. In
+/// an A/B at 10m with every product watched, the 1 s delay took 63.7 s (24.4 s in the
+/// kernel) and this one 50.3 s (13.5 s), both peaking at 8.1 GB; at 1m the difference
+/// was inside the noise, with up to 0.1 GB more peak (README, "Performance").
 /// `MIMALLOC_PURGE_DECOMMITS` and `MIMALLOC_PURGE_DELAY` in the environment always win.
 fn choose_purge(needed: u64, limit: u64) {
     let reset = purge_by_reset(needed, limit);
